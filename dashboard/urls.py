@@ -1,0 +1,10 @@
+"""Dashboard URLs."""
+
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+]

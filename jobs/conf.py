@@ -1,0 +1,50 @@
+"""Typed, lazily read Jobdeck settings: JOBDECK_* in Django settings, else the environment, else defaults."""
+
+import os
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+def _read(name: str, default: float) -> float:
+    if hasattr(settings, name):
+        return float(getattr(settings, name))
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Numbers that shape the engine; every one can be set as JOBDECK_<NAME>."""
+
+    lease_seconds: float  # how long a claim lasts without a heartbeat
+    heartbeat_seconds: float  # how often a worker renews the leases it holds
+    rescue_interval_seconds: float  # how often expired leases are looked for
+    cancel_grace_seconds: float  # how long a running job may ignore a cancel before a hard stop
+    shutdown_grace_seconds: float  # how long SIGTERM waits for running jobs
+    retry_base_seconds: float  # first retry delay; doubles each attempt, with jitter
+    retry_max_seconds: float  # cap on a single retry delay
+    default_max_attempts: int
+    idle_wait_seconds: float  # longest an idle worker waits before returning to huey's loop
+    sqlite_probe_seconds: float  # how often an idle SQLite worker looks for a new commit
+
+
+def engine_settings() -> EngineSettings:
+    """Read the engine settings now (never at import time)."""
+    return EngineSettings(
+        lease_seconds=_read("JOBDECK_LEASE_SECONDS", 15.0),
+        heartbeat_seconds=_read("JOBDECK_HEARTBEAT_SECONDS", 5.0),
+        rescue_interval_seconds=_read("JOBDECK_RESCUE_INTERVAL_SECONDS", 2.0),
+        cancel_grace_seconds=_read("JOBDECK_CANCEL_GRACE_SECONDS", 10.0),
+        shutdown_grace_seconds=_read("JOBDECK_SHUTDOWN_GRACE_SECONDS", 30.0),
+        retry_base_seconds=_read("JOBDECK_RETRY_BASE_SECONDS", 5.0),
+        retry_max_seconds=_read("JOBDECK_RETRY_MAX_SECONDS", 3600.0),
+        default_max_attempts=int(_read("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
+        idle_wait_seconds=_read("JOBDECK_IDLE_WAIT_SECONDS", 0.5),
+        sqlite_probe_seconds=_read("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
+    )

@@ -1,0 +1,83 @@
+"""Builds the huey instance and consumer for `runworkers` from a WorkerConfig, and runs them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from huey import Huey
+from huey.consumer import Consumer
+
+from jobs import states
+from jobs.conf import engine_settings
+from jobs.engine import workers
+from jobs.engine.execute import execute
+from jobs.engine.lease import LeaseKeeper
+from jobs.engine.storage import JobStorage
+from jobs.retry import RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+WORKER_TYPES = ("thread", "process")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    queues: tuple[str, ...]
+    concurrency: int
+    worker_type: str  # "thread" or "process"
+    shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
+
+
+def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
+    """A huey consumer whose storage claims from the job table under `worker_name`."""
+    engine = engine_settings()
+    huey = Huey(
+        "jobdeck", results=False, immediate=False, utc=True, storage_class=JobStorage,
+        queues=config.queues, worker_name=worker_name, engine=engine,
+    )
+    policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
+    keeper_holder: dict[int, LeaseKeeper] = {}
+
+    def keeper() -> LeaseKeeper:
+        import os
+
+        # One keeper per process: a forked worker must not share its parent's thread.
+        pid = os.getpid()
+        if pid not in keeper_holder:
+            keeper_holder.clear()
+            keeper_holder[pid] = LeaseKeeper(
+                worker=worker_name, lease_seconds=engine.lease_seconds,
+                heartbeat_seconds=engine.heartbeat_seconds, cancel_grace=engine.cancel_grace_seconds,
+            )
+        return keeper_holder[pid]
+
+    @huey.task(name="jobdeck.execute")
+    def run_claimed(claimed: states.ClaimedJob) -> None:
+        execute(claimed, keeper=keeper(), policy=policy, hard_stops=config.worker_type == "process")
+
+    storage: JobStorage = huey.storage  # type: ignore[assignment]
+    storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
+    return huey.create_consumer(
+        workers=config.concurrency, worker_type=config.worker_type, periodic=False, scheduler_interval=1,
+        check_worker_health=True, health_check_interval=5, shutdown_timeout=config.shutdown_grace,
+        graceful_signal="TERM",  # SIGTERM drains; SIGINT (or a second SIGTERM) stops now
+    )
+
+
+def run(config: WorkerConfig) -> None:
+    """Register this process, run the consumer until it stops, then hand back unfinished jobs."""
+    worker = workers.register_worker(
+        queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
+    )
+    logger.info("worker %s serving %s with %s %s workers", worker.name, ",".join(config.queues),
+                config.concurrency, config.worker_type, extra={"worker_id": worker.name})
+    consumer = build_consumer(config, worker.name)
+    try:
+        consumer.run()
+    finally:
+        released = states.release_worker_jobs(worker=worker.name, reason="worker shut down before the job finished")
+        if released:
+            logger.warning("requeued %s unfinished jobs", released, extra={"worker_id": worker.name})
+        workers.mark_stopped(worker.name)
+        logger.info("worker %s stopped", worker.name, extra={"worker_id": worker.name})

@@ -1,0 +1,142 @@
+"""Run one claimed job: call its task, then record the outcome through the state machine."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import signal
+import threading
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import close_old_connections
+from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.utils import timezone
+from django.utils.json import normalize_json
+
+from jobs import registry, states
+from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
+from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
+from jobs.exceptions import UnknownTask
+from jobs.models import Attempt
+from jobs.retry import RetryPolicy, next_run_at
+from jobs.status import Status
+
+logger = logging.getLogger(__name__)
+_rng = random.Random()  # noqa: S311 - jitter, not security
+
+
+def get_module_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _failure(exc: BaseException, outcome: str) -> states.Failure:
+    return states.Failure(
+        outcome=outcome,
+        error_class=get_module_path(type(exc)),
+        message=str(exc) or type(exc).__name__,
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+@contextlib.contextmanager
+def _hard_limits(ctx: JobContext, hard: bool) -> Iterator[None]:
+    """On a process worker's main thread: SIGALRM enforces the timeout, SIGUSR1 a cancel."""
+    if not hard:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
+
+    def on_stop(signum: int, frame: Any) -> None:
+        raise JobCancelled(f"job {ctx.job_id} was cancelled")
+
+    old_alarm = signal.signal(signal.SIGALRM, on_alarm)
+    old_stop = signal.signal(HARD_STOP_SIGNAL, on_stop)
+    if ctx.timeout:
+        signal.setitimer(signal.ITIMER_REAL, ctx.timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_alarm)
+        signal.signal(HARD_STOP_SIGNAL, old_stop)
+
+
+def _call(claimed: states.ClaimedJob, ctx: JobContext) -> Any:
+    task = registry.resolve_for_execution(claimed.task_name).task
+    if task.takes_context:
+        result = TaskResult(
+            task=task, id=str(claimed.id), status=TaskResultStatus.RUNNING, enqueued_at=None,
+            started_at=claimed.started_at, finished_at=None, last_attempted_at=claimed.started_at,
+            args=claimed.args, kwargs=claimed.payload, backend=task.backend, errors=[],
+            worker_ids=[claimed.worker] * claimed.attempt,
+        )
+        return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
+    return task.call(*claimed.args, **claimed.payload)
+
+
+def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool) -> str:
+    """Run a claimed job to its end and record it. Returns the status it ended in.
+
+    `hard_stops` is true on process workers: the job runs on the main thread, where signals can
+    interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue and
+    propagates.
+    """
+    close_old_connections()
+    hard = hard_stops and threading.current_thread() is threading.main_thread()
+    ctx = JobContext(
+        job_id=claimed.id, attempt=claimed.attempt, max_attempts=claimed.max_attempts,
+        worker=claimed.worker, timeout=claimed.timeout,
+    )
+    set_current(ctx)
+    keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
+    log = {"job_id": claimed.id, "worker_id": claimed.worker}
+    try:
+        try:
+            with _hard_limits(ctx, hard):
+                value = _call(claimed, ctx)
+            value = normalize_json(value)
+            if ctx.timed_out():
+                raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
+        except KeyboardInterrupt:
+            states.finish(claimed, Status.QUEUED, reason="interrupted by shutdown",
+                          failure=states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown"))
+            raise
+        except JobCancelled as exc:
+            return _end(claimed, Status.CANCELLED, "cancelled", _failure(exc, Attempt.Outcome.CANCELLED))
+        except UnknownTask as exc:  # retrying cannot help
+            return _end(claimed, Status.FAILED, "task not found", _failure(exc, Attempt.Outcome.FAILED))
+        except (Exception, SystemExit) as exc:
+            if ctx.cancel_requested:
+                return _end(claimed, Status.CANCELLED, "cancelled", _failure(exc, Attempt.Outcome.CANCELLED))
+            outcome = Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED
+            retry_at = next_run_at(
+                attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy,
+                now=timezone.now(), rng=_rng,
+            )
+            logger.info("job %s attempt %s raised %s", claimed.id, claimed.attempt, type(exc).__name__, extra=log)
+            if retry_at is None:
+                return _end(claimed, Status.FAILED, "attempts exhausted", _failure(exc, outcome))
+            return _end(claimed, Status.RETRYING, "will retry", _failure(exc, outcome), retry_at=retry_at)
+        if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
+            failure = states.Failure(outcome=Attempt.Outcome.CANCELLED, message="cancelled while running")
+            return _end(claimed, Status.CANCELLED, "cancelled", failure)
+        if states.finish(claimed, Status.DONE, reason="done", result=value):
+            return Status.DONE
+        logger.warning("job %s finished after losing its claim; result discarded", claimed.id, extra=log)
+        return "stale"
+    finally:
+        keeper.untrack(ctx)
+        set_current(None)
+        close_old_connections()
+
+
+def _end(claimed: states.ClaimedJob, to: str, reason: str, failure: states.Failure, **kw: Any) -> str:
+    if states.finish(claimed, to, reason=reason, failure=failure, **kw):
+        return to
+    logger.warning("job %s ended after losing its claim; outcome discarded", claimed.id, extra={"job_id": claimed.id})
+    return "stale"

@@ -1,0 +1,186 @@
+"""A huey storage whose queue is the Job table: dequeue() claims the next runnable job row.
+
+huey's own queue, schedule and result store are unused: jobs enter through jobs.services, the
+database keeps their order and state, and huey only runs what dequeue() hands it. The consumer's
+scheduler tick (read_schedule, once a second) does the engine's housekeeping instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import OperationalError, close_old_connections, connection, connections
+from django.utils import timezone
+from huey.constants import EmptyData
+from huey.storage import BaseStorage
+
+from jobs import states
+from jobs.conf import EngineSettings
+from jobs.engine import workers
+from jobs.engine.wake import Waker, make_waker
+
+logger = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: a forked worker gets SIGKILL when its runworkers parent dies, so kill -9 of the
+    parent never leaves orphans claiming jobs under a name nobody heartbeats."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+class JobStorage(BaseStorage):
+    blocking = True  # dequeue() waits itself, so huey's consumer never sleeps-and-backs-off
+
+    def __init__(
+        self, name: str = "jobdeck", *, queues: tuple[str, ...], worker_name: str, engine: EngineSettings, **kw: Any
+    ) -> None:
+        super().__init__(name)
+        self.queues = queues
+        self.worker_name = worker_name
+        self.engine = engine
+        self.message_for: Callable[[states.ClaimedJob], bytes] | None = None  # set by the consumer
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._next_rescue = 0.0
+
+    # --- process and slot state -----------------------------------------------------------
+
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:  # first call in a forked child
+            self._pid = os.getpid()
+            self._local = threading.local()
+            _die_with_parent()
+
+    def _waker(self) -> Waker:
+        waker = getattr(self._local, "waker", None)
+        if waker is None:
+            waker = self._local.waker = make_waker(self.engine.sqlite_probe_seconds)
+        return waker
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    def _claim(self) -> states.ClaimedJob | None:
+        delay = 0.005
+        for _ in range(50):
+            try:
+                return states.claim_next(
+                    queues=self.queues, worker=self.worker_name, lease_seconds=self.engine.lease_seconds
+                )
+            except OperationalError as exc:
+                # SQLite under heavy contention can exceed its busy timeout; back off and retry
+                # rather than let "database is locked" reach anyone. Other errors go to huey's log.
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    connection.close_if_unusable_or_obsolete()
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+        return None
+
+    def dequeue(self) -> bytes | None:
+        """Claim and return the next job as a huey message, waiting up to idle_wait_seconds for one."""
+        self._check_process()
+        assert self.message_for is not None, "the consumer sets message_for before starting"
+        deadline = time.monotonic() + self.engine.idle_wait_seconds
+        while True:
+            claimed = self._claim()
+            if claimed is not None:
+                return self.message_for(claimed)
+            # Nothing runnable: promote scheduled/retrying jobs whose time has come, so run_at is
+            # honoured to the millisecond rather than to the next scheduler tick.
+            now = timezone.now()
+            due = states.next_due_at()
+            if due is not None and due <= now and states.promote_due():
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if due is not None:
+                remaining = min(remaining, max(0.001, (due - now).total_seconds()))
+            # Wait for a commit anywhere (new job, resumed queue, finished job freeing a slot).
+            self._waker().wait(remaining)
+
+    # --- housekeeping on huey's scheduler tick --------------------------------------------------
+
+    def read_schedule(self, ts: Any) -> list[bytes]:
+        """Once a second: heartbeat, promote due scheduled/retrying jobs, rescue expired leases."""
+        self._check_process()
+        try:
+            workers.heartbeat(self.worker_name)
+            states.promote_due()
+            now = time.monotonic()
+            if now >= self._next_rescue:
+                self._next_rescue = now + self.engine.rescue_interval_seconds
+                states.rescue_expired()
+        except Exception:
+            logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
+            close_old_connections()
+        return []
+
+    # --- the rest of huey's storage interface: unused, answered honestly --------------------------
+
+    def close(self) -> None:
+        connections.close_all()  # called before forking workers: children must open their own
+
+    def enqueue(self, data: bytes, priority: Any = None) -> None:
+        raise NotImplementedError("Jobdeck jobs are enqueued through jobs.services, not huey")
+
+    def add_to_schedule(self, data: bytes, ts: Any) -> None:
+        raise NotImplementedError("Jobdeck schedules jobs with run_at through jobs.services")
+
+    def queue_size(self) -> int:
+        return 0
+
+    def enqueued_items(self, limit: int | None = None) -> list[bytes]:
+        return []
+
+    def flush_queue(self) -> None:
+        pass
+
+    def schedule_size(self) -> int:
+        return 0
+
+    def scheduled_items(self, limit: int | None = None) -> list[bytes]:
+        return []
+
+    def flush_schedule(self) -> None:
+        pass
+
+    def put_data(self, key: Any, value: Any, is_result: bool = False) -> None:
+        pass
+
+    def peek_data(self, key: Any) -> Any:
+        return EmptyData
+
+    def pop_data(self, key: Any) -> Any:
+        return EmptyData
+
+    def delete_data(self, key: Any) -> bool:
+        return False
+
+    def has_data_for_key(self, key: Any) -> bool:
+        return False
+
+    def put_if_empty(self, key: Any, value: Any, ttl: Any = None) -> bool:
+        raise NotImplementedError("huey locks are not supported by the Jobdeck storage")
+
+    def result_store_size(self) -> int:
+        return 0
+
+    def result_items(self) -> dict:
+        return {}
+
+    def flush_results(self) -> None:
+        pass

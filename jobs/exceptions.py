@@ -1,0 +1,43 @@
+"""The one error hierarchy of Jobdeck; each edge maps it to its own form (HTTP status, CommandError)."""
+
+
+class JobdeckError(Exception):
+    """Base error: a readable message and the HTTP status an edge should answer with."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidJob(JobdeckError):
+    """The job request itself is wrong (bad task, payload, priority, run_at...)."""
+
+
+class UnknownTask(InvalidJob):
+    """No registered task has that name."""
+
+
+class JobNotFound(JobdeckError):
+    status_code = 404
+
+    def __init__(self, job_id: object) -> None:
+        super().__init__("Job not found")
+        self.job_id = job_id
+
+
+class InvalidTransition(JobdeckError):
+    """The job's current state does not allow the requested move."""
+
+    status_code = 409
+
+    def __init__(self, job_id: object, current: str, wanted: str) -> None:
+        super().__init__(f"Job {job_id} is {current} and cannot become {wanted}")
+        self.job_id = job_id
+        self.current = current
+        self.wanted = wanted
+
+
+class InvalidQueue(JobdeckError):
+    """A queue name or queue setting is not acceptable."""

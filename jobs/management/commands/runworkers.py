@@ -1,0 +1,71 @@
+"""`manage.py runworkers`: start huey consumers that claim jobs from the database."""
+
+import argparse
+import re
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import registry
+from jobs.conf import engine_settings
+from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
+from jobs.exceptions import JobdeckError
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def queue_list(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
+    if not names or not all(QUEUE_NAME.match(q) for q in names):
+        raise argparse.ArgumentTypeError(f"invalid queue list {value!r}: use names like default,emails")
+    return names
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= 512:
+        raise argparse.ArgumentTypeError("must be between 1 and 512")
+    return number
+
+
+def non_negative(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Run Jobdeck workers (huey consumers claiming jobs from the database)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        defaults = getattr(settings, "JOBDECK_WORKERS", {})
+        parser.add_argument("-q", "--queues", type=queue_list, default=queue_list(defaults.get("queues", "default")),
+                            help="comma-separated queues to serve (default: %(default)s)")
+        parser.add_argument("-w", "--workers", "--concurrency", dest="workers", type=positive_int,
+                            default=defaults.get("workers", 2), help="worker slots in this process")
+        parser.add_argument("-k", "--worker-type", choices=WORKER_TYPES, default=defaults.get("worker_type", "thread"),
+                            help="thread (I/O-bound) or process (CPU-bound; hard timeouts and cancels)")
+        parser.add_argument("--shutdown-grace", type=non_negative, default=None,
+                            help="seconds SIGTERM waits for running jobs before requeueing them")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            engine = engine_settings()
+            registry.all_tasks()  # import every task module before forking workers
+            grace = options["shutdown_grace"]
+            config = WorkerConfig(
+                queues=options["queues"],  # type: ignore[arg-type]
+                concurrency=options["workers"],  # type: ignore[arg-type]
+                worker_type=options["worker_type"],  # type: ignore[arg-type]
+                shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,  # type: ignore[arg-type]
+            )
+            run(config)
+        except (JobdeckError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc

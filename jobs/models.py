@@ -1,0 +1,185 @@
+"""Tables of the job engine: Job, Attempt, JobEvent, Queue, WorkerProcess, and their read-only QuerySets."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q
+
+from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status
+
+PRIORITY_MIN = -100
+PRIORITY_MAX = 100
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def runnable(self) -> JobQuerySet:
+        return self.filter(status=Status.QUEUED)
+
+    def due(self, now: datetime.datetime) -> JobQuerySet:
+        return self.filter(status__in=[Status.SCHEDULED, Status.RETRYING], run_at__lte=now)
+
+    def waiting(self) -> JobQuerySet:
+        return self.filter(status__in=WAITING)
+
+    def active(self) -> JobQuerySet:
+        return self.filter(status__in=ACTIVE)
+
+    def finished(self) -> JobQuerySet:
+        return self.filter(status__in=FINISHED)
+
+    def dead(self) -> JobQuerySet:
+        return self.filter(status=Status.FAILED)
+
+    def lease_expired(self, now: Any) -> JobQuerySet:
+        return self.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+
+
+class Job(models.Model):
+    queue = models.CharField(max_length=100, default="default")
+    task_name = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)  # positional arguments
+    payload = models.JSONField(default=dict, blank=True)  # keyword arguments
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    priority = models.SmallIntegerField(default=0)  # higher runs first
+    attempt = models.PositiveIntegerField(default=0)  # executions started so far
+    max_attempts = models.PositiveIntegerField(default=3)
+    run_at = models.DateTimeField()  # not before this time
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)  # start of the latest attempt
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")  # WorkerProcess.name holding it
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
+    progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
+    progress_message = models.CharField(max_length=500, blank=True, default="")
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="job_status_valid"),
+            models.CheckConstraint(
+                condition=Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX), name="job_priority_range"
+            ),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="job_max_attempts_positive"),
+            # "Same key while unfinished returns the first job", enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(status__in=sorted(ACTIVE)) & Q(idempotency_key__isnull=False),
+                name="job_idempotency_key_active",
+            ),
+        ]
+        indexes = [
+            # Matches the claim query's ORDER BY, over runnable rows only.
+            models.Index(F("priority").desc(), "run_at", "id", condition=Q(status=Status.QUEUED), name="job_claim_idx"),
+            # Finds scheduled and retrying jobs whose time has come.
+            models.Index(
+                "run_at", condition=Q(status__in=[Status.SCHEDULED, Status.RETRYING]), name="job_due_idx"
+            ),
+            # Finds running jobs whose lease expired (rescue).
+            models.Index("lease_expires_at", condition=Q(status=Status.RUNNING), name="job_lease_idx"),
+            # Stats per queue and state; concurrency counts of running jobs per queue.
+            models.Index(fields=["queue", "status"], name="job_queue_status_idx"),
+            # Lists filtered by state, newest first.
+            models.Index(fields=["status", "-id"], name="job_status_id_idx"),
+            models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.task_name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def can_cancel(self) -> bool:
+        return Status.CANCELLED in ALLOWED[self.status]
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in FINISHED and Status.QUEUED in ALLOWED[self.status]
+
+
+class Attempt(models.Model):
+    class Outcome(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"  # raised; retried if attempts remain
+        TIMEOUT = "timeout", "Timed out"
+        CANCELLED = "cancelled", "Cancelled"
+        LOST = "lost", "Worker lost"  # lease expired: the worker died or hung
+        INTERRUPTED = "interrupted", "Interrupted by shutdown"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    worker = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error_class = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["job_id", "number", "id"]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} attempt {self.number}: {self.outcome}"
+
+    @property
+    def duration(self) -> datetime.timedelta:
+        return self.finished_at - self.started_at
+
+
+class JobEvent(models.Model):
+    """One row per state change: the job's history and the feed for live updates."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    queue = models.CharField(max_length=100)
+    old_status = models.CharField(max_length=16, blank=True, default="")  # "" when the job was created
+    new_status = models.CharField(max_length=16)
+    attempt = models.PositiveIntegerField(default=0)
+    reason = models.CharField(max_length=500, blank=True, default="")
+    actor = models.CharField(max_length=200, blank=True, default="")  # user, token or worker
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: {self.old_status or 'new'} -> {self.new_status}"
+
+
+class Queue(models.Model):
+    """Settings of a named queue. A queue without a row is unpaused and unlimited."""
+
+    name = models.CharField(max_length=100, unique=True)
+    paused = models.BooleanField(default=False)
+    concurrency = models.PositiveIntegerField(null=True, blank=True)  # max running at once, all hosts
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkerProcess(models.Model):
+    """A running `runworkers` process: its identity and heartbeat."""
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid:random
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    concurrency = models.PositiveIntegerField()
+    worker_type = models.CharField(max_length=16)
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,233 @@
+"""The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs import states
+from jobs.conf import engine_settings
+from jobs.exceptions import InvalidJob, InvalidQueue, InvalidTransition, JobNotFound
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Job, Queue
+from jobs.registry import get_task
+from jobs.status import FINISHED, WAITING, Status
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+MAX_ATTEMPTS_LIMIT = 1000
+MAX_BULK = 10_000
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to enqueue; None means "the task's default"."""
+
+    task_name: str
+    args: Sequence[Any] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+    run_at: datetime.datetime | None = None
+    delay: float | None = None
+    idempotency_key: str | None = None
+    timeout: float | None = None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _build_job(spec: JobSpec, now: datetime.datetime) -> Job:
+    """Validate one spec against the registry and the contract; return an unsaved Job."""
+    registered = get_task(spec.task_name)
+    task = registered.task
+    if not isinstance(spec.args, list | tuple):
+        raise InvalidJob("args must be a list")
+    if not isinstance(spec.kwargs, dict):
+        raise InvalidJob("payload must be a JSON object")
+    try:
+        args = json.loads(json.dumps(list(spec.args), allow_nan=False))
+        kwargs = json.loads(json.dumps(spec.kwargs, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob(f"payload is not JSON-serialisable: {exc}") from None
+
+    queue = task.queue_name if spec.queue is None else spec.queue
+    if not isinstance(queue, str) or not QUEUE_NAME.match(queue):
+        raise InvalidJob("queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'")
+    priority = task.priority if spec.priority is None else spec.priority
+    if not _is_int(priority) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise InvalidJob(f"priority must be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}")
+    max_attempts = spec.max_attempts
+    if max_attempts is None:
+        max_attempts = getattr(task, "max_attempts", None) or engine_settings().default_max_attempts
+    if not _is_int(max_attempts) or not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
+        raise InvalidJob(f"max_attempts must be a whole number between 1 and {MAX_ATTEMPTS_LIMIT}")
+    timeout = spec.timeout if spec.timeout is not None else getattr(task, "timeout", None)
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+        raise InvalidJob("timeout must be a positive number of seconds")
+
+    if spec.run_at is not None and spec.delay is not None:
+        raise InvalidJob("give run_at or delay, not both")
+    run_at = spec.run_at
+    if run_at is not None:
+        if not isinstance(run_at, datetime.datetime):
+            raise InvalidJob("run_at must be a datetime")
+        if timezone.is_naive(run_at):
+            raise InvalidJob("run_at must be timezone-aware")
+    elif spec.delay is not None:
+        if not _is_number(spec.delay) or spec.delay < 0:
+            raise InvalidJob("delay must be a non-negative number of seconds")
+        run_at = now + datetime.timedelta(seconds=spec.delay)
+    else:
+        run_at = now
+    key = spec.idempotency_key
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 255):
+        raise InvalidJob("idempotency_key must be a string of 1-255 characters")
+
+    return Job(
+        queue=queue, task_name=registered.name, args=args, payload=kwargs, priority=priority,
+        max_attempts=max_attempts, run_at=run_at, idempotency_key=key, timeout=timeout,
+    )
+
+
+def _active_with_key(key: str) -> Job | None:
+    return Job.objects.active().filter(idempotency_key=key).first()
+
+
+def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
+    """Validate and store one job. Joins the caller's transaction when there is one.
+
+    With an idempotency key, returns the existing unfinished job holding that key instead of
+    creating a second one (the database's partial unique index settles concurrent enqueues).
+    Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong.
+    """
+    job = _build_job(spec, timezone.now())
+    if job.idempotency_key is None:
+        return states.create_jobs([job], actor=actor)[0]
+    for _ in range(3):
+        existing = _active_with_key(job.idempotency_key)
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                return states.create_jobs([job], actor=actor)[0]
+        except IntegrityError:
+            job.pk = None  # another enqueue won the race; loop to read its job
+    raise InvalidJob("idempotency_key is contended; try again")
+
+
+def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[Job]:
+    """Validate and store many jobs in one transaction: all are stored or none.
+
+    Raises InvalidJob naming the first bad item (by index) and writes nothing.
+    """
+    if len(specs) > MAX_BULK:
+        raise InvalidJob(f"at most {MAX_BULK} jobs per bulk enqueue")
+    now = timezone.now()
+    jobs = []
+    for index, spec in enumerate(specs):
+        try:
+            jobs.append(_build_job(spec, now))
+        except InvalidJob as exc:
+            raise InvalidJob(f"job {index}: {exc.message}") from None
+    if not any(j.idempotency_key for j in jobs):
+        return states.create_jobs(jobs, actor=actor)
+    with transaction.atomic():
+        return [enqueue_job(spec=spec, actor=actor) for spec in specs]
+
+
+def _get(job_id: int) -> Job:
+    try:
+        return Job.objects.get(pk=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError):
+        raise JobNotFound(job_id) from None
+
+
+def cancel_job(*, job_id: int, actor: str = "") -> Job:
+    """Cancel a job: waiting jobs end `cancelled` at once and never start; a running job is
+    flagged and its worker ends it (cooperatively, or by a hard stop on process workers).
+
+    Returns the job as it now stands. Raises JobNotFound, or InvalidTransition when finished.
+    """
+    for _ in range(5):  # the job may move under us (claimed, promoted); re-read and decide again
+        job = _get(job_id)
+        if job.status in WAITING:
+            if states.transition(job, Status.CANCELLED, reason="cancelled", actor=actor, finished_at=timezone.now()):
+                return job
+        elif job.status == Status.RUNNING:
+            if job.cancel_requested_at is not None or states.request_cancel(job, actor=actor):
+                return _get(job_id)
+        else:
+            raise InvalidTransition(job.pk, job.status, Status.CANCELLED)
+    raise InvalidTransition(job_id, "changing", Status.CANCELLED)
+
+
+def retry_job(*, job_id: int, actor: str = "") -> Job:
+    """Queue a finished job (done, failed or cancelled) again for one more attempt; history is kept.
+
+    Raises JobNotFound, or InvalidTransition when the job is not finished.
+    """
+    job = _get(job_id)
+    if job.status not in FINISHED:
+        raise InvalidTransition(job.pk, job.status, Status.QUEUED)
+    now = timezone.now()
+    fields = {
+        "run_at": now, "finished_at": None, "result": None, "cancel_requested_at": None,
+        "max_attempts": max(job.max_attempts, job.attempt + 1),
+    }
+    if not states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields):
+        raise InvalidTransition(job.pk, _get(job_id).status, Status.QUEUED)
+    return job
+
+
+def _queue_name(name: str) -> str:
+    if not isinstance(name, str) or not QUEUE_NAME.match(name):
+        raise InvalidQueue("queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'")
+    return name
+
+
+def pause_queue(*, name: str) -> Queue:
+    """Stop workers claiming from `name` (running jobs finish). Returns the queue's settings."""
+    queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"paused": True})
+    return queue
+
+
+def resume_queue(*, name: str) -> Queue:
+    """Let workers claim from `name` again. Returns the queue's settings."""
+    with transaction.atomic():
+        queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"paused": False})
+        states.notify_new_jobs()
+    return queue
+
+
+def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
+    """Limit how many jobs of `name` run at once across all workers (None: no limit)."""
+    if limit is not None and (not _is_int(limit) or limit < 1):
+        raise InvalidQueue("concurrency must be a whole number of at least 1, or null for no limit")
+    with transaction.atomic():
+        queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"concurrency": limit})
+        states.notify_new_jobs()
+    return queue
+
+
+def set_progress(*, job_id: int, attempt: int, fraction: float, message: str = "") -> bool:
+    """Record a running job's progress. Returns False if that attempt is no longer running."""
+    if not _is_number(fraction) or not 0.0 <= fraction <= 1.0:
+        raise InvalidJob("progress must be a number between 0 and 1")
+    return bool(
+        Job.objects.filter(pk=job_id, status=Status.RUNNING, attempt=attempt).update(
+            progress=float(fraction), progress_message=str(message)[:500]
+        )
+    )

@@ -1,0 +1,364 @@
+"""The job state machine: the only code that writes Job.status, each move a conditional UPDATE plus a JobEvent.
+
+Every write here filters on the status (and attempt) the caller read, and checks the row count, so
+a duplicate delivery, a late heartbeat, a rescue racing a finish or a racing cancel can never move a
+job backwards, revive a finished job, or let two workers run it at once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from jobs.exceptions import InvalidTransition
+from jobs.models import Attempt, Job, JobEvent, Queue
+from jobs.status import ALLOWED, Status
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "jobdeck_jobs"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """What a worker needs to run one claimed job; (id, attempt) identifies the claim."""
+
+    id: int
+    queue: str
+    task_name: str
+    args: list[Any]
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    timeout: float | None
+    worker: str
+    started_at: datetime.datetime
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def notify_new_jobs() -> None:
+    """Wake idle PostgreSQL workers when the current transaction commits (SQLite workers probe instead)."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+
+
+def _event(job_id: int, queue: str, old: str, new: str, attempt: int, reason: str, actor: str, now: datetime.datetime) -> JobEvent:
+    return JobEvent(
+        job_id=job_id, queue=queue, old_status=old, new_status=new, attempt=attempt,
+        reason=reason[:500], actor=actor[:200], created_at=now,
+    )
+
+
+def create_jobs(jobs: Sequence[Job], *, actor: str = "") -> list[Job]:
+    """Insert new jobs, each scheduled or queued by its run_at, with a creation event. Returns them with ids."""
+    now = timezone.now()
+    for job in jobs:
+        job.created_at = now
+        job.status = Status.SCHEDULED if job.run_at > now else Status.QUEUED
+    with transaction.atomic():
+        if len(jobs) == 1:
+            jobs[0].save(force_insert=True)
+            created = list(jobs)
+        else:
+            created = Job.objects.bulk_create(jobs, batch_size=1000)
+        JobEvent.objects.bulk_create(
+            [_event(j.pk, j.queue, "", j.status, 0, "enqueued", actor, now) for j in created], batch_size=1000
+        )
+        if any(j.status == Status.QUEUED for j in created):
+            notify_new_jobs()
+    return created
+
+
+def transition(job: Job, to: str, *, reason: str = "", actor: str = "", **fields: Any) -> bool:
+    """Move `job` from the status (and attempt) it was read with to `to`, recording a JobEvent.
+
+    Returns False if the row changed since it was read (another worker, a racing cancel):
+    nothing is written and the caller decides what that means. Raises InvalidTransition if
+    the state machine forbids the move.
+    """
+    if to not in ALLOWED[job.status]:
+        raise InvalidTransition(job.pk, job.status, to)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=job.status, attempt=job.attempt).update(status=to, **fields)
+        if changed:
+            JobEvent.objects.create(
+                job_id=job.pk, queue=job.queue, old_status=job.status, new_status=to, attempt=job.attempt,
+                reason=reason[:500], actor=actor[:200], created_at=now,
+            )
+            if to == Status.QUEUED:
+                notify_new_jobs()
+    if changed:
+        job.status = to
+        for name, value in fields.items():
+            setattr(job, name, value)
+    return changed == 1
+
+
+def request_cancel(job: Job, *, actor: str = "") -> bool:
+    """Flag a running job for cancellation; its worker sees the flag and ends it `cancelled`."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempt=job.attempt, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now)
+        if changed:
+            JobEvent.objects.create(
+                job_id=job.pk, queue=job.queue, old_status=Status.RUNNING, new_status=Status.RUNNING,
+                attempt=job.attempt, reason="cancel requested", actor=actor[:200], created_at=now,
+            )
+    return changed == 1
+
+
+# --- The worker's side: claim, finish, renew, rescue, promote -------------------------------------
+
+_CLAIM_SQL = """
+UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started_at = %s,
+    lease_expires_at = {lease}, finished_at = NULL, cancel_requested_at = NULL,
+    progress = NULL, progress_message = ''
+WHERE status = 'queued' AND id = (
+    SELECT j.id FROM {job} j
+    WHERE j.status = 'queued' AND j.queue IN ({queues})
+      AND j.queue NOT IN (
+        SELECT q.name FROM {queue} q
+        WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
+            SELECT COUNT(*) FROM {job} r WHERE r.queue = q.name AND r.status = 'running')))
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT 1 {lock}
+)
+RETURNING id, queue, task_name, args, payload, attempt, max_attempts, timeout
+"""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> ClaimedJob | None:
+    """Claim the next runnable job in `queues` (not paused, under its concurrency limit).
+
+    Order: highest priority, then oldest run_at, then id. Returns None when nothing is runnable.
+    PostgreSQL skips rows other claimers hold (SKIP LOCKED); SQLite's IMMEDIATE transaction
+    serialises claimers. The claim, its event and its lease commit together.
+    """
+    now = timezone.now()
+    pg = is_postgres()
+    placeholders = ", ".join(["%s"] * len(queues))
+    sql = _CLAIM_SQL.format(
+        job=Job._meta.db_table,
+        queue=Queue._meta.db_table,
+        queues=placeholders,
+        lease="statement_timestamp() + %s * interval '1 second'" if pg else "%s",
+        lock="FOR UPDATE SKIP LOCKED" if pg else "",
+    )
+    lease: Any = lease_seconds if pg else now + datetime.timedelta(seconds=lease_seconds)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if pg:
+                # Claimers of concurrency-limited queues take turns, so two never both see "one slot free".
+                cursor.execute(
+                    f"SELECT name FROM {Queue._meta.db_table} WHERE name = ANY(%s) "
+                    "AND concurrency IS NOT NULL ORDER BY name FOR UPDATE",
+                    [list(queues)],
+                )
+            cursor.execute(sql, [worker, now, lease, *queues])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        claimed = ClaimedJob(
+            id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
+            attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
+        )
+        JobEvent.objects.create(
+            job_id=claimed.id, queue=claimed.queue, old_status=Status.QUEUED, new_status=Status.RUNNING,
+            attempt=claimed.attempt, reason="claimed", actor=worker[:200], created_at=now,
+        )
+    return claimed
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How an attempt failed, as recorded on its Attempt row."""
+
+    outcome: str  # an Attempt.Outcome value
+    error_class: str = ""
+    message: str = ""
+    traceback: str = ""
+
+
+def finish(
+    claimed: ClaimedJob,
+    to: str,
+    *,
+    reason: str,
+    result: Any = None,
+    failure: Failure | None = None,
+    retry_at: datetime.datetime | None = None,
+) -> bool:
+    """End one attempt of a claimed job: running -> done | retrying | failed | cancelled | queued.
+
+    Writes the job row, its event and the Attempt row together. Returns False (writing nothing)
+    when the claim is no longer current: the job was rescued, or finished by someone else.
+    """
+    if to not in ALLOWED[Status.RUNNING]:
+        raise InvalidTransition(claimed.id, Status.RUNNING, to)
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": to, "lease_expires_at": None}
+    if to == Status.DONE:
+        fields.update(result=result, finished_at=now, last_error="", progress=1.0)
+    elif to in (Status.FAILED, Status.CANCELLED):
+        fields["finished_at"] = now
+    if retry_at is not None:
+        fields["run_at"] = retry_at
+    if failure is not None and failure.message:
+        fields["last_error"] = f"{failure.error_class}: {failure.message}"[:10_000]
+    outcome = failure.outcome if failure else Attempt.Outcome.DONE
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=claimed.id, status=Status.RUNNING, attempt=claimed.attempt).update(**fields)
+        if changed:
+            JobEvent.objects.create(
+                job_id=claimed.id, queue=claimed.queue, old_status=Status.RUNNING, new_status=to,
+                attempt=claimed.attempt, reason=reason[:500], actor=claimed.worker[:200], created_at=now,
+            )
+            Attempt.objects.create(
+                job_id=claimed.id, number=claimed.attempt, worker=claimed.worker, started_at=claimed.started_at,
+                finished_at=now, outcome=outcome,
+                error_class=failure.error_class[:255] if failure else "",
+                error_message=failure.message[:10_000] if failure else "",
+                traceback=failure.traceback[:100_000] if failure else "",
+            )
+            if to == Status.QUEUED:
+                notify_new_jobs()
+    return changed == 1
+
+
+def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:
+    """Extend the leases of the (job id, attempt) claims this process still runs. Returns rows renewed."""
+    claims = list(claims)
+    if not claims:
+        return 0
+    renewed = 0
+    expires = Now() + datetime.timedelta(seconds=lease_seconds)
+    for job_id, attempt in claims:
+        renewed += Job.objects.filter(pk=job_id, status=Status.RUNNING, attempt=attempt, worker=worker).update(
+            lease_expires_at=expires
+        )
+    return renewed
+
+
+def cancel_requested(claims: Iterable[tuple[int, int]]) -> set[int]:
+    """Ids among the given running claims that someone asked to cancel."""
+    ids = [job_id for job_id, _ in claims]
+    if not ids:
+        return set()
+    return set(
+        Job.objects.filter(pk__in=ids, status=Status.RUNNING, cancel_requested_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def rescue_expired(*, limit: int = 200) -> int:
+    """Requeue running jobs whose lease expired (worker killed or lost); fail those out of attempts.
+
+    Expiry is judged on the database clock. Each rescue re-checks the lease in its UPDATE, so a
+    heartbeat that lands first wins and the job is left alone. Returns the number rescued.
+    """
+    rows = list(
+        Job.objects.lease_expired(Now())
+        .order_by("lease_expires_at")
+        .values_list("pk", "queue", "attempt", "max_attempts", "worker", "started_at", "cancel_requested_at")[:limit]
+    )
+    rescued = 0
+    for job_id, queue, attempt, max_attempts, worker, started_at, cancel_at in rows:
+        now = timezone.now()
+        if cancel_at is not None:
+            to, reason = Status.CANCELLED, "worker lost after cancel was requested"
+        elif attempt >= max_attempts:
+            to, reason = Status.FAILED, "worker lost"
+        else:
+            to, reason = Status.QUEUED, "worker lost; requeued"
+        fields: dict[str, Any] = {"status": to, "lease_expires_at": None, "last_error": "worker lost"}
+        if to != Status.QUEUED:
+            fields["finished_at"] = now
+        with transaction.atomic():
+            changed = Job.objects.filter(
+                pk=job_id, status=Status.RUNNING, attempt=attempt, lease_expires_at__lt=Now()
+            ).update(**fields)
+            if not changed:
+                continue
+            JobEvent.objects.create(
+                job_id=job_id, queue=queue, old_status=Status.RUNNING, new_status=to, attempt=attempt,
+                reason=reason, actor="rescuer", created_at=now,
+            )
+            Attempt.objects.create(
+                job_id=job_id, number=attempt, worker=worker, started_at=started_at or now, finished_at=now,
+                outcome=Attempt.Outcome.LOST, error_class="jobs.engine.WorkerLost",
+                error_message=f"lease expired while held by {worker}",
+            )
+            if to == Status.QUEUED:
+                notify_new_jobs()
+        rescued += 1
+        logger.warning("rescued job %s from %s", job_id, worker, extra={"job_id": job_id, "action": "rescued"})
+    return rescued
+
+
+def promote_due(*, limit: int = 1000) -> int:
+    """Move scheduled and retrying jobs whose run_at has come to queued. Returns how many moved."""
+    now = timezone.now()
+    if not Job.objects.due(now).exists():  # a cheap read first, so idle probes never take the write lock
+        return 0
+    with transaction.atomic():
+        qs = Job.objects.due(now).order_by("run_at")
+        if is_postgres():
+            qs = qs.select_for_update(skip_locked=True)
+        rows = list(qs.values_list("pk", "status", "queue", "attempt")[:limit])
+        events = []
+        for status in (Status.SCHEDULED, Status.RETRYING):
+            picked = [r for r in rows if r[1] == status]
+            if not picked:
+                continue
+            # Rows are locked (PostgreSQL) or the database is (SQLite), so every picked row changes.
+            Job.objects.filter(pk__in=[r[0] for r in picked], status=status).update(status=Status.QUEUED)
+            events += [_event(r[0], r[2], status, Status.QUEUED, r[3], "due", "scheduler", now) for r in picked]
+        JobEvent.objects.bulk_create(events)
+        if events:
+            notify_new_jobs()
+    return len(events)
+
+
+def next_due_at() -> datetime.datetime | None:
+    """The earliest run_at among scheduled and retrying jobs, or None."""
+    return (
+        Job.objects.filter(status__in=[Status.SCHEDULED, Status.RETRYING])
+        .order_by("run_at")
+        .values_list("run_at", flat=True)
+        .first()
+    )
+
+
+def release_worker_jobs(*, worker: str, reason: str) -> int:
+    """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
+    released = 0
+    for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only("pk", "status", "attempt", "queue", "started_at"):
+        now = timezone.now()
+        with transaction.atomic():
+            if transition(job, Status.QUEUED, reason=reason, actor=worker, lease_expires_at=None):
+                Attempt.objects.create(
+                    job_id=job.pk, number=job.attempt, worker=worker, started_at=job.started_at or now,
+                    finished_at=now, outcome=Attempt.Outcome.INTERRUPTED, error_message=reason,
+                )
+                released += 1
+    return released

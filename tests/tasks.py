@@ -1,0 +1,97 @@
+"""Tasks used by the test suite (loaded by workers through JOBDECK_TASK_MODULES=tests.tasks)."""
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from django.tasks import task
+
+from jobs.context import check_cancelled, current_job, set_progress
+
+
+@task()
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task()
+def append_line(path: str, line: str) -> None:
+    """Append `line` to a file (O_APPEND writes of one line are atomic across processes)."""
+    with open(path, "a") as f:
+        f.write(line + "\n")
+
+
+@task()
+def fail_until(path: str, succeed_on: int) -> int:
+    """Record the attempt and time, fail until attempt `succeed_on`."""
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.attempt} {time.time()}\n")
+    if ctx.attempt < succeed_on:
+        raise ValueError(f"attempt {ctx.attempt} fails on purpose")
+    return ctx.attempt
+
+
+@task()
+def probe_concurrency(directory: str, hold: float) -> int:
+    """Mark itself running in `directory`, note how many run at once, hold, then unmark."""
+    marker = Path(directory) / f"running-{uuid.uuid4().hex}"
+    marker.touch()
+    try:
+        running = sum(1 for p in Path(directory).iterdir() if p.name.startswith("running-"))
+        with open(Path(directory) / "observed.txt", "a") as f:
+            f.write(f"{running}\n")
+        time.sleep(hold)
+        return running
+    finally:
+        marker.unlink()
+
+
+@task()
+def cooperative_sleep(seconds: float, started_path: str = "") -> float:
+    """Sleep in small steps, checking for cancellation; touch started_path when it begins."""
+    if started_path:
+        Path(started_path).write_text(str(os.getpid()))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        check_cancelled()
+        time.sleep(0.02)
+    return seconds
+
+
+@task()
+def stubborn_sleep(seconds: float, started_path: str = "") -> float:
+    """Sleep without ever checking for cancellation (only a hard stop ends it early)."""
+    if started_path:
+        Path(started_path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return seconds
+
+
+@task()
+def progress_steps(steps: int) -> int:
+    for step in range(steps):
+        set_progress((step + 1) / steps, f"step {step + 1}")
+    return steps
+
+
+@task(takes_context=True)
+def with_context(context, fail_until_attempt: int = 0) -> int:  # noqa: ANN001 - Django passes TaskContext
+    if context.attempt < fail_until_attempt:
+        raise RuntimeError(f"attempt {context.attempt}")
+    return context.attempt
+
+
+@task()
+def returns_unserialisable() -> object:
+    return object()
+
+
+@task()
+def record_run(path: str) -> int:
+    """Append "<job id> <attempt>" to a file: the test counts executions per job."""
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt}\n")
+    return ctx.job_id

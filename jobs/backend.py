@@ -79,6 +79,10 @@ class DatabaseBackend(BaseTaskBackend):
             ],
             worker_ids=worker_ids,
         )
+        if job.status == Status.CANCELLED and not result.errors:
+            # Django has no "cancelled": it reads FAILED, so the reason goes in errors.
+            reason = next((e.reason for e in reversed(selectors.job_events(job.pk)) if e.new_status == job.status), "")
+            result.errors.append(TaskError(exception_class_path="jobs.context.JobCancelled", traceback=reason))
         if job.status == Status.DONE:
             object.__setattr__(result, "_return_value", job.result)
         return result

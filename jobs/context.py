@@ -19,6 +19,10 @@ class JobTimeout(Exception):  # noqa: N818
     """Raised inside a task that ran past its timeout (hard on process workers)."""
 
 
+class WorkerLost(Exception):  # noqa: N818
+    """Recorded (never raised) for an attempt whose worker died or hung until its lease expired."""
+
+
 @dataclass
 class JobContext:
     job_id: int

@@ -39,5 +39,11 @@ class InvalidTransition(JobdeckError):
         self.wanted = wanted
 
 
+class Conflict(JobdeckError):
+    """The request clashes with another job (e.g. an unfinished job holds the same idempotency key)."""
+
+    status_code = 409
+
+
 class InvalidQueue(JobdeckError):
     """A queue name or queue setting is not acceptable."""

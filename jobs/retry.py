@@ -17,11 +17,11 @@ def next_run_at(
     """When attempt `attempt + 1` may start, or None when `attempt` was the last one.
 
     Exponential backoff with jitter: base * 2**(attempt-1), scaled by a random factor in
-    [0.5, 1.0], capped at max_seconds. The jitter spreads retries of jobs that failed together;
-    its range keeps each gap at least as long as the one before.
+    [0.5, 1.0], then capped at max_seconds. The jitter spreads retries of jobs that failed
+    together; its range keeps each gap at least as long as the one before, and capping last
+    keeps that true at the cap.
     """
     if attempt >= max_attempts:
         return None
-    ceiling = min(policy.max_seconds, policy.base_seconds * 2 ** (attempt - 1))
-    delay = ceiling * (0.5 + rng.random() / 2)
-    return now + datetime.timedelta(seconds=delay)
+    delay = policy.base_seconds * 2 ** (attempt - 1) * (0.5 + rng.random() / 2)
+    return now + datetime.timedelta(seconds=min(policy.max_seconds, delay))

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from jobs import states
 from jobs.conf import engine_settings
-from jobs.exceptions import InvalidJob, InvalidQueue, InvalidTransition, JobNotFound
+from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobNotFound
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Job, Queue
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
@@ -187,7 +187,13 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
         "run_at": now, "finished_at": None, "result": None, "cancel_requested_at": None,
         "max_attempts": max(job.max_attempts, job.attempt + 1),
     }
-    if not states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields):
+    try:
+        moved = states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields)
+    except IntegrityError:
+        raise Conflict(
+            f"Job {job.pk} cannot be retried: an unfinished job holds its idempotency key '{job.idempotency_key}'"
+        ) from None
+    if not moved:
         raise InvalidTransition(job.pk, _get(job_id).status, Status.QUEUED)
     return job
 

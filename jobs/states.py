@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -59,6 +59,28 @@ def _event(job_id: int, queue: str, old: str, new: str, attempt: int, reason: st
         job_id=job_id, queue=queue, old_status=old, new_status=new, attempt=attempt,
         reason=reason[:500], actor=actor[:200], created_at=now,
     )
+
+
+def _insert(model: type[models.Model], cursor: Any, values: dict[str, Any]) -> None:
+    """INSERT one row with plain SQL. The hot paths (claim, finish) write an event and an attempt
+    per job; the ORM's save() machinery costs more than the database does there."""
+    fields = [model._meta.get_field(name) for name in values]
+    cursor.execute(
+        f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})",
+        [f.get_db_prep_save(values[f.name], connection) for f in fields],
+    )
+
+
+def _update_claim(cursor: Any, claimed: ClaimedJob, fields: dict[str, Any], extra_where: str = "") -> int:
+    """UPDATE a claimed job's row only while that claim is current (running, same attempt)."""
+    model_fields = [Job._meta.get_field(name) for name in fields]
+    cursor.execute(
+        f"UPDATE {Job._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in model_fields)} "
+        f"WHERE id = %s AND status = 'running' AND attempt = %s{extra_where}",
+        [f.get_db_prep_save(fields[f.name], connection) for f in model_fields] + [claimed.id, claimed.attempt],
+    )
+    return cursor.rowcount
 
 
 def create_jobs(jobs: Sequence[Job], *, actor: str = "") -> list[Job]:
@@ -129,7 +151,7 @@ UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started
     lease_expires_at = {lease}, finished_at = NULL, cancel_requested_at = NULL,
     progress = NULL, progress_message = ''
 WHERE status = 'queued' AND id = (
-    SELECT j.id FROM {job} j
+    SELECT j.id FROM {job} j {indexed_by}
     WHERE j.status = 'queued' AND j.queue IN ({queues})
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
@@ -153,6 +175,8 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
     PostgreSQL skips rows other claimers hold (SKIP LOCKED); SQLite's IMMEDIATE transaction
     serialises claimers. The claim, its event and its lease commit together.
     """
+    if not queues:
+        return None
     now = timezone.now()
     pg = is_postgres()
     placeholders = ", ".join(["%s"] * len(queues))
@@ -162,8 +186,13 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
         queues=placeholders,
         lease="statement_timestamp() + %s * interval '1 second'" if pg else "%s",
         lock="FOR UPDATE SKIP LOCKED" if pg else "",
+        # SQLite's planner prefers the (queue, status) index and then sorts every runnable row;
+        # the partial claim index is already in claim order, so its first match is the answer.
+        indexed_by="" if pg else "INDEXED BY job_claim_idx",
     )
-    lease: Any = lease_seconds if pg else now + datetime.timedelta(seconds=lease_seconds)
+    lease: Any = (
+        lease_seconds if pg else connection.ops.adapt_datetimefield_value(now + datetime.timedelta(seconds=lease_seconds))
+    )
     with transaction.atomic():
         with connection.cursor() as cursor:
             if pg:
@@ -173,18 +202,18 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
                     "AND concurrency IS NOT NULL ORDER BY name FOR UPDATE",
                     [list(queues)],
                 )
-            cursor.execute(sql, [worker, now, lease, *queues])
+            cursor.execute(sql, [worker, connection.ops.adapt_datetimefield_value(now), lease, *queues])
             row = cursor.fetchone()
-        if row is None:
-            return None
-        claimed = ClaimedJob(
-            id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
-            attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
-        )
-        JobEvent.objects.create(
-            job_id=claimed.id, queue=claimed.queue, old_status=Status.QUEUED, new_status=Status.RUNNING,
-            attempt=claimed.attempt, reason="claimed", actor=worker[:200], created_at=now,
-        )
+            if row is None:
+                return None
+            claimed = ClaimedJob(
+                id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
+                attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
+            )
+            _insert(JobEvent, cursor, {
+                "job": claimed.id, "queue": claimed.queue, "old_status": Status.QUEUED, "new_status": Status.RUNNING,
+                "attempt": claimed.attempt, "reason": "claimed", "actor": worker[:200], "created_at": now,
+            })
     return claimed
 
 
@@ -225,20 +254,20 @@ def finish(
     if failure is not None and failure.message:
         fields["last_error"] = f"{failure.error_class}: {failure.message}"[:10_000]
     outcome = failure.outcome if failure else Attempt.Outcome.DONE
-    with transaction.atomic():
-        changed = Job.objects.filter(pk=claimed.id, status=Status.RUNNING, attempt=claimed.attempt).update(**fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        changed = _update_claim(cursor, claimed, fields)
         if changed:
-            JobEvent.objects.create(
-                job_id=claimed.id, queue=claimed.queue, old_status=Status.RUNNING, new_status=to,
-                attempt=claimed.attempt, reason=reason[:500], actor=claimed.worker[:200], created_at=now,
-            )
-            Attempt.objects.create(
-                job_id=claimed.id, number=claimed.attempt, worker=claimed.worker, started_at=claimed.started_at,
-                finished_at=now, outcome=outcome,
-                error_class=failure.error_class[:255] if failure else "",
-                error_message=failure.message[:10_000] if failure else "",
-                traceback=failure.traceback[:100_000] if failure else "",
-            )
+            _insert(JobEvent, cursor, {
+                "job": claimed.id, "queue": claimed.queue, "old_status": Status.RUNNING, "new_status": to,
+                "attempt": claimed.attempt, "reason": reason[:500], "actor": claimed.worker[:200], "created_at": now,
+            })
+            _insert(Attempt, cursor, {
+                "job": claimed.id, "number": claimed.attempt, "worker": claimed.worker,
+                "started_at": claimed.started_at, "finished_at": now, "outcome": outcome,
+                "error_class": failure.error_class[:255] if failure else "",
+                "error_message": failure.message[:10_000] if failure else "",
+                "traceback": failure.traceback[:100_000] if failure else "",
+            })
             if to == Status.QUEUED:
                 notify_new_jobs()
     return changed == 1
@@ -305,7 +334,7 @@ def rescue_expired(*, limit: int = 200) -> int:
             )
             Attempt.objects.create(
                 job_id=job_id, number=attempt, worker=worker, started_at=started_at or now, finished_at=now,
-                outcome=Attempt.Outcome.LOST, error_class="jobs.engine.WorkerLost",
+                outcome=Attempt.Outcome.LOST, error_class="jobs.context.WorkerLost",
                 error_message=f"lease expired while held by {worker}",
             )
             if to == Status.QUEUED:

@@ -75,6 +75,8 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("JOBDECK_SQLITE_PATH", str(VAR_DIR / "jobdeck.sqlite3")),
+        # Keep connections: opening one runs the PRAGMAs below, far dearer than a job's own queries.
+        "CONN_MAX_AGE": None,
         "OPTIONS": {
             # Writers take the lock at BEGIN, so a transaction never fails half-way on upgrade.
             "transaction_mode": "IMMEDIATE",

@@ -143,10 +143,15 @@ def start_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
     def start(*args: str, **env: str) -> WorkerProc:
         from jobs.models import WorkerProcess
 
-        before = WorkerProcess.objects.count()
         worker = WorkerProc(list(args), worker_env(**env), tmp_path / f"worker-{len(started)}.log")
         started.append(worker)
-        wait_until(lambda: WorkerProcess.objects.count() > before or worker.proc.poll() is not None, timeout=30)
+
+        def ready() -> bool:
+            # A heartbeat after registration means huey's consumer (and its signal handlers) runs.
+            row = WorkerProcess.objects.filter(pid=worker.pid).first()
+            return worker.proc.poll() is not None or (row is not None and row.last_heartbeat > row.started_at)
+
+        wait_until(ready, timeout=30)
         assert worker.proc.poll() is None, f"worker exited early:\n{worker.log()}"
         return worker
 

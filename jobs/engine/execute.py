@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.tasks import TaskContext, TaskResult, TaskResultStatus
 from django.utils import timezone
 from django.utils.json import normalize_json
@@ -103,7 +103,7 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
             if ctx.timed_out():
                 raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
         except KeyboardInterrupt:
-            states.finish(claimed, Status.QUEUED, reason="interrupted by shutdown",
+            _finish(claimed, Status.QUEUED, reason="interrupted by shutdown",
                           failure=states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown"))
             raise
         except JobCancelled as exc:
@@ -123,9 +123,12 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
                 return _end(claimed, Status.FAILED, "attempts exhausted", _failure(exc, outcome))
             return _end(claimed, Status.RETRYING, "will retry", _failure(exc, outcome), retry_at=retry_at)
         if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
-            failure = states.Failure(outcome=Attempt.Outcome.CANCELLED, message="cancelled while running")
+            failure = states.Failure(
+                outcome=Attempt.Outcome.CANCELLED, error_class=get_module_path(JobCancelled),
+                message="cancelled while running",
+            )
             return _end(claimed, Status.CANCELLED, "cancelled", failure)
-        if states.finish(claimed, Status.DONE, reason="done", result=value):
+        if _finish(claimed, Status.DONE, reason="done", result=value):
             return Status.DONE
         logger.warning("job %s finished after losing its claim; result discarded", claimed.id, extra=log)
         return "stale"
@@ -135,8 +138,21 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
         close_old_connections()
 
 
+def _finish(claimed: states.ClaimedJob, to: str, **kw: Any) -> bool:
+    """Record an outcome. A connection dropped while the task ran is reopened once: the work is
+    done and only its record is at stake (if the first try did commit, the second matches no row)."""
+    try:
+        return states.finish(claimed, to, **kw)
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        logger.warning("database connection lost; reconnecting to record job %s", claimed.id)
+        connection.close()
+        return states.finish(claimed, to, **kw)
+
+
 def _end(claimed: states.ClaimedJob, to: str, reason: str, failure: states.Failure, **kw: Any) -> str:
-    if states.finish(claimed, to, reason=reason, failure=failure, **kw):
+    if _finish(claimed, to, reason=reason, failure=failure, **kw):
         return to
     logger.warning("job %s ended after losing its claim; outcome discarded", claimed.id, extra={"job_id": claimed.id})
     return "stale"

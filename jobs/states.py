@@ -8,13 +8,14 @@ job backwards, revive a finished job, or let two workers run it at once.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -61,26 +62,47 @@ def _event(job_id: int, queue: str, old: str, new: str, attempt: int, reason: st
     )
 
 
-def _insert(model: type[models.Model], cursor: Any, values: dict[str, Any]) -> None:
-    """INSERT one row with plain SQL. The hot paths (claim, finish) write an event and an attempt
-    per job; the ORM's save() machinery costs more than the database does there."""
-    fields = [model._meta.get_field(name) for name in values]
-    cursor.execute(
-        f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})",
-        [f.get_db_prep_save(values[f.name], connection) for f in fields],
-    )
+class _Hot:
+    """Plain DB-API access for the per-job statements (claim, finish): each job runs about five,
+    and Django's cursor wrapper, placeholder rewriting and field adaptation cost more than the
+    database itself there. Everything else in this module uses the ORM."""
+
+    def __init__(self) -> None:
+        self.conn = connections[DEFAULT_DB_ALIAS]
+        self.conn.ensure_connection()
+        self.pg = self.conn.vendor == "postgresql"
+        self.ops = self.conn.ops
+        self.cursor = self.conn.connection.cursor()
+
+    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+        raw_sql = sql if self.pg else _qmark(sql)
+        self.cursor.execute(raw_sql, params)
+        if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
+            self.conn.queries_log.append(
+                {"sql": self.ops.last_executed_query(self.cursor, sql, params), "time": "0.000"}
+            )
+        return self.cursor
+
+    def dt(self, value: datetime.datetime | None) -> Any:
+        return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)
+
+    def json(self, value: Any) -> Any:
+        return None if value is None else self.ops.adapt_json_value(value, None)
 
 
-def _update_claim(cursor: Any, claimed: ClaimedJob, fields: dict[str, Any], extra_where: str = "") -> int:
-    """UPDATE a claimed job's row only while that claim is current (running, same attempt)."""
-    model_fields = [Job._meta.get_field(name) for name in fields]
-    cursor.execute(
-        f"UPDATE {Job._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in model_fields)} "
-        f"WHERE id = %s AND status = 'running' AND attempt = %s{extra_where}",
-        [f.get_db_prep_save(fields[f.name], connection) for f in model_fields] + [claimed.id, claimed.attempt],
-    )
-    return cursor.rowcount
+@functools.cache
+def _qmark(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+_EVENT_SQL = (
+    f"INSERT INTO {JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_ATTEMPT_SQL = (
+    f"INSERT INTO {Attempt._meta.db_table} (job_id, number, worker, started_at, finished_at, outcome, error_class,"
+    " error_message, traceback) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 def create_jobs(jobs: Sequence[Job], *, actor: str = "") -> list[Job]:
@@ -175,10 +197,15 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
     PostgreSQL skips rows other claimers hold (SKIP LOCKED); SQLite's IMMEDIATE transaction
     serialises claimers. The claim, its event and its lease commit together.
     """
+    with transaction.atomic():
+        return _claim(_Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)
+
+
+def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> ClaimedJob | None:
     if not queues:
         return None
     now = timezone.now()
-    pg = is_postgres()
+    pg = hot.pg
     placeholders = ", ".join(["%s"] * len(queues))
     sql = _CLAIM_SQL.format(
         job=Job._meta.db_table,
@@ -190,30 +217,23 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
         # the partial claim index is already in claim order, so its first match is the answer.
         indexed_by="" if pg else "INDEXED BY job_claim_idx",
     )
-    lease: Any = (
-        lease_seconds if pg else connection.ops.adapt_datetimefield_value(now + datetime.timedelta(seconds=lease_seconds))
+    lease = lease_seconds if pg else hot.dt(now + datetime.timedelta(seconds=lease_seconds))
+    if pg:
+        # Claimers of concurrency-limited queues take turns, so two never both see "one slot free".
+        hot.execute(
+            f"SELECT name FROM {Queue._meta.db_table} WHERE name = ANY(%s) "
+            "AND concurrency IS NOT NULL ORDER BY name FOR UPDATE",
+            [list(queues)],
+        )
+    row = hot.execute(sql, [worker, hot.dt(now), lease, *queues]).fetchone()
+    if row is None:
+        return None
+    claimed = ClaimedJob(
+        id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
+        attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            if pg:
-                # Claimers of concurrency-limited queues take turns, so two never both see "one slot free".
-                cursor.execute(
-                    f"SELECT name FROM {Queue._meta.db_table} WHERE name = ANY(%s) "
-                    "AND concurrency IS NOT NULL ORDER BY name FOR UPDATE",
-                    [list(queues)],
-                )
-            cursor.execute(sql, [worker, connection.ops.adapt_datetimefield_value(now), lease, *queues])
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            claimed = ClaimedJob(
-                id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
-                attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
-            )
-            _insert(JobEvent, cursor, {
-                "job": claimed.id, "queue": claimed.queue, "old_status": Status.QUEUED, "new_status": Status.RUNNING,
-                "attempt": claimed.attempt, "reason": "claimed", "actor": worker[:200], "created_at": now,
-            })
+    hot.execute(_EVENT_SQL, [claimed.id, claimed.queue, Status.QUEUED, Status.RUNNING, claimed.attempt, "claimed",
+                             worker[:200], hot.dt(now)])
     return claimed
 
 
@@ -225,6 +245,54 @@ class Failure:
     error_class: str = ""
     message: str = ""
     traceback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt of a claimed job ended: the move finish() will write."""
+
+    claimed: ClaimedJob
+    to: str  # done | retrying | failed | cancelled | queued
+    reason: str
+    result: Any = None
+    failure: Failure | None = None
+    retry_at: datetime.datetime | None = None
+    ended_at: datetime.datetime = field(default_factory=timezone.now)
+
+
+def _write_outcome(hot: _Hot, outcome: Outcome) -> bool:
+    claimed, to, failure, now = outcome.claimed, outcome.to, outcome.failure, outcome.ended_at
+    if to not in ALLOWED[Status.RUNNING]:
+        raise InvalidTransition(claimed.id, Status.RUNNING, to)
+    fields: dict[str, Any] = {"status": to, "lease_expires_at": None}
+    if to == Status.DONE:
+        fields.update(result=hot.json(outcome.result), finished_at=hot.dt(now), last_error="", progress=1.0)
+    elif to in (Status.FAILED, Status.CANCELLED):
+        fields["finished_at"] = hot.dt(now)
+    if outcome.retry_at is not None:
+        fields["run_at"] = hot.dt(outcome.retry_at)
+    if failure is not None and failure.message:
+        fields["last_error"] = f"{failure.error_class}: {failure.message}"[:10_000]
+    # Only while the claim is current: still running, same attempt.
+    sql = (
+        f"UPDATE {Job._meta.db_table} SET {', '.join(f'{name} = %s' for name in fields)}"
+        " WHERE id = %s AND status = 'running' AND attempt = %s"
+    )
+    if hot.execute(sql, [*fields.values(), claimed.id, claimed.attempt]).rowcount != 1:
+        return False
+    ended = hot.dt(now)
+    hot.execute(_EVENT_SQL, [claimed.id, claimed.queue, Status.RUNNING, to, claimed.attempt, outcome.reason[:500],
+                             claimed.worker[:200], ended])
+    hot.execute(_ATTEMPT_SQL, [
+        claimed.id, claimed.attempt, claimed.worker, hot.dt(claimed.started_at), ended,
+        failure.outcome if failure else Attempt.Outcome.DONE,
+        failure.error_class[:255] if failure else "",
+        failure.message[:10_000] if failure else "",
+        failure.traceback[:100_000] if failure else "",
+    ])
+    if to == Status.QUEUED:
+        notify_new_jobs()
+    return True
 
 
 def finish(
@@ -241,36 +309,29 @@ def finish(
     Writes the job row, its event and the Attempt row together. Returns False (writing nothing)
     when the claim is no longer current: the job was rescued, or finished by someone else.
     """
-    if to not in ALLOWED[Status.RUNNING]:
-        raise InvalidTransition(claimed.id, Status.RUNNING, to)
-    now = timezone.now()
-    fields: dict[str, Any] = {"status": to, "lease_expires_at": None}
-    if to == Status.DONE:
-        fields.update(result=result, finished_at=now, last_error="", progress=1.0)
-    elif to in (Status.FAILED, Status.CANCELLED):
-        fields["finished_at"] = now
-    if retry_at is not None:
-        fields["run_at"] = retry_at
-    if failure is not None and failure.message:
-        fields["last_error"] = f"{failure.error_class}: {failure.message}"[:10_000]
-    outcome = failure.outcome if failure else Attempt.Outcome.DONE
-    with transaction.atomic(), connection.cursor() as cursor:
-        changed = _update_claim(cursor, claimed, fields)
-        if changed:
-            _insert(JobEvent, cursor, {
-                "job": claimed.id, "queue": claimed.queue, "old_status": Status.RUNNING, "new_status": to,
-                "attempt": claimed.attempt, "reason": reason[:500], "actor": claimed.worker[:200], "created_at": now,
-            })
-            _insert(Attempt, cursor, {
-                "job": claimed.id, "number": claimed.attempt, "worker": claimed.worker,
-                "started_at": claimed.started_at, "finished_at": now, "outcome": outcome,
-                "error_class": failure.error_class[:255] if failure else "",
-                "error_message": failure.message[:10_000] if failure else "",
-                "traceback": failure.traceback[:100_000] if failure else "",
-            })
-            if to == Status.QUEUED:
-                notify_new_jobs()
-    return changed == 1
+    outcome = Outcome(claimed, to, reason, result=result, failure=failure, retry_at=retry_at)
+    return record(outcome)
+
+
+def record(outcome: Outcome) -> bool:
+    """Write an Outcome on its own (see finish())."""
+    with transaction.atomic():
+        return _write_outcome(_Hot(), outcome)
+
+
+def finish_and_claim(
+    previous: Outcome | None, *, queues: Sequence[str], worker: str, lease_seconds: float
+) -> tuple[bool | None, ClaimedJob | None]:
+    """Record a worker's previous outcome and claim its next job in one transaction.
+
+    A worker's loop is "finish one, claim the next"; one commit for both halves the write
+    transactions per job, which is what bounds throughput on SQLite. Returns (whether the
+    outcome was written, or None without one; the claimed job or None).
+    """
+    with transaction.atomic():
+        hot = _Hot()
+        written = None if previous is None else _write_outcome(hot, previous)
+        return written, _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
 
 
 def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:

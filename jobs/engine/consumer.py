@@ -52,11 +52,14 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
             )
         return keeper_holder[pid]
 
+    storage: JobStorage = huey.storage  # type: ignore[assignment]
+
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
-        execute(claimed, keeper=keeper(), policy=policy, hard_stops=config.worker_type == "process")
+        outcome = execute(claimed, keeper=keeper(), policy=policy, hard_stops=config.worker_type == "process")
+        storage.defer(outcome)  # written with this worker's next claim, in one transaction
 
-    storage: JobStorage = huey.storage  # type: ignore[assignment]
+    huey.on_shutdown(name="jobdeck.flush")(storage.flush)
     storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
     return huey.create_consumer(
         workers=config.concurrency, worker_type=config.worker_type, periodic=False, scheduler_interval=1,

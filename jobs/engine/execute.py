@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import close_old_connections
 from django.tasks import TaskContext, TaskResult, TaskResultStatus
 from django.utils import timezone
 from django.utils.json import normalize_json
@@ -79,12 +79,12 @@ def _call(claimed: states.ClaimedJob, ctx: JobContext) -> Any:
     return task.call(*claimed.args, **claimed.payload)
 
 
-def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool) -> str:
-    """Run a claimed job to its end and record it. Returns the status it ended in.
+def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool) -> states.Outcome:
+    """Run a claimed job and return how it ended, for the storage to record with the next claim.
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
-    interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue and
-    propagates.
+    interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
+    once and propagates.
     """
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
@@ -94,7 +94,6 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
-    log = {"job_id": claimed.id, "worker_id": claimed.worker}
     try:
         try:
             with _hard_limits(ctx, hard):
@@ -103,56 +102,38 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
             if ctx.timed_out():
                 raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
         except KeyboardInterrupt:
-            _finish(claimed, Status.QUEUED, reason="interrupted by shutdown",
-                          failure=states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown"))
+            failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
+            states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
             raise
         except JobCancelled as exc:
-            return _end(claimed, Status.CANCELLED, "cancelled", _failure(exc, Attempt.Outcome.CANCELLED))
+            return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
         except UnknownTask as exc:  # retrying cannot help
-            return _end(claimed, Status.FAILED, "task not found", _failure(exc, Attempt.Outcome.FAILED))
+            return states.Outcome(claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED))
         except (Exception, SystemExit) as exc:
-            if ctx.cancel_requested:
-                return _end(claimed, Status.CANCELLED, "cancelled", _failure(exc, Attempt.Outcome.CANCELLED))
-            outcome = Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED
-            retry_at = next_run_at(
-                attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy,
-                now=timezone.now(), rng=_rng,
-            )
-            logger.info("job %s attempt %s raised %s", claimed.id, claimed.attempt, type(exc).__name__, extra=log)
-            if retry_at is None:
-                return _end(claimed, Status.FAILED, "attempts exhausted", _failure(exc, outcome))
-            return _end(claimed, Status.RETRYING, "will retry", _failure(exc, outcome), retry_at=retry_at)
+            return _failed(claimed, ctx, exc, policy)
         if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
             failure = states.Failure(
                 outcome=Attempt.Outcome.CANCELLED, error_class=get_module_path(JobCancelled),
                 message="cancelled while running",
             )
-            return _end(claimed, Status.CANCELLED, "cancelled", failure)
-        if _finish(claimed, Status.DONE, reason="done", result=value):
-            return Status.DONE
-        logger.warning("job %s finished after losing its claim; result discarded", claimed.id, extra=log)
-        return "stale"
+            return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+        return states.Outcome(claimed, Status.DONE, "done", result=value)
     finally:
         keeper.untrack(ctx)
         set_current(None)
         close_old_connections()
 
 
-def _finish(claimed: states.ClaimedJob, to: str, **kw: Any) -> bool:
-    """Record an outcome. A connection dropped while the task ran is reopened once: the work is
-    done and only its record is at stake (if the first try did commit, the second matches no row)."""
-    try:
-        return states.finish(claimed, to, **kw)
-    except (OperationalError, InterfaceError):
-        if connection.in_atomic_block:
-            raise
-        logger.warning("database connection lost; reconnecting to record job %s", claimed.id)
-        connection.close()
-        return states.finish(claimed, to, **kw)
-
-
-def _end(claimed: states.ClaimedJob, to: str, reason: str, failure: states.Failure, **kw: Any) -> str:
-    if _finish(claimed, to, reason=reason, failure=failure, **kw):
-        return to
-    logger.warning("job %s ended after losing its claim; outcome discarded", claimed.id, extra={"job_id": claimed.id})
-    return "stale"
+def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, policy: RetryPolicy) -> states.Outcome:
+    """A raised attempt: cancelled if a cancel was asked for, else retried while attempts remain."""
+    if ctx.cancel_requested:
+        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+    failure = _failure(exc, Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED)
+    logger.info("job %s attempt %s raised %s", claimed.id, claimed.attempt, type(exc).__name__,
+                extra={"job_id": claimed.id, "worker_id": claimed.worker})
+    retry_at = next_run_at(
+        attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
+    )
+    if retry_at is None:
+        return states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=failure)
+    return states.Outcome(claimed, Status.RETRYING, "will retry", failure=failure, retry_at=retry_at)

@@ -72,21 +72,41 @@ class JobStorage(BaseStorage):
 
     # --- claiming ---------------------------------------------------------------------------
 
-    def _claim(self) -> states.ClaimedJob | None:
+    def defer(self, outcome: states.Outcome) -> None:
+        """Keep a finished job's outcome for this worker's next dequeue(), which writes it in the
+        same transaction as the next claim (see states.finish_and_claim)."""
+        self._local.pending = outcome
+
+    def flush(self) -> None:
+        """Write this worker's deferred outcome now (huey calls this as the worker shuts down)."""
+        outcome = getattr(self._local, "pending", None)
+        if outcome is not None:
+            states.record(outcome)
+            self._local.pending = None
+
+    def _finish_and_claim(self) -> states.ClaimedJob | None:
+        pending = getattr(self._local, "pending", None)
         delay = 0.005
         for _ in range(50):
             try:
-                return states.claim_next(
-                    queues=self.queues, worker=self.worker_name, lease_seconds=self.engine.lease_seconds
+                written, claimed = states.finish_and_claim(
+                    pending, queues=self.queues, worker=self.worker_name, lease_seconds=self.engine.lease_seconds
                 )
             except OperationalError as exc:
                 # SQLite under heavy contention can exceed its busy timeout; back off and retry
-                # rather than let "database is locked" reach anyone. Other errors go to huey's log.
+                # rather than let "database is locked" reach anyone. Other errors go to huey's log
+                # (the outcome stays pending, so the next dequeue writes it).
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     connection.close_if_unusable_or_obsolete()
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+                continue
+            self._local.pending = None
+            if written is False:
+                logger.warning("job %s ended after losing its claim; outcome discarded", pending.claimed.id,
+                               extra={"job_id": pending.claimed.id, "worker_id": self.worker_name})
+            return claimed
         return None
 
     def dequeue(self) -> bytes | None:
@@ -95,7 +115,7 @@ class JobStorage(BaseStorage):
         assert self.message_for is not None, "the consumer sets message_for before starting"
         deadline = time.monotonic() + self.engine.idle_wait_seconds
         while True:
-            claimed = self._claim()
+            claimed = self._finish_and_claim()
             if claimed is not None:
                 return self.message_for(claimed)
             # Nothing runnable: promote scheduled/retrying jobs whose time has come, so run_at is

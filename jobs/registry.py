@@ -52,7 +52,7 @@ def get_task(name: str) -> RegisteredTask:
     tasks = all_tasks()
     if name in tasks:
         return tasks[name]
-    matches = [t for t in tasks.values() if t.short_name == name]
+    matches = _by_short_name().get(name, [])
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -60,9 +60,18 @@ def get_task(name: str) -> RegisteredTask:
     raise UnknownTask(f"Unknown task '{name}'")
 
 
+@functools.cache
+def _by_short_name() -> dict[str, list[RegisteredTask]]:
+    index: dict[str, list[RegisteredTask]] = {}
+    for registered in all_tasks().values():
+        index.setdefault(registered.short_name, []).append(registered)
+    return index
+
+
 def register(task: Task) -> None:
     """Add a task defined outside the scanned modules (tests, plugins)."""
     all_tasks()[task.module_path] = RegisteredTask(task.module_path, task)
+    _by_short_name.cache_clear()
 
 
 def resolve_for_execution(name: str) -> RegisteredTask:

@@ -49,8 +49,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _build_job(spec: JobSpec, now: datetime.datetime) -> Job:
-    """Validate one spec against the registry and the contract; return an unsaved Job."""
+def _build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) -> states.NewJob:
+    """Validate one spec against the registry and the contract; return the row to insert."""
     registered = get_task(spec.task_name)
     task = registered.task
     if not isinstance(spec.args, list | tuple):
@@ -58,8 +58,9 @@ def _build_job(spec: JobSpec, now: datetime.datetime) -> Job:
     if not isinstance(spec.kwargs, dict):
         raise InvalidJob("payload must be a JSON object")
     try:
-        args = json.loads(json.dumps(list(spec.args), allow_nan=False))
-        kwargs = json.loads(json.dumps(spec.kwargs, allow_nan=False))
+        # A round trip stores exactly what the task will receive (tuples become lists, keys strings).
+        args = json.loads(json.dumps(list(spec.args), allow_nan=False)) if spec.args else []
+        kwargs = json.loads(json.dumps(spec.kwargs, allow_nan=False)) if spec.kwargs else {}
     except (TypeError, ValueError) as exc:
         raise InvalidJob(f"payload is not JSON-serialisable: {exc}") from None
 
@@ -71,7 +72,7 @@ def _build_job(spec: JobSpec, now: datetime.datetime) -> Job:
         raise InvalidJob(f"priority must be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}")
     max_attempts = spec.max_attempts
     if max_attempts is None:
-        max_attempts = getattr(task, "max_attempts", None) or engine_settings().default_max_attempts
+        max_attempts = getattr(task, "max_attempts", None) or default_max_attempts
     if not _is_int(max_attempts) or not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
         raise InvalidJob(f"max_attempts must be a whole number between 1 and {MAX_ATTEMPTS_LIMIT}")
     timeout = spec.timeout if spec.timeout is not None else getattr(task, "timeout", None)
@@ -96,7 +97,7 @@ def _build_job(spec: JobSpec, now: datetime.datetime) -> Job:
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 255):
         raise InvalidJob("idempotency_key must be a string of 1-255 characters")
 
-    return Job(
+    return states.NewJob(
         queue=queue, task_name=registered.name, args=args, payload=kwargs, priority=priority,
         max_attempts=max_attempts, run_at=run_at, idempotency_key=key, timeout=timeout,
     )
@@ -113,39 +114,42 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     creating a second one (the database's partial unique index settles concurrent enqueues).
     Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong.
     """
-    job = _build_job(spec, timezone.now())
+    job = _build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     if job.idempotency_key is None:
-        return states.create_jobs([job], actor=actor)[0]
+        return states.create_jobs([job], actor=actor)[0].as_job()
     for _ in range(3):
         existing = _active_with_key(job.idempotency_key)
         if existing is not None:
             return existing
         try:
             with transaction.atomic():
-                return states.create_jobs([job], actor=actor)[0]
+                return states.create_jobs([job], actor=actor)[0].as_job()
         except IntegrityError:
             job.pk = None  # another enqueue won the race; loop to read its job
     raise InvalidJob("idempotency_key is contended; try again")
 
 
-def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[Job]:
+def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.NewJob]:
     """Validate and store many jobs in one transaction: all are stored or none.
 
-    Raises InvalidJob naming the first bad item (by index) and writes nothing.
+    Returns light records (pk, status, queue, task_name, args, payload...) in the order given,
+    not model instances, so thousands per call stay cheap. Raises InvalidJob naming the first
+    bad item (by index) and writes nothing.
     """
     if len(specs) > MAX_BULK:
         raise InvalidJob(f"at most {MAX_BULK} jobs per bulk enqueue")
     now = timezone.now()
+    default_max_attempts = engine_settings().default_max_attempts
     jobs = []
     for index, spec in enumerate(specs):
         try:
-            jobs.append(_build_job(spec, now))
+            jobs.append(_build_job(spec, now, default_max_attempts))
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     if not any(j.idempotency_key for j in jobs):
         return states.create_jobs(jobs, actor=actor)
     with transaction.atomic():
-        return [enqueue_job(spec=spec, actor=actor) for spec in specs]
+        return [states.NewJob.from_job(enqueue_job(spec=spec, actor=actor)) for spec in specs]
 
 
 def _get(job_id: int) -> Job:

@@ -66,7 +66,7 @@ ASGI_APPLICATION = "project.asgi.application"
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=600)
         if config["ENGINE"] == "django.db.backends.postgresql":
             # Test databases get their own name so a run never touches real data.
             config.setdefault("TEST", {})["NAME"] = os.environ.get("JOBDECK_TEST_DB_NAME", "test_jobdeck")

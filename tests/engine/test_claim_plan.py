@@ -20,7 +20,7 @@ def claim_select() -> str:
     """
     with CaptureQueriesContext(connection) as ctx:
         states.claim_next(queues=["default", "emails"], worker="planner", lease_seconds=30)
-    update = next(q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().startswith("UPDATE"))
+    update = next(q["sql"] for q in ctx.captured_queries if "SELECT j.id" in q["sql"])
     found = re.search(r"\bid = \(\s*(SELECT j\.id .*LIMIT 1[^)]*?)\s*\)\s*RETURNING", update, re.DOTALL)
     assert found, update
     return found.group(1)

@@ -1,0 +1,36 @@
+"""runworkers option validation: bad options are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--queues", "bad queue!"], "invalid queue list 'bad queue!'"),
+        (["--queues", ","], "invalid queue list ','"),
+        (["--workers", "0"], "must be between 1 and 512"),
+        (["--workers", "many"], "'many' is not a whole number"),
+        (["--worker-type", "fiber"], "invalid choice: 'fiber'"),
+        (["--shutdown-grace", "-1"], "must not be negative"),
+    ],
+)
+def test_bad_option_is_refused_with_a_clear_message(args: list[str], message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        call_command("runworkers", *args)
+
+
+def test_bad_option_exits_non_zero_from_the_command_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runworkers", "--workers", "0"], cwd=ROOT, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "argument -w/--workers/--concurrency: must be between 1 and 512" in result.stderr

@@ -7,11 +7,12 @@ job backwards, revive a finished job, or let two workers run it at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,27 +73,33 @@ class _Hot:
         self.conn.ensure_connection()
         self.pg = self.conn.vendor == "postgresql"
         self.ops = self.conn.ops
+
+    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
         if self.pg:
             import psycopg
 
             # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim and
             # finish are planned once per connection rather than on every job.
-            self.cursor = psycopg.Cursor(self.conn.connection)
+            cursor = psycopg.Cursor(self.conn.connection)
+            cursor.execute(sql, params)
         else:
-            self.cursor = self.conn.connection.cursor()
-
-    def execute(self, sql: str, params: Sequence[Any]) -> Any:
-        raw_sql = sql if self.pg else _qmark(sql)
-        self.cursor.execute(raw_sql, params)
+            cursor = self.conn.connection.cursor()
+            cursor.execute(_qmark(sql), params)
         if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
             self.conn.queries_log.append(
                 {
                     "sql": self.ops.compose_sql(sql, params) if self.pg
-                    else self.ops.last_executed_query(self.cursor, sql, params),
+                    else self.ops.last_executed_query(cursor, sql, params),
                     "time": "0.000",
                 }
             )
-        return self.cursor
+        return cursor
+
+    def batch(self) -> contextlib.AbstractContextManager[Any]:
+        """PostgreSQL: send the statements run inside as one pipeline, so they cost one network
+        round trip rather than one each; read their rows after the block. SQLite: no-op."""
+        return self.conn.connection.pipeline() if self.pg else contextlib.nullcontext()
 
     def dt(self, value: datetime.datetime | None) -> Any:
         return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)
@@ -171,12 +178,13 @@ class _From:
 
 def _update_then_insert(
     hot: _Hot, update_sql: str, params: list[Any], returning: Sequence[str], inserts: Sequence[tuple[str, list[Any]]]
-) -> tuple | None:
+) -> Callable[[], tuple | None]:
     """Run `update_sql ... RETURNING returning` and, if it matched a row, the INSERTs that hang off
-    it (the event, the attempt), all in the caller's transaction. Returns the row or None.
+    it (the event, the attempt), all in the caller's transaction. Returns a function giving the
+    row or None (on PostgreSQL, call it after the pipeline, see _Hot.batch()).
 
-    PostgreSQL gets one statement with data-modifying CTEs, so a claim or a finish costs one
-    round trip instead of three; SQLite runs them one by one (calls into a library, no network).
+    PostgreSQL gets one statement with data-modifying CTEs; SQLite runs them one by one (calls
+    into a library, no network).
     """
     sql = f"{update_sql} RETURNING {', '.join(returning)}"
     if hot.pg:
@@ -185,13 +193,13 @@ def _update_then_insert(
             exprs = [f"main.{v.column}" if isinstance(v, _From) else "%s" for v in items]
             ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
             values += [v for v in items if not isinstance(v, _From)]
-        return hot.execute(f"WITH main AS ({sql}), {', '.join(ctes)} SELECT * FROM main", [*params, *values]).fetchone()
+        return hot.execute(f"WITH main AS ({sql}), {', '.join(ctes)} SELECT * FROM main", [*params, *values]).fetchone
     row = hot.execute(sql, params).fetchone()
     if row is not None:
         for target, items in inserts:
             values = [row[returning.index(v.column)] if isinstance(v, _From) else v for v in items]
             hot.execute(f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(values))})", values)
-    return row
+    return lambda: row
 
 
 def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any) -> list[tuple]:
@@ -324,12 +332,13 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
     serialises claimers. The claim, its event and its lease commit together.
     """
     with transaction.atomic():
-        return _claim(_Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)
+        return _claim(_Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)()
 
 
-def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> ClaimedJob | None:
+def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
+    """Send the claim; the returned function gives the claimed job or None."""
     if not queues:
-        return None
+        return lambda: None
     now = timezone.now()
     pg = hot.pg
     placeholders = ", ".join(["%s"] * len(queues))
@@ -357,13 +366,17 @@ def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: floa
     returning = ["id", "queue", "task_name", "args", "payload", "attempt", "max_attempts", "timeout"]
     event = [_From("id"), _From("queue"), Status.QUEUED, Status.RUNNING, _From("attempt"), "claimed", worker[:200],
              hot.dt(now)]
-    row = _update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
-    if row is None:
-        return None
-    claimed = ClaimedJob(
-        id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
-        attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
-    )
+    fetch = _update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
+
+    def claimed() -> ClaimedJob | None:
+        row = fetch()
+        if row is None:
+            return None
+        return ClaimedJob(
+            id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
+            attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
+        )
+
     return claimed
 
 
@@ -390,7 +403,8 @@ class Outcome:
     ended_at: datetime.datetime = field(default_factory=timezone.now)
 
 
-def _write_outcome(hot: _Hot, outcome: Outcome) -> bool:
+def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
+    """Send the finish of one attempt; the returned function tells whether the claim was current."""
     claimed, to, failure, now = outcome.claimed, outcome.to, outcome.failure, outcome.ended_at
     if to not in ALLOWED[Status.RUNNING]:
         raise InvalidTransition(claimed.id, Status.RUNNING, to)
@@ -419,11 +433,10 @@ def _write_outcome(hot: _Hot, outcome: Outcome) -> bool:
         failure.traceback[:100_000] if failure else "",
     ]
     params = [*fields.values(), claimed.id, claimed.attempt]
-    if _update_then_insert(hot, sql, params, ["id"], [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)]) is None:
-        return False
-    if to == Status.QUEUED:
-        notify_new_jobs()
-    return True
+    row = _update_then_insert(hot, sql, params, ["id"], [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
+    if to == Status.QUEUED and hot.pg:
+        hot.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])  # delivered only if we commit
+    return lambda: row() is not None
 
 
 def finish(
@@ -447,7 +460,7 @@ def finish(
 def record(outcome: Outcome) -> bool:
     """Write an Outcome on its own (see finish())."""
     with transaction.atomic():
-        return _write_outcome(_Hot(), outcome)
+        return _write_outcome(_Hot(), outcome)()
 
 
 def finish_and_claim(
@@ -463,8 +476,10 @@ def finish_and_claim(
         # On PostgreSQL _claim() sets synchronous_commit off for this transaction: an outcome lost
         # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
         hot = _Hot()
-        written = None if previous is None else _write_outcome(hot, previous)
-        return written, _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
+        with hot.batch():
+            written = None if previous is None else _write_outcome(hot, previous)
+            claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
+        return (None if written is None else written()), claimed()
 
 
 def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:

@@ -202,7 +202,7 @@ def _update_then_insert(
     return lambda: row
 
 
-def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any) -> list[tuple]:
+def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
     params: list[Any] = []
     for job in batch:
         params += [
@@ -210,11 +210,20 @@ def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any) -> list[
             job.max_attempts, hot.dt(job.run_at), created_at, job.idempotency_key, job.timeout, "", "", "",
         ]
     values = ", ".join(["(" + ", ".join(["%s"] * 15) + ")"] * len(batch))
-    return hot.execute(f"INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) VALUES {values} RETURNING id", params).fetchall()
+    rows = hot.execute(f"INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) VALUES {values} RETURNING id", params).fetchall()
+    ids = [row[0] for row in rows]
+    hot.execute(
+        f"INSERT INTO {_EVENT_TARGET} SELECT id, queue, '', status, 0, 'enqueued', %s, created_at"
+        f" FROM {Job._meta.db_table} WHERE id IN ({', '.join(['%s'] * len(ids))})",
+        [actor[:200], *ids],
+    )
+    return rows
 
 
-def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any) -> list[tuple]:
-    # One array per column: psycopg parses a query with thousands of placeholders slowly.
+def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
+    # One statement: the jobs from one array per column (psycopg parses a query with thousands of
+    # placeholders slowly), their events from the INSERT's own RETURNING (no second lookup, whose
+    # plan would depend on fresh statistics), and the NOTIFY that wakes workers at commit.
     columns = [
         [j.queue for j in batch], [j.task_name for j in batch], [json.dumps(j.args) for j in batch],
         [json.dumps(j.payload) for j in batch], [j.status for j in batch], [j.priority for j in batch],
@@ -222,12 +231,17 @@ def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any) -> list[tupl
         [j.timeout for j in batch],
     ]
     sql = (
-        f"INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) "
+        f"WITH new AS (INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) "
         "SELECT q, t, a::jsonb, p::jsonb, s, pr, 0, m, r, %s, k, tm, '', '', '' FROM unnest("
         "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::timestamptz[], "
-        "%s::text[], %s::float8[]) WITH ORDINALITY AS u(q, t, a, p, s, pr, m, r, k, tm, n) ORDER BY n RETURNING id"
+        "%s::text[], %s::float8[]) WITH ORDINALITY AS u(q, t, a, p, s, pr, m, r, k, tm, n) ORDER BY n "
+        "RETURNING id, queue, status, created_at), "
+        f"events AS (INSERT INTO {_EVENT_TARGET} "
+        "SELECT id, queue, '', status, 0, 'enqueued', %s, created_at FROM new), "
+        "wake AS (SELECT pg_notify(%s, '') FROM new WHERE status = 'queued' LIMIT 1) "
+        "SELECT id, (SELECT count(*) FROM wake) FROM new"
     )
-    return hot.execute(sql, [created_at, *columns]).fetchall()
+    return hot.execute(sql, [created_at, *columns, actor[:200], NOTIFY_CHANNEL]).fetchall()
 
 
 def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:
@@ -245,19 +259,10 @@ def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:
             for job in batch:
                 job.status = Status.SCHEDULED if job.run_at > now else Status.QUEUED
                 job.created_at = now
-            rows = (_insert_pg if hot.pg else _insert_sqlite)(hot, batch, created_at)
+            rows = (_insert_pg if hot.pg else _insert_sqlite)(hot, batch, created_at, actor)
             # Both databases return the ids in insertion order (Django's bulk_create relies on it too).
             for job, row in zip(batch, rows, strict=True):
                 job.pk = row[0]
-            ids = [job.pk for job in batch]
-            hot.execute(
-                f"INSERT INTO {JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor,"
-                f" created_at) SELECT id, queue, '', status, 0, 'enqueued', %s, created_at FROM {Job._meta.db_table}"
-                + (" WHERE id = ANY(%s)" if hot.pg else f" WHERE id IN ({', '.join(['%s'] * len(ids))})"),
-                [actor[:200], ids] if hot.pg else [actor[:200], *ids],
-            )
-        if any(job.status == Status.QUEUED for job in jobs):
-            notify_new_jobs()
     return list(jobs)
 
 

@@ -17,8 +17,9 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "jobdeck-dev-only-secret-key-ch
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
+# daphne is run as a command (scripts/start.sh), not installed as an app: as an app it would import
+# twisted into every worker process for nothing.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,0 +1,1 @@
+"""Jobdeck benchmark: run `python bench/run.py` (see docs/benchmarks.md)."""

@@ -221,27 +221,27 @@ def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: s
 
 
 def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
-    # One statement: the jobs from one array per column (psycopg parses a query with thousands of
-    # placeholders slowly), their events from the INSERT's own RETURNING (no second lookup, whose
-    # plan would depend on fresh statistics), and the NOTIFY that wakes workers at commit.
-    columns = [
-        [j.queue for j in batch], [j.task_name for j in batch], [json.dumps(j.args) for j in batch],
-        [json.dumps(j.payload) for j in batch], [j.status for j in batch], [j.priority for j in batch],
-        [j.max_attempts for j in batch], [j.run_at for j in batch], [j.idempotency_key for j in batch],
-        [j.timeout for j in batch],
-    ]
+    # One statement and one parameter: the rows travel as one JSON array (json.dumps is C; psycopg
+    # adapting thousands of parameters or array elements is not), the events come from the
+    # INSERT's own RETURNING (no second lookup, whose plan would hang on fresh statistics), and the
+    # NOTIFY that wakes workers is sent at commit.
+    rows = json.dumps([
+        [j.queue, j.task_name, j.args, j.payload, j.status, j.priority, j.max_attempts, j.run_at.isoformat(),
+         j.idempotency_key, j.timeout]
+        for j in batch
+    ])
     sql = (
         f"WITH new AS (INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) "
-        "SELECT q, t, a::jsonb, p::jsonb, s, pr, 0, m, r, %s, k, tm, '', '', '' FROM unnest("
-        "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::timestamptz[], "
-        "%s::text[], %s::float8[]) WITH ORDINALITY AS u(q, t, a, p, s, pr, m, r, k, tm, n) ORDER BY n "
+        "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
+        "r->>8, (r->>9)::float8, '', '', '' "
+        "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
         "RETURNING id, queue, status, created_at), "
         f"events AS (INSERT INTO {_EVENT_TARGET} "
         "SELECT id, queue, '', status, 0, 'enqueued', %s, created_at FROM new), "
         "wake AS (SELECT pg_notify(%s, '') FROM new WHERE status = 'queued' LIMIT 1) "
         "SELECT id, (SELECT count(*) FROM wake) FROM new"
     )
-    return hot.execute(sql, [created_at, *columns, actor[:200], NOTIFY_CHANNEL]).fetchall()
+    return hot.execute(sql, [created_at, rows, actor[:200], NOTIFY_CHANNEL]).fetchall()
 
 
 def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:

@@ -340,23 +340,27 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
         return _claim(_Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)()
 
 
-def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
-    """Send the claim; the returned function gives the claimed job or None."""
-    if not queues:
-        return lambda: None
-    now = timezone.now()
-    pg = hot.pg
-    placeholders = ", ".join(["%s"] * len(queues))
-    sql = _CLAIM_SQL.format(
+@functools.cache
+def _claim_sql(*, pg: bool, queue_count: int) -> str:
+    return _CLAIM_SQL.format(
         job=Job._meta.db_table,
         queue=Queue._meta.db_table,
-        queues=placeholders,
+        queues=", ".join(["%s"] * queue_count),
         lease="statement_timestamp() + %s * interval '1 second'" if pg else "%s",
         lock="FOR UPDATE SKIP LOCKED" if pg else "",
         # SQLite's planner prefers the (queue, status) index and then sorts every runnable row;
         # the partial claim index is already in claim order, so its first match is the answer.
         indexed_by="" if pg else "INDEXED BY job_claim_idx",
     )
+
+
+def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
+    """Send the claim; the returned function gives the claimed job or None."""
+    if not queues:
+        return lambda: None
+    now = timezone.now()
+    pg = hot.pg
+    sql = _claim_sql(pg=pg, queue_count=len(queues))
     lease = lease_seconds if pg else hot.dt(now + datetime.timedelta(seconds=lease_seconds))
     if pg:
         # Claimers of concurrency-limited queues take turns, so two never both see "one slot free"

@@ -37,8 +37,12 @@ class DatabaseBackend(BaseTaskBackend):
         self.validate_task(task)
         registry.register(task)
         spec = services.JobSpec(
-            task_name=task.module_path, args=list(args), kwargs=dict(kwargs), queue=task.queue_name,
-            priority=task.priority, run_at=task.run_after,
+            task_name=task.module_path,
+            args=list(args),
+            kwargs=dict(kwargs),
+            queue=task.queue_name,
+            priority=task.priority,
+            run_at=task.run_after,
         )
         try:
             job = services.enqueue_job(spec=spec, actor="django.tasks")
@@ -73,9 +77,7 @@ class DatabaseBackend(BaseTaskBackend):
             kwargs=job.payload,
             backend=self.alias,
             errors=[
-                TaskError(exception_class_path=a.error_class, traceback=a.traceback)
-                for a in attempts
-                if a.error_class
+                TaskError(exception_class_path=a.error_class, traceback=a.traceback) for a in attempts if a.error_class
             ],
             worker_ids=worker_ids,
         )

@@ -55,7 +55,7 @@ class Job(models.Model):
     worker = models.CharField(max_length=200, blank=True, default="")  # WorkerProcess.name holding it
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -80,9 +80,7 @@ class Job(models.Model):
             # Matches the claim query's ORDER BY, over runnable rows only.
             models.Index(F("priority").desc(), "run_at", "id", condition=Q(status=Status.QUEUED), name="job_claim_idx"),
             # Finds scheduled and retrying jobs whose time has come.
-            models.Index(
-                "run_at", condition=Q(status__in=[Status.SCHEDULED, Status.RETRYING]), name="job_due_idx"
-            ),
+            models.Index("run_at", condition=Q(status__in=[Status.SCHEDULED, Status.RETRYING]), name="job_due_idx"),
             # Finds running jobs whose lease expired (rescue).
             models.Index("lease_expires_at", condition=Q(status=Status.RUNNING), name="job_lease_idx"),
             # Stats per queue and state; concurrency counts of running jobs per queue.

@@ -98,8 +98,15 @@ def _build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int)
         raise InvalidJob("idempotency_key must be a string of 1-255 characters")
 
     return states.NewJob(
-        queue=queue, task_name=registered.name, args=args, payload=kwargs, priority=priority,
-        max_attempts=max_attempts, run_at=run_at, idempotency_key=key, timeout=timeout,
+        queue=queue,
+        task_name=registered.name,
+        args=args,
+        payload=kwargs,
+        priority=priority,
+        max_attempts=max_attempts,
+        run_at=run_at,
+        idempotency_key=key,
+        timeout=timeout,
     )
 
 
@@ -188,7 +195,10 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
         raise InvalidTransition(job.pk, job.status, Status.QUEUED)
     now = timezone.now()
     fields = {
-        "run_at": now, "finished_at": None, "result": None, "cancel_requested_at": None,
+        "run_at": now,
+        "finished_at": None,
+        "result": None,
+        "cancel_requested_at": None,
         "max_attempts": max(job.max_attempts, job.attempt + 1),
     }
     try:

@@ -56,10 +56,18 @@ def notify_new_jobs() -> None:
             cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
-def _event(job_id: int, queue: str, old: str, new: str, attempt: int, reason: str, actor: str, now: datetime.datetime) -> JobEvent:
+def _event(
+    job_id: int, queue: str, old: str, new: str, attempt: int, reason: str, actor: str, now: datetime.datetime
+) -> JobEvent:
     return JobEvent(
-        job_id=job_id, queue=queue, old_status=old, new_status=new, attempt=attempt,
-        reason=reason[:500], actor=actor[:200], created_at=now,
+        job_id=job_id,
+        queue=queue,
+        old_status=old,
+        new_status=new,
+        attempt=attempt,
+        reason=reason[:500],
+        actor=actor[:200],
+        created_at=now,
     )
 
 
@@ -89,7 +97,8 @@ class _Hot:
         if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
             self.conn.queries_log.append(
                 {
-                    "sql": self.ops.compose_sql(sql, params) if self.pg
+                    "sql": self.ops.compose_sql(sql, params)
+                    if self.pg
                     else self.ops.last_executed_query(cursor, sql, params),
                     "time": "0.000",
                 }
@@ -113,9 +122,7 @@ def _qmark(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
-_EVENT_TARGET = (
-    f"{JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor, created_at)"
-)
+_EVENT_TARGET = f"{JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor, created_at)"
 _ATTEMPT_TARGET = (
     f"{Attempt._meta.db_table} (job_id, number, worker, started_at, finished_at, outcome, error_class,"
     " error_message, traceback)"
@@ -146,17 +153,35 @@ class NewJob:
     @classmethod
     def from_job(cls, job: Job) -> NewJob:
         return cls(
-            queue=job.queue, task_name=job.task_name, args=job.args, payload=job.payload, priority=job.priority,
-            max_attempts=job.max_attempts, run_at=job.run_at, idempotency_key=job.idempotency_key,
-            timeout=job.timeout, pk=job.pk, status=job.status, created_at=job.created_at,
+            queue=job.queue,
+            task_name=job.task_name,
+            args=job.args,
+            payload=job.payload,
+            priority=job.priority,
+            max_attempts=job.max_attempts,
+            run_at=job.run_at,
+            idempotency_key=job.idempotency_key,
+            timeout=job.timeout,
+            pk=job.pk,
+            status=job.status,
+            created_at=job.created_at,
         )
 
     def as_job(self) -> Job:
         """The stored row as a Job instance (no query)."""
         job = Job(
-            id=self.pk, queue=self.queue, task_name=self.task_name, args=self.args, payload=self.payload,
-            priority=self.priority, max_attempts=self.max_attempts, run_at=self.run_at, created_at=self.created_at,
-            status=self.status, idempotency_key=self.idempotency_key, timeout=self.timeout,
+            id=self.pk,
+            queue=self.queue,
+            task_name=self.task_name,
+            args=self.args,
+            payload=self.payload,
+            priority=self.priority,
+            max_attempts=self.max_attempts,
+            run_at=self.run_at,
+            created_at=self.created_at,
+            status=self.status,
+            idempotency_key=self.idempotency_key,
+            timeout=self.timeout,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
         return job
@@ -206,11 +231,26 @@ def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: s
     params: list[Any] = []
     for job in batch:
         params += [
-            job.queue, job.task_name, hot.json(job.args), hot.json(job.payload), job.status, job.priority, 0,
-            job.max_attempts, hot.dt(job.run_at), created_at, job.idempotency_key, job.timeout, "", "", "",
+            job.queue,
+            job.task_name,
+            hot.json(job.args),
+            hot.json(job.payload),
+            job.status,
+            job.priority,
+            0,
+            job.max_attempts,
+            hot.dt(job.run_at),
+            created_at,
+            job.idempotency_key,
+            job.timeout,
+            "",
+            "",
+            "",
         ]
     values = ", ".join(["(" + ", ".join(["%s"] * 15) + ")"] * len(batch))
-    rows = hot.execute(f"INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) VALUES {values} RETURNING id", params).fetchall()
+    rows = hot.execute(
+        f"INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) VALUES {values} RETURNING id", params
+    ).fetchall()
     ids = [row[0] for row in rows]
     hot.execute(
         f"INSERT INTO {_EVENT_TARGET} SELECT id, queue, '', status, 0, 'enqueued', %s, created_at"
@@ -225,11 +265,23 @@ def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) 
     # adapting thousands of parameters or array elements is not), the events come from the
     # INSERT's own RETURNING (no second lookup, whose plan would hang on fresh statistics), and the
     # NOTIFY that wakes workers is sent at commit.
-    rows = json.dumps([
-        [j.queue, j.task_name, j.args, j.payload, j.status, j.priority, j.max_attempts, j.run_at.isoformat(),
-         j.idempotency_key, j.timeout]
-        for j in batch
-    ])
+    rows = json.dumps(
+        [
+            [
+                j.queue,
+                j.task_name,
+                j.args,
+                j.payload,
+                j.status,
+                j.priority,
+                j.max_attempts,
+                j.run_at.isoformat(),
+                j.idempotency_key,
+                j.timeout,
+            ]
+            for j in batch
+        ]
+    )
     sql = (
         f"WITH new AS (INSERT INTO {Job._meta.db_table} ({_JOB_COLUMNS}) "
         "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
@@ -280,8 +332,14 @@ def transition(job: Job, to: str, *, reason: str = "", actor: str = "", **fields
         changed = Job.objects.filter(pk=job.pk, status=job.status, attempt=job.attempt).update(status=to, **fields)
         if changed:
             JobEvent.objects.create(
-                job_id=job.pk, queue=job.queue, old_status=job.status, new_status=to, attempt=job.attempt,
-                reason=reason[:500], actor=actor[:200], created_at=now,
+                job_id=job.pk,
+                queue=job.queue,
+                old_status=job.status,
+                new_status=to,
+                attempt=job.attempt,
+                reason=reason[:500],
+                actor=actor[:200],
+                created_at=now,
             )
             if to == Status.QUEUED:
                 notify_new_jobs()
@@ -301,8 +359,14 @@ def request_cancel(job: Job, *, actor: str = "") -> bool:
         ).update(cancel_requested_at=now)
         if changed:
             JobEvent.objects.create(
-                job_id=job.pk, queue=job.queue, old_status=Status.RUNNING, new_status=Status.RUNNING,
-                attempt=job.attempt, reason="cancel requested", actor=actor[:200], created_at=now,
+                job_id=job.pk,
+                queue=job.queue,
+                old_status=Status.RUNNING,
+                new_status=Status.RUNNING,
+                attempt=job.attempt,
+                reason="cancel requested",
+                actor=actor[:200],
+                created_at=now,
             )
     return changed == 1
 
@@ -373,8 +437,16 @@ def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: floa
             [list(queues)],
         )
     returning = ["id", "queue", "task_name", "args", "payload", "attempt", "max_attempts", "timeout"]
-    event = [_From("id"), _From("queue"), Status.QUEUED, Status.RUNNING, _From("attempt"), "claimed", worker[:200],
-             hot.dt(now)]
+    event = [
+        _From("id"),
+        _From("queue"),
+        Status.QUEUED,
+        Status.RUNNING,
+        _From("attempt"),
+        "claimed",
+        worker[:200],
+        hot.dt(now),
+    ]
     fetch = _update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
 
     def claimed() -> ClaimedJob | None:
@@ -382,8 +454,16 @@ def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: floa
         if row is None:
             return None
         return ClaimedJob(
-            id=row[0], queue=row[1], task_name=row[2], args=_json(row[3]), payload=_json(row[4]),
-            attempt=row[5], max_attempts=row[6], timeout=row[7], worker=worker, started_at=now,
+            id=row[0],
+            queue=row[1],
+            task_name=row[2],
+            args=_json(row[3]),
+            payload=_json(row[4]),
+            attempt=row[5],
+            max_attempts=row[6],
+            timeout=row[7],
+            worker=worker,
+            started_at=now,
         )
 
     return claimed
@@ -432,10 +512,22 @@ def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
         " WHERE id = %s AND status = 'running' AND attempt = %s"
     )
     ended = hot.dt(now)
-    event = [_From("id"), claimed.queue, Status.RUNNING, to, claimed.attempt, outcome.reason[:500],
-             claimed.worker[:200], ended]
+    event = [
+        _From("id"),
+        claimed.queue,
+        Status.RUNNING,
+        to,
+        claimed.attempt,
+        outcome.reason[:500],
+        claimed.worker[:200],
+        ended,
+    ]
     attempt = [
-        _From("id"), claimed.attempt, claimed.worker, hot.dt(claimed.started_at), ended,
+        _From("id"),
+        claimed.attempt,
+        claimed.worker,
+        hot.dt(claimed.started_at),
+        ended,
         failure.outcome if failure else Attempt.Outcome.DONE,
         failure.error_class[:255] if failure else "",
         failure.message[:10_000] if failure else "",
@@ -547,12 +639,23 @@ def rescue_expired(*, limit: int = 200) -> int:
             if not changed:
                 continue
             JobEvent.objects.create(
-                job_id=job_id, queue=queue, old_status=Status.RUNNING, new_status=to, attempt=attempt,
-                reason=reason, actor="rescuer", created_at=now,
+                job_id=job_id,
+                queue=queue,
+                old_status=Status.RUNNING,
+                new_status=to,
+                attempt=attempt,
+                reason=reason,
+                actor="rescuer",
+                created_at=now,
             )
             Attempt.objects.create(
-                job_id=job_id, number=attempt, worker=worker, started_at=started_at or now, finished_at=now,
-                outcome=Attempt.Outcome.LOST, error_class="jobs.context.WorkerLost",
+                job_id=job_id,
+                number=attempt,
+                worker=worker,
+                started_at=started_at or now,
+                finished_at=now,
+                outcome=Attempt.Outcome.LOST,
+                error_class="jobs.context.WorkerLost",
                 error_message=f"lease expired while held by {worker}",
             )
             if to == Status.QUEUED:
@@ -599,13 +702,20 @@ def next_due_at() -> datetime.datetime | None:
 def release_worker_jobs(*, worker: str, reason: str) -> int:
     """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
     released = 0
-    for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only("pk", "status", "attempt", "queue", "started_at"):
+    for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only(
+        "pk", "status", "attempt", "queue", "started_at"
+    ):
         now = timezone.now()
         with transaction.atomic():
             if transition(job, Status.QUEUED, reason=reason, actor=worker, lease_expires_at=None):
                 Attempt.objects.create(
-                    job_id=job.pk, number=job.attempt, worker=worker, started_at=job.started_at or now,
-                    finished_at=now, outcome=Attempt.Outcome.INTERRUPTED, error_message=reason,
+                    job_id=job.pk,
+                    number=job.attempt,
+                    worker=worker,
+                    started_at=job.started_at or now,
+                    finished_at=now,
+                    outcome=Attempt.Outcome.INTERRUPTED,
+                    error_message=reason,
                 )
                 released += 1
     return released

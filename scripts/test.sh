@@ -23,6 +23,10 @@ if [ -z "$redis_url" ] && { answers 127.0.0.1 6379 || [ $require = 1 ]; }; then
   redis_url="redis://127.0.0.1:6379/0"
 fi
 
+echo "=== Lint (ruff) ==="
+.venv/bin/ruff check jobs dashboard project tests bench
+.venv/bin/ruff format --check --quiet jobs dashboard project tests bench
+
 status=0
 echo "=== Test suite on SQLite ==="
 env -u DATABASE_URL -u REDIS_URL "$PY" -m pytest "$@" || status=$?

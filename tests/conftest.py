@@ -46,7 +46,9 @@ def _register_test_tasks() -> None:
             registry.register(value)
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.02, message: str = "") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.02, message: str = ""
+) -> Any:
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -104,7 +106,10 @@ class WorkerProc:
         self.log_file = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "runworkers", *args],
-            cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
         )
 
     @property

@@ -33,8 +33,14 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
     """A huey consumer whose storage claims from the job table under `worker_name`."""
     engine = engine_settings()
     huey = Huey(
-        "jobdeck", results=False, immediate=False, utc=True, storage_class=JobStorage,
-        queues=config.queues, worker_name=worker_name, engine=engine,
+        "jobdeck",
+        results=False,
+        immediate=False,
+        utc=True,
+        storage_class=JobStorage,
+        queues=config.queues,
+        worker_name=worker_name,
+        engine=engine,
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
     keeper_holder: dict[int, LeaseKeeper] = {}
@@ -47,8 +53,10 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
         if pid not in keeper_holder:
             keeper_holder.clear()
             keeper_holder[pid] = LeaseKeeper(
-                worker=worker_name, lease_seconds=engine.lease_seconds,
-                heartbeat_seconds=engine.heartbeat_seconds, cancel_grace=engine.cancel_grace_seconds,
+                worker=worker_name,
+                lease_seconds=engine.lease_seconds,
+                heartbeat_seconds=engine.heartbeat_seconds,
+                cancel_grace=engine.cancel_grace_seconds,
             )
         return keeper_holder[pid]
 
@@ -62,8 +70,13 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
     huey.on_shutdown(name="jobdeck.flush")(storage.flush)
     storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
     return huey.create_consumer(
-        workers=config.concurrency, worker_type=config.worker_type, periodic=False, scheduler_interval=1,
-        check_worker_health=True, health_check_interval=5, shutdown_timeout=config.shutdown_grace,
+        workers=config.concurrency,
+        worker_type=config.worker_type,
+        periodic=False,
+        scheduler_interval=1,
+        check_worker_health=True,
+        health_check_interval=5,
+        shutdown_timeout=config.shutdown_grace,
         graceful_signal="TERM",  # SIGTERM drains; SIGINT (or a second SIGTERM) stops now
     )
 
@@ -73,8 +86,14 @@ def run(config: WorkerConfig) -> None:
     worker = workers.register_worker(
         queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
     )
-    logger.info("worker %s serving %s with %s %s workers", worker.name, ",".join(config.queues),
-                config.concurrency, config.worker_type, extra={"worker_id": worker.name})
+    logger.info(
+        "worker %s serving %s with %s %s workers",
+        worker.name,
+        ",".join(config.queues),
+        config.concurrency,
+        config.worker_type,
+        extra={"worker_id": worker.name},
+    )
     consumer = build_consumer(config, worker.name)
     try:
         consumer.run()

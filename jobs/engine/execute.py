@@ -70,16 +70,26 @@ def _call(claimed: states.ClaimedJob, ctx: JobContext) -> Any:
     task = registry.resolve_for_execution(claimed.task_name).task
     if task.takes_context:
         result = TaskResult(
-            task=task, id=str(claimed.id), status=TaskResultStatus.RUNNING, enqueued_at=None,
-            started_at=claimed.started_at, finished_at=None, last_attempted_at=claimed.started_at,
-            args=claimed.args, kwargs=claimed.payload, backend=task.backend, errors=[],
+            task=task,
+            id=str(claimed.id),
+            status=TaskResultStatus.RUNNING,
+            enqueued_at=None,
+            started_at=claimed.started_at,
+            finished_at=None,
+            last_attempted_at=claimed.started_at,
+            args=claimed.args,
+            kwargs=claimed.payload,
+            backend=task.backend,
+            errors=[],
             worker_ids=[claimed.worker] * claimed.attempt,
         )
         return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
     return task.call(*claimed.args, **claimed.payload)
 
 
-def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool) -> states.Outcome:
+def execute(
+    claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool
+) -> states.Outcome:
     """Run a claimed job and return how it ended, for the storage to record with the next claim.
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
@@ -89,8 +99,11 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
     ctx = JobContext(
-        job_id=claimed.id, attempt=claimed.attempt, max_attempts=claimed.max_attempts,
-        worker=claimed.worker, timeout=claimed.timeout,
+        job_id=claimed.id,
+        attempt=claimed.attempt,
+        max_attempts=claimed.max_attempts,
+        worker=claimed.worker,
+        timeout=claimed.timeout,
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
@@ -106,14 +119,19 @@ def execute(claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPol
             states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
             raise
         except JobCancelled as exc:
-            return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+            return states.Outcome(
+                claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED)
+            )
         except UnknownTask as exc:  # retrying cannot help
-            return states.Outcome(claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED))
+            return states.Outcome(
+                claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED)
+            )
         except (Exception, SystemExit) as exc:
             return _failed(claimed, ctx, exc, policy)
         if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
             failure = states.Failure(
-                outcome=Attempt.Outcome.CANCELLED, error_class=get_module_path(JobCancelled),
+                outcome=Attempt.Outcome.CANCELLED,
+                error_class=get_module_path(JobCancelled),
                 message="cancelled while running",
             )
             return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
@@ -129,8 +147,13 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
     if ctx.cancel_requested:
         return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
     failure = _failure(exc, Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED)
-    logger.info("job %s attempt %s raised %s", claimed.id, claimed.attempt, type(exc).__name__,
-                extra={"job_id": claimed.id, "worker_id": claimed.worker})
+    logger.info(
+        "job %s attempt %s raised %s",
+        claimed.id,
+        claimed.attempt,
+        type(exc).__name__,
+        extra={"job_id": claimed.id, "worker_id": claimed.worker},
+    )
     retry_at = next_run_at(
         attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
     )

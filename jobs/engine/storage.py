@@ -104,8 +104,11 @@ class JobStorage(BaseStorage):
                 continue
             self._local.pending = None
             if written is False:
-                logger.warning("job %s ended after losing its claim; outcome discarded", pending.claimed.id,
-                               extra={"job_id": pending.claimed.id, "worker_id": self.worker_name})
+                logger.warning(
+                    "job %s ended after losing its claim; outcome discarded",
+                    pending.claimed.id,
+                    extra={"job_id": pending.claimed.id, "worker_id": self.worker_name},
+                )
             return claimed
         return None
 

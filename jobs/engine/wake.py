@@ -105,8 +105,12 @@ class PostgresWaker(Waker):
 
         s = self.settings_dict
         return psycopg.connect(
-            dbname=s["NAME"], user=s.get("USER") or None, password=s.get("PASSWORD") or None,
-            host=s.get("HOST") or None, port=s.get("PORT") or None, autocommit=True,
+            dbname=s["NAME"],
+            user=s.get("USER") or None,
+            password=s.get("PASSWORD") or None,
+            host=s.get("HOST") or None,
+            port=s.get("PORT") or None,
+            autocommit=True,
         )
 
     def _bump(self) -> None:

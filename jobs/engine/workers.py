@@ -16,8 +16,14 @@ def register_worker(*, queues: tuple[str, ...], concurrency: int, worker_type: s
     host = socket.gethostname()
     now = timezone.now()
     return WorkerProcess.objects.create(
-        name=f"{host}:{os.getpid()}:{get_random_string(6)}", host=host, pid=os.getpid(), queues=list(queues),
-        concurrency=concurrency, worker_type=worker_type, started_at=now, last_heartbeat=now,
+        name=f"{host}:{os.getpid()}:{get_random_string(6)}",
+        host=host,
+        pid=os.getpid(),
+        queues=list(queues),
+        concurrency=concurrency,
+        worker_type=worker_type,
+        started_at=now,
+        last_heartbeat=now,
     )
 
 

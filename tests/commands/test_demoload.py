@@ -47,7 +47,11 @@ def test_steady_load_stops_after_duration_with_a_summary() -> None:
 def test_sigterm_stops_the_steady_load_cleanly_with_a_summary(transactional_db: None) -> None:
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "demoload", "--rate", "20", "--interval", "0.1"],
-        cwd=ROOT, env=worker_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_until(lambda: Job.objects.count() >= 4 or proc.poll() is not None, timeout=30)

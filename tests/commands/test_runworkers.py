@@ -29,7 +29,10 @@ def test_bad_option_is_refused_with_a_clear_message(args: list[str], message: st
 
 def test_bad_option_exits_non_zero_from_the_command_line() -> None:
     result = subprocess.run(
-        [sys.executable, "manage.py", "runworkers", "--workers", "0"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "manage.py", "runworkers", "--workers", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert result.returncode == 2

@@ -57,7 +57,9 @@ def test_job_failing_twice_then_succeeding_ends_done_after_three_attempts(start_
     assert job.result == 3
     outcomes = list(Attempt.objects.filter(job=job).values_list("number", "outcome", "error_class"))
     assert outcomes == [
-        (1, "failed", "builtins.ValueError"), (2, "failed", "builtins.ValueError"), (3, "done", ""),
+        (1, "failed", "builtins.ValueError"),
+        (2, "failed", "builtins.ValueError"),
+        (3, "done", ""),
     ]
     times = [float(line.split()[1]) for line in log.read_text().splitlines()]
     first_gap, second_gap = times[1] - times[0], times[2] - times[1]

@@ -51,7 +51,8 @@ def random_spec(rng: random.Random) -> services.JobSpec:
         "always_fail": lambda: {},
     }[name]()
     return services.JobSpec(
-        task_name=f"jobs.tasks.{name}", kwargs=kwargs,
+        task_name=f"jobs.tasks.{name}",
+        kwargs=kwargs,
         queue="media" if name == "thumbnail" else "default",
         priority=rng.choice((5, 10)) if rng.random() < 0.2 else None,
         max_attempts=2 if name == "always_fail" else None,
@@ -64,13 +65,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--rate", type=positive_number, default=2.0, help="jobs per second (default: 2)")
-        parser.add_argument("--interval", type=positive_number, default=1.0,
-                            help="seconds between batches (default: 1)")
+        parser.add_argument(
+            "--interval", type=positive_number, default=1.0, help="seconds between batches (default: 1)"
+        )
         group = parser.add_mutually_exclusive_group()
-        group.add_argument("--duration", type=positive_number, default=None,
-                           help="stop after this many seconds (default: until Ctrl-C or SIGTERM)")
-        group.add_argument("--burst", type=burst_size, default=None, metavar="N",
-                           help="enqueue N jobs at once, then exit")
+        group.add_argument(
+            "--duration",
+            type=positive_number,
+            default=None,
+            help="stop after this many seconds (default: until Ctrl-C or SIGTERM)",
+        )
+        group.add_argument(
+            "--burst", type=burst_size, default=None, metavar="N", help="enqueue N jobs at once, then exit"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         rng = random.Random()  # noqa: S311 - demo randomness
@@ -91,8 +98,16 @@ class Command(BaseCommand):
         services.enqueue_jobs(specs=specs, actor="demoload")  # one transaction per batch
         counts.update(spec.task_name.rsplit(".", 1)[-1] for spec in specs)
 
-    def run_steady(self, rng: random.Random, counts: Counter[str], *, rate: float, interval: float,
-                   duration: float | None, **_: object) -> None:
+    def run_steady(
+        self,
+        rng: random.Random,
+        counts: Counter[str],
+        *,
+        rate: float,
+        interval: float,
+        duration: float | None,
+        **_: object,
+    ) -> None:
         stop = threading.Event()
         previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
         self.stdout.write(f"demoload: about {rate:g} jobs/s in batches every {interval:g} s; Ctrl-C to stop")

@@ -46,14 +46,35 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         defaults = getattr(settings, "JOBDECK_WORKERS", {})
-        parser.add_argument("-q", "--queues", type=queue_list, default=queue_list(defaults.get("queues", "default")),
-                            help="comma-separated queues to serve (default: %(default)s)")
-        parser.add_argument("-w", "--workers", "--concurrency", dest="workers", type=positive_int,
-                            default=defaults.get("workers", 2), help="worker slots in this process")
-        parser.add_argument("-k", "--worker-type", choices=WORKER_TYPES, default=defaults.get("worker_type", "thread"),
-                            help="thread (I/O-bound) or process (CPU-bound; hard timeouts and cancels)")
-        parser.add_argument("--shutdown-grace", type=non_negative, default=None,
-                            help="seconds SIGTERM waits for running jobs before requeueing them")
+        parser.add_argument(
+            "-q",
+            "--queues",
+            type=queue_list,
+            default=queue_list(defaults.get("queues", "default")),
+            help="comma-separated queues to serve (default: %(default)s)",
+        )
+        parser.add_argument(
+            "-w",
+            "--workers",
+            "--concurrency",
+            dest="workers",
+            type=positive_int,
+            default=defaults.get("workers", 2),
+            help="worker slots in this process",
+        )
+        parser.add_argument(
+            "-k",
+            "--worker-type",
+            choices=WORKER_TYPES,
+            default=defaults.get("worker_type", "thread"),
+            help="thread (I/O-bound) or process (CPU-bound; hard timeouts and cancels)",
+        )
+        parser.add_argument(
+            "--shutdown-grace",
+            type=non_negative,
+            default=None,
+            help="seconds SIGTERM waits for running jobs before requeueing them",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         try:

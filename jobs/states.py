@@ -84,16 +84,19 @@ class _Hot:
 
     def execute(self, sql: str, params: Sequence[Any]) -> Any:
         """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
-        if self.pg:
-            import psycopg
+        # wrap_database_errors turns driver errors into django.db ones (IntegrityError...), as
+        # Django's own cursors do, so callers catch one hierarchy.
+        with self.conn.wrap_database_errors:
+            if self.pg:
+                import psycopg
 
-            # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim and
-            # finish are planned once per connection rather than on every job.
-            cursor = psycopg.Cursor(self.conn.connection)
-            cursor.execute(sql, params)
-        else:
-            cursor = self.conn.connection.cursor()
-            cursor.execute(_qmark(sql), params)
+                # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim
+                # and finish are planned once per connection rather than on every job.
+                cursor = psycopg.Cursor(self.conn.connection)
+                cursor.execute(sql, params)
+            else:
+                cursor = self.conn.connection.cursor()
+                cursor.execute(_qmark(sql), params)
         if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
             self.conn.queries_log.append(
                 {
@@ -108,7 +111,12 @@ class _Hot:
     def batch(self) -> contextlib.AbstractContextManager[Any]:
         """PostgreSQL: send the statements run inside as one pipeline, so they cost one network
         round trip rather than one each; read their rows after the block. SQLite: no-op."""
-        return self.conn.connection.pipeline() if self.pg else contextlib.nullcontext()
+        if not self.pg:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.conn.wrap_database_errors)  # errors surface when the pipeline syncs
+        stack.enter_context(self.conn.connection.pipeline())
+        return stack
 
     def dt(self, value: datetime.datetime | None) -> Any:
         return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)

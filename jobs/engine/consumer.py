@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import dataclass
 
 from huey import Huey
@@ -43,22 +45,22 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
         engine=engine,
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
-    keeper_holder: dict[int, LeaseKeeper] = {}
+    keepers: dict[int, LeaseKeeper] = {}
+    keepers_lock = threading.Lock()
 
     def keeper() -> LeaseKeeper:
-        import os
-
-        # One keeper per process: a forked worker must not share its parent's thread.
-        pid = os.getpid()
-        if pid not in keeper_holder:
-            keeper_holder.clear()
-            keeper_holder[pid] = LeaseKeeper(
-                worker=worker_name,
-                lease_seconds=engine.lease_seconds,
-                heartbeat_seconds=engine.heartbeat_seconds,
-                cancel_grace=engine.cancel_grace_seconds,
-            )
-        return keeper_holder[pid]
+        # One keeper per process: a forked worker must not share its parent's (copied) keeper.
+        with keepers_lock:
+            pid = os.getpid()
+            if pid not in keepers:
+                keepers.clear()
+                keepers[pid] = LeaseKeeper(
+                    worker=worker_name,
+                    lease_seconds=engine.lease_seconds,
+                    heartbeat_seconds=engine.heartbeat_seconds,
+                    cancel_grace=engine.cancel_grace_seconds,
+                )
+            return keepers[pid]
 
     storage: JobStorage = huey.storage  # type: ignore[assignment]
 

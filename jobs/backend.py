@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued
+from django.tasks.signals import task_enqueued, task_finished, task_started
 
 from jobs import registry, selectors, services
 from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
-from jobs.status import Status
+from jobs.status import FINISHED, Status
+
+if TYPE_CHECKING:
+    from jobs.states import ClaimedJob, Outcome
+
+logger = logging.getLogger(__name__)
 
 # Our seven states on Django's four (documented in docs/architecture.md).
 DJANGO_STATUS = {
@@ -27,11 +34,32 @@ DJANGO_STATUS = {
 }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobdeckTask(Task):
+    """Django's Task plus the options Django's API lacks, set as `@task(max_attempts=5, timeout=60)`.
+
+    The names follow Django's open proposals for retries and timeouts, so a later move is painless.
+    """
+
+    max_attempts: int | None = None  # None: JOBDECK_DEFAULT_MAX_ATTEMPTS
+    timeout: float | None = None  # seconds per attempt; None: no limit
+
+
 class DatabaseBackend(BaseTaskBackend):
+    task_class = JobdeckTask
     supports_defer = True
     supports_priority = True
     supports_get_result = True
     supports_async_task = True
+
+    def validate_task(self, task: Task) -> None:
+        super().validate_task(task)
+        max_attempts = getattr(task, "max_attempts", None)
+        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
+            raise InvalidTask("max_attempts must be a whole number of at least 1.")
+        timeout = getattr(task, "timeout", None)
+        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+            raise InvalidTask("timeout must be a positive number of seconds.")
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
@@ -88,3 +116,54 @@ class DatabaseBackend(BaseTaskBackend):
         if job.status == Status.DONE:
             object.__setattr__(result, "_return_value", job.result)
         return result
+
+
+def claimed_result(task: Task, claimed: ClaimedJob, status: str = TaskResultStatus.RUNNING) -> TaskResult:
+    """The TaskResult a worker hands to TaskContext and to the started/finished signals (no query)."""
+    return TaskResult(
+        task=task,
+        id=str(claimed.id),
+        status=status,
+        enqueued_at=None,
+        started_at=claimed.started_at,
+        finished_at=None,
+        last_attempted_at=claimed.started_at,
+        args=claimed.args,
+        kwargs=claimed.payload,
+        backend=task.backend,
+        errors=[],
+        worker_ids=[claimed.worker] * claimed.attempt,
+    )
+
+
+def _ours(task: Task) -> DatabaseBackend | None:
+    backend = task.get_backend()
+    return backend if isinstance(backend, DatabaseBackend) else None
+
+
+def notify_started(task: Task, claimed: ClaimedJob) -> None:
+    """Send Django's task_started for a job a worker is about to run."""
+    backend = _ours(task)
+    if backend is not None:
+        task_started.send(type(backend), task_result=claimed_result(task, claimed))
+
+
+def notify_finished(task: Task, claimed: ClaimedJob, outcome: Outcome) -> None:
+    """Send Django's task_finished once a job has ended for good (not for an attempt that will retry).
+
+    Receivers' errors are logged, not raised: the outcome is already decided.
+    """
+    backend = _ours(task)
+    if backend is None or outcome.to not in FINISHED:
+        return
+    result = claimed_result(task, claimed, DJANGO_STATUS[outcome.to])
+    object.__setattr__(result, "finished_at", outcome.ended_at)
+    if outcome.failure is not None and outcome.failure.error_class:
+        result.errors.append(
+            TaskError(exception_class_path=outcome.failure.error_class, traceback=outcome.failure.traceback)
+        )
+    if outcome.to == Status.DONE:
+        object.__setattr__(result, "_return_value", outcome.result)
+    for receiver, error in task_finished.send_robust(type(backend), task_result=result):
+        if isinstance(error, Exception):
+            logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": claimed.id})

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from django.tasks import task
+from django.tasks.signals import task_finished, task_started
 
 from jobs.context import check_cancelled, current_job, set_progress
 
@@ -95,3 +96,28 @@ def record_run(path: str) -> int:
     with open(path, "a") as f:
         f.write(f"{ctx.job_id} {ctx.attempt}\n")
     return ctx.job_id
+
+
+@task(max_attempts=4, timeout=30)
+def with_options() -> str:
+    """Declares Jobdeck's extra task options (max_attempts, timeout)."""
+    return "ok"
+
+
+def _log_signal(name: str, task_result: object) -> None:
+    path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{name} {task_result.id} {task_result.status} {task_result.attempts}\n")  # type: ignore[attr-defined]
+
+
+def _on_started(sender: object, task_result: object, **kwargs: object) -> None:
+    _log_signal("started", task_result)
+
+
+def _on_finished(sender: object, task_result: object, **kwargs: object) -> None:
+    _log_signal("finished", task_result)
+
+
+task_started.connect(_on_started)
+task_finished.connect(_on_finished)

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import close_old_connections
-from django.tasks import TaskContext, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskContext
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from jobs import registry, states
+from jobs import backend, registry, states
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.exceptions import UnknownTask
@@ -66,24 +66,11 @@ def _hard_limits(ctx: JobContext, hard: bool) -> Iterator[None]:
         signal.signal(HARD_STOP_SIGNAL, old_stop)
 
 
-def _call(claimed: states.ClaimedJob, ctx: JobContext) -> Any:
-    task = registry.resolve_for_execution(claimed.task_name).task
+def _call(claimed: states.ClaimedJob, task: Task) -> Any:
+    backend.notify_started(task, claimed)
     if task.takes_context:
-        result = TaskResult(
-            task=task,
-            id=str(claimed.id),
-            status=TaskResultStatus.RUNNING,
-            enqueued_at=None,
-            started_at=claimed.started_at,
-            finished_at=None,
-            last_attempted_at=claimed.started_at,
-            args=claimed.args,
-            kwargs=claimed.payload,
-            backend=task.backend,
-            errors=[],
-            worker_ids=[claimed.worker] * claimed.attempt,
-        )
-        return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
+        context = TaskContext(task_result=backend.claimed_result(task, claimed))
+        return task.call(context, *claimed.args, **claimed.payload)
     return task.call(*claimed.args, **claimed.payload)
 
 
@@ -109,37 +96,44 @@ def execute(
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
     try:
         try:
-            with _hard_limits(ctx, hard):
-                value = _call(claimed, ctx)
-            value = normalize_json(value)
-            if ctx.timed_out():
-                raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
-        except KeyboardInterrupt:
-            failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
-            states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
-            raise
-        except JobCancelled as exc:
-            return states.Outcome(
-                claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED)
-            )
+            task = registry.resolve_for_execution(claimed.task_name).task
         except UnknownTask as exc:  # retrying cannot help
             return states.Outcome(
                 claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED)
             )
-        except (Exception, SystemExit) as exc:
-            return _failed(claimed, ctx, exc, policy)
-        if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
-            failure = states.Failure(
-                outcome=Attempt.Outcome.CANCELLED,
-                error_class=get_module_path(JobCancelled),
-                message="cancelled while running",
-            )
-            return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
-        return states.Outcome(claimed, Status.DONE, "done", result=value)
+        outcome = _run(claimed, task, ctx, hard, policy)
     finally:
         keeper.untrack(ctx)
         set_current(None)
         close_old_connections()
+    backend.notify_finished(task, claimed, outcome)
+    return outcome
+
+
+def _run(claimed: states.ClaimedJob, task: Task, ctx: JobContext, hard: bool, policy: RetryPolicy) -> states.Outcome:
+    """Call the task and decide the outcome."""
+    try:
+        with _hard_limits(ctx, hard):
+            value = _call(claimed, task)
+        value = normalize_json(value)
+        if ctx.timed_out():
+            raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
+    except KeyboardInterrupt:
+        failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
+        states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
+        raise
+    except JobCancelled as exc:
+        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+    except (Exception, SystemExit) as exc:
+        return _failed(claimed, ctx, exc, policy)
+    if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
+        failure = states.Failure(
+            outcome=Attempt.Outcome.CANCELLED,
+            error_class=get_module_path(JobCancelled),
+            message="cancelled while running",
+        )
+        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+    return states.Outcome(claimed, Status.DONE, "done", result=value)
 
 
 def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, policy: RetryPolicy) -> states.Outcome:

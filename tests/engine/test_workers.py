@@ -220,3 +220,20 @@ def test_unserialisable_result_fails_the_job_clearly(start_workers) -> None:
     wait_until(lambda: status_of(job) == Status.FAILED)
 
     assert Attempt.objects.get(job=job).error_class == "builtins.TypeError"
+
+
+def test_django_task_signals_fire_on_the_worker_once_per_attempt_and_at_the_end(start_workers, tmp_path: Path) -> None:
+    from tests.tasks import with_context
+
+    log = tmp_path / "signals.txt"
+    start_workers("-w", "1", JOBDECK_TEST_SIGNAL_LOG=str(log))
+    result = with_context.enqueue(fail_until_attempt=2)
+
+    wait_until(lambda: with_context.get_result(result.id).status == "SUCCESSFUL")
+
+    assert log.read_text().splitlines() == [
+        f"started {result.id} RUNNING 1",
+        f"started {result.id} RUNNING 2",
+        f"finished {result.id} SUCCESSFUL 2",
+    ]
+    assert with_context.get_result(result.id).return_value == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Min
@@ -46,6 +47,11 @@ def job_counts() -> dict[str, int]:
     for status, count in Job.objects.values_list("status").annotate(n=Count("id")).order_by():
         counts[status] = count
     return counts
+
+
+def has_runnable(queues: Sequence[str]) -> bool:
+    """Whether any job in `queues` is runnable now (paused or full queues included)."""
+    return Job.objects.runnable().filter(queue__in=queues).exists()
 
 
 def job_detail(job_id: int) -> Job:

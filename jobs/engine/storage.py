@@ -21,7 +21,7 @@ from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import states
+from jobs import selectors, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
@@ -117,10 +117,21 @@ class JobStorage(BaseStorage):
         self._check_process()
         assert self.message_for is not None, "the consumer sets message_for before starting"
         deadline = time.monotonic() + self.engine.idle_wait_seconds
+        probe_first = False
         while True:
-            claimed = self._finish_and_claim()
+            # After a wake-up with nothing to write, a read tells whether claiming is worth a write
+            # transaction: on SQLite every claim attempt takes the database's one write lock.
+            if (
+                probe_first
+                and getattr(self._local, "pending", None) is None
+                and not selectors.has_runnable(self.queues)
+            ):
+                claimed = None
+            else:
+                claimed = self._finish_and_claim()
             if claimed is not None:
                 return self.message_for(claimed)
+            probe_first = connection.vendor == "sqlite"
             # Nothing runnable: promote scheduled/retrying jobs whose time has come, so run_at is
             # honoured to the millisecond rather than to the next scheduler tick.
             now = timezone.now()

@@ -7,7 +7,6 @@ job backwards, revive a finished job, or let two workers run it at once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import json
@@ -16,12 +15,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.exceptions import InvalidTransition
 from jobs.models import Attempt, Job, JobEvent, Queue
+from jobs.rawsql import From, Hot, json_value, update_then_insert
 from jobs.status import ALLOWED, Status
 
 logger = logging.getLogger(__name__)
@@ -69,65 +69,6 @@ def _event(
         actor=actor[:200],
         created_at=now,
     )
-
-
-class _Hot:
-    """Plain DB-API access for the per-job statements (claim, finish): each job runs about five,
-    and Django's cursor wrapper, placeholder rewriting and field adaptation cost more than the
-    database itself there. Everything else in this module uses the ORM."""
-
-    def __init__(self) -> None:
-        self.conn = connections[DEFAULT_DB_ALIAS]
-        self.conn.ensure_connection()
-        self.pg = self.conn.vendor == "postgresql"
-        self.ops = self.conn.ops
-
-    def execute(self, sql: str, params: Sequence[Any]) -> Any:
-        """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
-        # wrap_database_errors turns driver errors into django.db ones (IntegrityError...), as
-        # Django's own cursors do, so callers catch one hierarchy.
-        with self.conn.wrap_database_errors:
-            if self.pg:
-                import psycopg
-
-                # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim
-                # and finish are planned once per connection rather than on every job.
-                cursor = psycopg.Cursor(self.conn.connection)
-                cursor.execute(sql, params)
-            else:
-                cursor = self.conn.connection.cursor()
-                cursor.execute(_qmark(sql), params)
-        if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
-            self.conn.queries_log.append(
-                {
-                    "sql": self.ops.compose_sql(sql, params)
-                    if self.pg
-                    else self.ops.last_executed_query(cursor, sql, params),
-                    "time": "0.000",
-                }
-            )
-        return cursor
-
-    def batch(self) -> contextlib.AbstractContextManager[Any]:
-        """PostgreSQL: send the statements run inside as one pipeline, so they cost one network
-        round trip rather than one each; read their rows after the block. SQLite: no-op."""
-        if not self.pg:
-            return contextlib.nullcontext()
-        stack = contextlib.ExitStack()
-        stack.enter_context(self.conn.wrap_database_errors)  # errors surface when the pipeline syncs
-        stack.enter_context(self.conn.connection.pipeline())
-        return stack
-
-    def dt(self, value: datetime.datetime | None) -> Any:
-        return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)
-
-    def json(self, value: Any) -> Any:
-        return None if value is None else self.ops.adapt_json_value(value, None)
-
-
-@functools.cache
-def _qmark(sql: str) -> str:
-    return sql.replace("%s", "?")
 
 
 _EVENT_TARGET = f"{JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor, created_at)"
@@ -202,40 +143,7 @@ _JOB_COLUMNS = (
 _INSERT_BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class _From:
-    """In _update_then_insert(): a value taken from the row the UPDATE returned."""
-
-    column: str
-
-
-def _update_then_insert(
-    hot: _Hot, update_sql: str, params: list[Any], returning: Sequence[str], inserts: Sequence[tuple[str, list[Any]]]
-) -> Callable[[], tuple | None]:
-    """Run `update_sql ... RETURNING returning` and, if it matched a row, the INSERTs that hang off
-    it (the event, the attempt), all in the caller's transaction. Returns a function giving the
-    row or None (on PostgreSQL, call it after the pipeline, see _Hot.batch()).
-
-    PostgreSQL gets one statement with data-modifying CTEs; SQLite runs them one by one (calls
-    into a library, no network).
-    """
-    sql = f"{update_sql} RETURNING {', '.join(returning)}"
-    if hot.pg:
-        ctes, values = [], []
-        for n, (target, items) in enumerate(inserts):
-            exprs = [f"main.{v.column}" if isinstance(v, _From) else "%s" for v in items]
-            ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
-            values += [v for v in items if not isinstance(v, _From)]
-        return hot.execute(f"WITH main AS ({sql}), {', '.join(ctes)} SELECT * FROM main", [*params, *values]).fetchone
-    row = hot.execute(sql, params).fetchone()
-    if row is not None:
-        for target, items in inserts:
-            values = [row[returning.index(v.column)] if isinstance(v, _From) else v for v in items]
-            hot.execute(f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(values))})", values)
-    return lambda: row
-
-
-def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
+def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
     params: list[Any] = []
     for job in batch:
         params += [
@@ -268,7 +176,7 @@ def _insert_sqlite(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: s
     return rows
 
 
-def _insert_pg(hot: _Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
+def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple]:
     # One statement and one parameter: the rows travel as one JSON array (json.dumps is C; psycopg
     # adapting thousands of parameters or array elements is not), the events come from the
     # INSERT's own RETURNING (no second lookup, whose plan would hang on fresh statistics), and the
@@ -312,7 +220,7 @@ def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:
     """
     now = timezone.now()
     with transaction.atomic():
-        hot = _Hot()
+        hot = Hot()
         created_at = hot.dt(now)
         for start in range(0, len(jobs), _INSERT_BATCH):
             batch = jobs[start : start + _INSERT_BATCH]
@@ -397,10 +305,6 @@ WHERE status = 'queued' AND id = (
 )"""
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
 def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> ClaimedJob | None:
     """Claim the next runnable job in `queues` (not paused, under its concurrency limit).
 
@@ -409,7 +313,7 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
     serialises claimers. The claim, its event and its lease commit together.
     """
     with transaction.atomic():
-        return _claim(_Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)()
+        return _claim(Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds)()
 
 
 @functools.cache
@@ -426,7 +330,7 @@ def _claim_sql(*, pg: bool, queue_count: int) -> str:
     )
 
 
-def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
+def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
     """Send the claim; the returned function gives the claimed job or None."""
     if not queues:
         return lambda: None
@@ -446,16 +350,16 @@ def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: floa
         )
     returning = ["id", "queue", "task_name", "args", "payload", "attempt", "max_attempts", "timeout"]
     event = [
-        _From("id"),
-        _From("queue"),
+        From("id"),
+        From("queue"),
         Status.QUEUED,
         Status.RUNNING,
-        _From("attempt"),
+        From("attempt"),
         "claimed",
         worker[:200],
         hot.dt(now),
     ]
-    fetch = _update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
+    fetch = update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
 
     def claimed() -> ClaimedJob | None:
         row = fetch()
@@ -465,8 +369,8 @@ def _claim(hot: _Hot, *, queues: Sequence[str], worker: str, lease_seconds: floa
             id=row[0],
             queue=row[1],
             task_name=row[2],
-            args=_json(row[3]),
-            payload=_json(row[4]),
+            args=json_value(row[3]),
+            payload=json_value(row[4]),
             attempt=row[5],
             max_attempts=row[6],
             timeout=row[7],
@@ -500,7 +404,7 @@ class Outcome:
     ended_at: datetime.datetime = field(default_factory=timezone.now)
 
 
-def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
+def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
     """Send the finish of one attempt; the returned function tells whether the claim was current."""
     claimed, to, failure, now = outcome.claimed, outcome.to, outcome.failure, outcome.ended_at
     if to not in ALLOWED[Status.RUNNING]:
@@ -521,7 +425,7 @@ def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
     )
     ended = hot.dt(now)
     event = [
-        _From("id"),
+        From("id"),
         claimed.queue,
         Status.RUNNING,
         to,
@@ -531,7 +435,7 @@ def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
         ended,
     ]
     attempt = [
-        _From("id"),
+        From("id"),
         claimed.attempt,
         claimed.worker,
         hot.dt(claimed.started_at),
@@ -542,7 +446,7 @@ def _write_outcome(hot: _Hot, outcome: Outcome) -> Callable[[], bool]:
         failure.traceback[:100_000] if failure else "",
     ]
     params = [*fields.values(), claimed.id, claimed.attempt]
-    row = _update_then_insert(hot, sql, params, ["id"], [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
+    row = update_then_insert(hot, sql, params, ["id"], [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
     if to == Status.QUEUED and hot.pg:
         hot.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])  # delivered only if we commit
     return lambda: row() is not None
@@ -569,7 +473,7 @@ def finish(
 def record(outcome: Outcome) -> bool:
     """Write an Outcome on its own (see finish())."""
     with transaction.atomic():
-        return _write_outcome(_Hot(), outcome)()
+        return _write_outcome(Hot(), outcome)()
 
 
 def finish_and_claim(
@@ -584,7 +488,7 @@ def finish_and_claim(
     with transaction.atomic():
         # On PostgreSQL _claim() sets synchronous_commit off for this transaction: an outcome lost
         # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
-        hot = _Hot()
+        hot = Hot()
         with hot.batch():
             written = None if previous is None else _write_outcome(hot, previous)
             claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)

@@ -1,0 +1,113 @@
+"""Plain DB-API access for the per-job statements (claim, finish, enqueue) that jobs/states.py runs.
+
+Each job runs about five statements; Django's cursor wrapper, placeholder rewriting and field
+adaptation cost more than the database itself there. This module holds no rules about jobs: it
+only runs the SQL that jobs/states.py composes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+class Hot:
+    """The default database's raw connection, for one transaction's hot statements."""
+
+    def __init__(self) -> None:
+        self.conn = connections[DEFAULT_DB_ALIAS]
+        self.conn.ensure_connection()
+        self.pg = self.conn.vendor == "postgresql"
+        self.ops = self.conn.ops
+
+    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
+        # wrap_database_errors turns driver errors into django.db ones (IntegrityError...), as
+        # Django's own cursors do, so callers catch one hierarchy.
+        with self.conn.wrap_database_errors:
+            if self.pg:
+                import psycopg
+
+                # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim
+                # and finish are planned once per connection rather than on every job.
+                cursor = psycopg.Cursor(self.conn.connection)
+                cursor.execute(sql, params)
+            else:
+                cursor = self.conn.connection.cursor()
+                cursor.execute(_qmark(sql), params)
+        if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
+            self.conn.queries_log.append(
+                {
+                    "sql": self.ops.compose_sql(sql, params)
+                    if self.pg
+                    else self.ops.last_executed_query(cursor, sql, params),
+                    "time": "0.000",
+                }
+            )
+        return cursor
+
+    def batch(self) -> contextlib.AbstractContextManager[Any]:
+        """PostgreSQL: send the statements run inside as one pipeline, so they cost one network
+        round trip rather than one each; read their rows after the block. SQLite: no-op."""
+        if not self.pg:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.conn.wrap_database_errors)  # errors surface when the pipeline syncs
+        stack.enter_context(self.conn.connection.pipeline())
+        return stack
+
+    def dt(self, value: datetime.datetime | None) -> Any:
+        return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)
+
+    def json(self, value: Any) -> Any:
+        return None if value is None else self.ops.adapt_json_value(value, None)
+
+
+@functools.cache
+def _qmark(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+@dataclass(frozen=True, slots=True)
+class From:
+    """In update_then_insert(): a value taken from the row the UPDATE returned."""
+
+    column: str
+
+
+def update_then_insert(
+    hot: Hot, update_sql: str, params: list[Any], returning: Sequence[str], inserts: Sequence[tuple[str, list[Any]]]
+) -> Callable[[], tuple | None]:
+    """Run `update_sql ... RETURNING returning` and, if it matched a row, the INSERTs that hang off
+    it (the event, the attempt), all in the caller's transaction. Returns a function giving the
+    row or None (on PostgreSQL, call it after the pipeline, see Hot.batch()).
+
+    PostgreSQL gets one statement with data-modifying CTEs; SQLite runs them one by one (calls
+    into a library, no network).
+    """
+    sql = f"{update_sql} RETURNING {', '.join(returning)}"
+    if hot.pg:
+        ctes, values = [], []
+        for n, (target, items) in enumerate(inserts):
+            exprs = [f"main.{v.column}" if isinstance(v, From) else "%s" for v in items]
+            ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
+            values += [v for v in items if not isinstance(v, From)]
+        return hot.execute(f"WITH main AS ({sql}), {', '.join(ctes)} SELECT * FROM main", [*params, *values]).fetchone
+    row = hot.execute(sql, params).fetchone()
+    if row is not None:
+        for target, items in inserts:
+            values = [row[returning.index(v.column)] if isinstance(v, From) else v for v in items]
+            hot.execute(f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(values))})", values)
+    return lambda: row
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column read through a raw cursor: text on SQLite and (as Django sets it up) PostgreSQL."""
+    return json.loads(value) if isinstance(value, str | bytes) else value

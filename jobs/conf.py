@@ -45,6 +45,6 @@ def engine_settings() -> EngineSettings:
         retry_base_seconds=_read("JOBDECK_RETRY_BASE_SECONDS", 5.0),
         retry_max_seconds=_read("JOBDECK_RETRY_MAX_SECONDS", 3600.0),
         default_max_attempts=int(_read("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
-        idle_wait_seconds=_read("JOBDECK_IDLE_WAIT_SECONDS", 0.5),
+        idle_wait_seconds=_read("JOBDECK_IDLE_WAIT_SECONDS", 2.0),
         sqlite_probe_seconds=_read("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
     )

@@ -55,6 +55,7 @@ class JobStorage(BaseStorage):
         self._pid = os.getpid()
         self._local = threading.local()
         self._next_rescue = 0.0
+        self._next_heartbeat = 0.0
 
     # --- process and slot state -----------------------------------------------------------
 
@@ -149,12 +150,15 @@ class JobStorage(BaseStorage):
     # --- housekeeping on huey's scheduler tick --------------------------------------------------
 
     def read_schedule(self, ts: Any) -> list[bytes]:
-        """Once a second: heartbeat, promote due scheduled/retrying jobs, rescue expired leases."""
+        """Once a second: promote due scheduled/retrying jobs; at their intervals, the worker's
+        heartbeat and the rescue of expired leases."""
         self._check_process()
         try:
-            workers.heartbeat(self.worker_name)
-            states.promote_due()
             now = time.monotonic()
+            if now >= self._next_heartbeat:  # each heartbeat is a write that wakes idle workers
+                self._next_heartbeat = now + self.engine.heartbeat_seconds
+                workers.heartbeat(self.worker_name)
+            states.promote_due()
             if now >= self._next_rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()

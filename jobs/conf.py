@@ -32,6 +32,10 @@ class EngineSettings:
     default_max_attempts: int
     idle_wait_seconds: float  # longest an idle worker waits before returning to huey's loop
     sqlite_probe_seconds: float  # how often an idle SQLite worker looks for a new commit
+    retention_days: float  # done and cancelled jobs are pruned this long after they finished
+    failed_retention_days: float  # failed jobs (the dead-letter set) are kept longer
+    prune_batch: int  # jobs deleted per transaction
+    prune_interval_seconds: float  # how often workers prune
 
 
 def engine_settings() -> EngineSettings:
@@ -47,4 +51,8 @@ def engine_settings() -> EngineSettings:
         default_max_attempts=int(_read("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
         idle_wait_seconds=_read("JOBDECK_IDLE_WAIT_SECONDS", 2.0),
         sqlite_probe_seconds=_read("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
+        retention_days=_read("JOBDECK_RETENTION_DAYS", 7.0),
+        failed_retention_days=_read("JOBDECK_FAILED_RETENTION_DAYS", 30.0),
+        prune_batch=int(_read("JOBDECK_PRUNE_BATCH", 1000)),
+        prune_interval_seconds=_read("JOBDECK_PRUNE_INTERVAL_SECONDS", 300.0),
     )

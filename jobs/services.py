@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs import states
 from jobs.conf import engine_settings
 from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobNotFound
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Job, Queue
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, Queue
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
 
@@ -251,3 +252,66 @@ def set_progress(*, job_id: int, attempt: int, fraction: float, message: str = "
             progress=float(fraction), progress_message=str(message)[:500]
         )
     )
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    jobs: int
+    events: int
+    attempts: int
+    batches: int
+
+
+def prune_jobs(
+    *,
+    retention: datetime.timedelta | None = None,
+    failed_retention: datetime.timedelta | None = None,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
+    dry_run: bool = False,
+) -> PruneResult:
+    """Delete finished jobs past their retention, with their events and attempts, in batches.
+
+    Done and cancelled jobs go `retention` after they finished (JOBDECK_RETENTION_DAYS, 7 days);
+    failed ones after `failed_retention` (JOBDECK_FAILED_RETENTION_DAYS, 30 days). Jobs in any
+    other state are never touched. Each batch is its own short transaction; a dry run only counts.
+    Returns what was (or would be) deleted. Raises InvalidJob for a negative retention or a batch
+    size outside 1..100,000.
+    """
+    engine = engine_settings()
+    retention = datetime.timedelta(days=engine.retention_days) if retention is None else retention
+    if failed_retention is None:
+        failed_retention = datetime.timedelta(days=engine.failed_retention_days)
+    batch_size = engine.prune_batch if batch_size is None else batch_size
+    if retention < datetime.timedelta(0) or failed_retention < datetime.timedelta(0):
+        raise InvalidJob("retention must not be negative")
+    if not _is_int(batch_size) or not 1 <= batch_size <= 100_000:
+        raise InvalidJob("batch size must be a whole number between 1 and 100000")
+    now = timezone.now()
+    expired = Job.objects.filter(
+        Q(status__in=[Status.DONE, Status.CANCELLED], finished_at__lt=now - retention)
+        | Q(status=Status.FAILED, finished_at__lt=now - failed_retention)
+    )
+    if dry_run:
+        ids = expired.values("pk")
+        return PruneResult(
+            jobs=expired.count(),
+            events=JobEvent.objects.filter(job_id__in=ids).count(),
+            attempts=Attempt.objects.filter(job_id__in=ids).count(),
+            batches=0,
+        )
+    jobs = events = attempts = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            # Lock the batch (PostgreSQL) so a manual retry racing the prune either wins first,
+            # and the job no longer matches, or waits and finds the job gone.
+            locked = expired.order_by("pk").select_for_update(skip_locked=True) if states.is_postgres() else expired
+            ids = list(locked.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                break
+            # Plain DELETEs, children first: QuerySet.delete() would load every row to cascade.
+            events += JobEvent.objects.filter(job_id__in=ids)._raw_delete(JobEvent.objects.db)
+            attempts += Attempt.objects.filter(job_id__in=ids)._raw_delete(Attempt.objects.db)
+            jobs += Job.objects.filter(pk__in=ids)._raw_delete(Job.objects.db)
+        batches += 1
+    return PruneResult(jobs=jobs, events=events, attempts=attempts, batches=batches)

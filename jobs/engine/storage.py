@@ -21,7 +21,7 @@ from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import selectors, states
+from jobs import selectors, services, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
@@ -56,6 +56,7 @@ class JobStorage(BaseStorage):
         self._local = threading.local()
         self._next_rescue = 0.0
         self._next_heartbeat = 0.0
+        self._next_prune = time.monotonic() + 60  # first prune a minute after start
 
     # --- process and slot state -----------------------------------------------------------
 
@@ -151,7 +152,7 @@ class JobStorage(BaseStorage):
 
     def read_schedule(self, ts: Any) -> list[bytes]:
         """Once a second: promote due scheduled/retrying jobs; at their intervals, the worker's
-        heartbeat and the rescue of expired leases."""
+        heartbeat, the rescue of expired leases and the pruning of old finished jobs."""
         self._check_process()
         try:
             now = time.monotonic()
@@ -162,6 +163,9 @@ class JobStorage(BaseStorage):
             if now >= self._next_rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()
+            if now >= self._next_prune:  # bounded, so one tick never holds the database for long
+                self._next_prune = now + self.engine.prune_interval_seconds
+                services.prune_jobs(max_batches=10)
         except Exception:
             logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
             close_old_connections()

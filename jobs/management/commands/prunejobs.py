@@ -1,0 +1,57 @@
+"""`manage.py prunejobs`: delete finished jobs past their retention now (workers also do it)."""
+
+import argparse
+import datetime
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs import services
+from jobs.exceptions import JobdeckError
+
+
+def days(value: str) -> datetime.timedelta:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days") from None
+    if not 0 <= number <= 36_500:
+        raise argparse.ArgumentTypeError("must be between 0 and 36500 days")
+    return datetime.timedelta(days=number)
+
+
+def batch(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= 100_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 100000")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Delete finished jobs (with their events and attempts) older than their retention."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=days, help="keep done/cancelled jobs this long (JOBDECK_RETENTION_DAYS)")
+        parser.add_argument(
+            "--failed-days", type=days, help="keep failed jobs this long (JOBDECK_FAILED_RETENTION_DAYS)"
+        )
+        parser.add_argument("--batch-size", type=batch, help="jobs per transaction (JOBDECK_PRUNE_BATCH)")
+        parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            result = services.prune_jobs(
+                retention=options["days"],  # type: ignore[arg-type]
+                failed_retention=options["failed_days"],  # type: ignore[arg-type]
+                batch_size=options["batch_size"],  # type: ignore[arg-type]
+                dry_run=bool(options["dry_run"]),
+            )
+        except JobdeckError as exc:
+            raise CommandError(exc.message) from exc
+        counts = f"{result.jobs} jobs ({result.events} events, {result.attempts} attempts)"
+        if options["dry_run"]:
+            self.stdout.write(f"Would delete {counts}")
+        else:
+            self.stdout.write(f"Deleted {counts} in {result.batches} batches")

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs import services
 from jobs.exceptions import JobdeckError
+from jobs.management.validators import whole_number
 
 # Relative weights of the demo tasks in the mix (noop is left to the benchmarks).
 WEIGHTS = {"echo": 30, "sleep": 20, "flaky": 15, "primes": 15, "thumbnail": 15, "always_fail": 5}
@@ -26,16 +27,6 @@ def positive_number(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not math.isfinite(number) or number <= 0:
         raise argparse.ArgumentTypeError("must be a number greater than 0")
-    return number
-
-
-def burst_size(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 1 <= number <= services.MAX_BULK:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {services.MAX_BULK}")
     return number
 
 
@@ -76,7 +67,11 @@ class Command(BaseCommand):
             help="stop after this many seconds (default: until Ctrl-C or SIGTERM)",
         )
         group.add_argument(
-            "--burst", type=burst_size, default=None, metavar="N", help="enqueue N jobs at once, then exit"
+            "--burst",
+            type=whole_number(1, services.MAX_BULK),
+            default=None,
+            metavar="N",
+            help="enqueue N jobs at once, then exit",
         )
 
     def handle(self, *args: object, **options: object) -> None:

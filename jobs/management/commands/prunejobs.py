@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs import services
 from jobs.exceptions import JobdeckError
+from jobs.management.validators import whole_number
 
 
 def days(value: str) -> datetime.timedelta:
@@ -19,16 +20,6 @@ def days(value: str) -> datetime.timedelta:
     return datetime.timedelta(days=number)
 
 
-def batch(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 1 <= number <= 100_000:
-        raise argparse.ArgumentTypeError("must be between 1 and 100000")
-    return number
-
-
 class Command(BaseCommand):
     help = "Delete finished jobs (with their events and attempts) older than their retention."
 
@@ -37,7 +28,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--failed-days", type=days, help="keep failed jobs this long (JOBDECK_FAILED_RETENTION_DAYS)"
         )
-        parser.add_argument("--batch-size", type=batch, help="jobs per transaction (JOBDECK_PRUNE_BATCH)")
+        parser.add_argument(
+            "--batch-size", type=whole_number(1, 100_000), help="jobs per transaction (JOBDECK_PRUNE_BATCH)"
+        )
         parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
 
     def handle(self, *args: object, **options: object) -> None:

@@ -10,6 +10,7 @@ from jobs import registry
 from jobs.conf import engine_settings
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
+from jobs.management.validators import whole_number
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
@@ -19,16 +20,6 @@ def queue_list(value: str) -> tuple[str, ...]:
     if not names or not all(QUEUE_NAME.match(q) for q in names):
         raise argparse.ArgumentTypeError(f"invalid queue list {value!r}: use names like default,emails")
     return names
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 1 <= number <= 512:
-        raise argparse.ArgumentTypeError("must be between 1 and 512")
-    return number
 
 
 def non_negative(value: str) -> float:
@@ -58,7 +49,7 @@ class Command(BaseCommand):
             "--workers",
             "--concurrency",
             dest="workers",
-            type=positive_int,
+            type=whole_number(1, 512),
             default=defaults.get("workers", 2),
             help="worker slots in this process",
         )

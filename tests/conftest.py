@@ -152,9 +152,8 @@ def start_workers(transactional_db: None, tmp_path: Path) -> Iterator[Callable[.
         started.append(worker)
 
         def ready() -> bool:
-            # A heartbeat after registration means huey's consumer (and its signal handlers) runs.
-            row = WorkerProcess.objects.filter(pid=worker.pid).first()
-            return worker.proc.poll() is not None or (row is not None and row.last_heartbeat > row.started_at)
+            # runworkers registers itself once huey's consumer runs with its signal handlers set.
+            return worker.proc.poll() is not None or WorkerProcess.objects.filter(pid=worker.pid).exists()
 
         wait_until(ready, timeout=30)
         assert worker.proc.poll() is None, f"worker exited early:\n{worker.log()}"

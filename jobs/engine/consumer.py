@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from huey import Huey
@@ -31,7 +32,19 @@ class WorkerConfig:
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
 
 
-def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
+class JobdeckConsumer(Consumer):
+    """huey's consumer, calling `on_ready` once its signal handlers are in place (the end of
+    start()): until then SIGTERM still has its default meaning, so only then is the worker
+    registered as running."""
+
+    on_ready: Callable[[], None] = staticmethod(lambda: None)
+
+    def _set_signal_handlers(self) -> None:
+        super()._set_signal_handlers()
+        self.on_ready()
+
+
+def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     """A huey consumer whose storage claims from the job table under `worker_name`."""
     engine = engine_settings()
     huey = Huey(
@@ -71,7 +84,8 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
 
     huey.on_shutdown(name="jobdeck.flush")(storage.flush)
     storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
-    return huey.create_consumer(
+    return JobdeckConsumer(
+        huey,
         workers=config.concurrency,
         worker_type=config.worker_type,
         periodic=False,
@@ -84,24 +98,30 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> Consumer:
 
 
 def run(config: WorkerConfig) -> None:
-    """Register this process, run the consumer until it stops, then hand back unfinished jobs."""
-    worker = workers.register_worker(
-        queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
-    )
-    logger.info(
-        "worker %s serving %s with %s %s workers",
-        worker.name,
-        ",".join(config.queues),
-        config.concurrency,
-        config.worker_type,
-        extra={"worker_id": worker.name},
-    )
-    consumer = build_consumer(config, worker.name)
+    """Run the consumer until it stops (registering this process once it is up), then hand back
+    unfinished jobs."""
+    name = workers.new_worker_name()
+    consumer = build_consumer(config, name)
+
+    def ready() -> None:
+        workers.register_worker(
+            name=name, queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
+        )
+        logger.info(
+            "worker %s serving %s with %s %s workers",
+            name,
+            ",".join(config.queues),
+            config.concurrency,
+            config.worker_type,
+            extra={"worker_id": name},
+        )
+
+    consumer.on_ready = ready
     try:
         consumer.run()
     finally:
-        released = states.release_worker_jobs(worker=worker.name, reason="worker shut down before the job finished")
+        released = states.release_worker_jobs(worker=name, reason="worker shut down before the job finished")
         if released:
-            logger.warning("requeued %s unfinished jobs", released, extra={"worker_id": worker.name})
-        workers.mark_stopped(worker.name)
-        logger.info("worker %s stopped", worker.name, extra={"worker_id": worker.name})
+            logger.warning("requeued %s unfinished jobs", released, extra={"worker_id": name})
+        workers.mark_stopped(name)
+        logger.info("worker %s stopped", name, extra={"worker_id": name})

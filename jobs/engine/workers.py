@@ -11,12 +11,17 @@ from django.utils.crypto import get_random_string
 from jobs.models import WorkerProcess
 
 
-def register_worker(*, queues: tuple[str, ...], concurrency: int, worker_type: str) -> WorkerProcess:
-    """Record this runworkers process; its name (host:pid:random) tags every job it claims."""
+def new_worker_name() -> str:
+    """A unique name for this runworkers process (host:pid:random); it tags every job it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}:{get_random_string(6)}"
+
+
+def register_worker(*, name: str, queues: tuple[str, ...], concurrency: int, worker_type: str) -> WorkerProcess:
+    """Record this runworkers process as running."""
     host = socket.gethostname()
     now = timezone.now()
     return WorkerProcess.objects.create(
-        name=f"{host}:{os.getpid()}:{get_random_string(6)}",
+        name=name,
         host=host,
         pid=os.getpid(),
         queues=list(queues),

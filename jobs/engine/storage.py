@@ -163,12 +163,26 @@ class JobStorage(BaseStorage):
             if now >= self._next_rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()
-            if now >= self._next_prune:  # bounded, so one tick never holds the database for long
-                self._next_prune = now + self.engine.prune_interval_seconds
-                services.prune_jobs(max_batches=10)
         except Exception:
             logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
             close_old_connections()
+        if time.monotonic() >= self._next_prune:
+            # Its own guard: a failing prune is logged and retried an interval later, never stopping
+            # the tick. Bounded to 10 batches so one tick never holds the database for long; other
+            # hosts pruning at once skip (PostgreSQL) or wait for (SQLite) each other's batches.
+            self._next_prune = time.monotonic() + self.engine.prune_interval_seconds
+            try:
+                pruned = services.prune_jobs(max_batches=10)
+            except Exception:
+                logger.exception("pruning finished jobs failed", extra={"worker_id": self.worker_name})
+                close_old_connections()
+            else:
+                if pruned.jobs:
+                    logger.info(
+                        "pruned %d finished jobs",
+                        pruned.jobs,
+                        extra={"worker_id": self.worker_name, "action": "pruned"},
+                    )
         return []
 
     # --- the rest of huey's storage interface: unused, answered honestly --------------------------

@@ -1,0 +1,121 @@
+"""`manage.py enqueue`: store one job from the command line, through services.enqueue_job."""
+
+import argparse
+import datetime
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import dateparse, timezone
+
+from jobs import services
+from jobs.exceptions import JobdeckError
+from jobs.management.validators import whole_number
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN
+from jobs.status import Status
+
+
+def json_value(kind: type, description: str) -> Callable[[str], Any]:
+    """A validator for JSON text that must decode to `kind` (dict: an object, list: a list)."""
+
+    def parse(value: str) -> Any:
+        try:
+            decoded = json.loads(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+        if not isinstance(decoded, kind):
+            raise argparse.ArgumentTypeError(f"must be {description}")
+        return decoded
+
+    return parse
+
+
+def aware_datetime(value: str) -> datetime.datetime:
+    try:
+        moment = dateparse.parse_datetime(value)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        moment = None
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date-time, e.g. 2026-01-01T09:00:00+00:00")
+    if timezone.is_naive(moment):
+        raise argparse.ArgumentTypeError("needs a timezone, e.g. 2026-01-01T09:00:00+00:00")
+    return moment
+
+
+def seconds(*, allow_zero: bool) -> Callable[[str], float]:
+    """A validator for a finite number of seconds, > 0 (or >= 0 with allow_zero)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+        if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(
+                "must be 0 or more seconds" if allow_zero else "must be more than 0 seconds"
+            )
+        return number
+
+    return parse
+
+
+class Command(BaseCommand):
+    help = 'Enqueue one job: manage.py enqueue jobs.tasks.echo --payload \'{"message": "hi"}\''
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("task", help="task path (jobs.tasks.echo) or its short name when unambiguous (echo)")
+        parser.add_argument(
+            "--payload", type=json_value(dict, "a JSON object"), default={}, help="keyword arguments, a JSON object"
+        )
+        parser.add_argument(
+            "--args",
+            dest="task_args",  # BaseCommand.run_from_argv pops an "args" option
+            type=json_value(list, "a JSON list"),
+            default=[],
+            help="positional arguments, a JSON list",
+        )
+        parser.add_argument("--queue", help="queue name (default: the task's)")
+        parser.add_argument(
+            "--priority",
+            type=whole_number(PRIORITY_MIN, PRIORITY_MAX),
+            help=f"{PRIORITY_MIN}..{PRIORITY_MAX}, higher runs first (default: the task's)",
+        )
+        when = parser.add_mutually_exclusive_group()
+        when.add_argument(
+            "--delay", type=seconds(allow_zero=True), help="run no sooner than this many seconds from now"
+        )
+        when.add_argument("--run-at", type=aware_datetime, help="run no sooner than this ISO 8601 time (with timezone)")
+        parser.add_argument(
+            "--max-attempts",
+            type=whole_number(1, services.MAX_ATTEMPTS_LIMIT),
+            help="executions allowed, retries included (default: the task's or JOBDECK_MAX_ATTEMPTS)",
+        )
+        parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
+        parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")
+
+    def handle(self, *args: object, **options: Any) -> None:
+        spec = services.JobSpec(
+            task_name=options["task"],
+            args=options["task_args"],
+            kwargs=options["payload"],
+            queue=options["queue"],
+            priority=options["priority"],
+            max_attempts=options["max_attempts"],
+            run_at=options["run_at"],
+            delay=options["delay"],
+            idempotency_key=options["idempotency_key"],
+            timeout=options["timeout"],
+        )
+        try:
+            job = services.enqueue_job(spec=spec, actor="cli")
+        except JobdeckError as exc:
+            raise CommandError(exc.message) from exc
+        if job.status == Status.SCHEDULED:
+            state = f"scheduled for {job.run_at.astimezone(datetime.UTC).isoformat()}"
+        elif job.status == Status.QUEUED:
+            state = "queued"
+        else:  # an unfinished job already holding the idempotency key
+            state = f"is {job.status}"
+        self.stdout.write(f"Job {job.pk} {state} ({job.task_name} on {job.queue})")

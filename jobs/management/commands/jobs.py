@@ -1,0 +1,85 @@
+"""`manage.py jobs`: list jobs newest first as a plain-text table, with filters and keyset paging."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from jobs import selectors
+from jobs.management.validators import whole_number
+from jobs.status import Status
+
+COLUMNS = ("ID", "TASK", "QUEUE", "STATUS", "ATTEMPTS", "AGE")
+
+
+def status(value: str) -> str:
+    if value not in Status.values:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a status: use one of {', '.join(Status.values)}")
+    return value
+
+
+def humanise_age(seconds: float) -> str:
+    """A duration in its largest whole unit: 3s, 5m, 2h, 4d (negative clock skew shows as 0s)."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> str:
+    """Columns as wide as their widest cell, two spaces apart; columns in `right` are right-aligned."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for row in (header, *rows):
+        cells = [
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "List jobs newest first (id, task, queue, status, attempts, age)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--status", type=status, help=f"only jobs in this state ({', '.join(Status.values)})")
+        parser.add_argument("--queue", help="only jobs on this queue")
+        parser.add_argument("--task", help="only jobs of this task (full path, e.g. jobs.tasks.echo)")
+        parser.add_argument("--limit", type=whole_number(1, 1000), default=20, help="rows to show (default: 20)")
+        parser.add_argument(
+            "--before-id", type=whole_number(1, sys.maxsize), metavar="ID", help="only jobs older than this id"
+        )
+
+    def handle(self, *args: object, **options: Any) -> None:
+        limit = options["limit"]
+        # One row more than shown tells whether an older page exists.
+        jobs = selectors.list_jobs(
+            status=options["status"],
+            queue=options["queue"],
+            task=options["task"],
+            before_id=options["before_id"],
+            limit=limit + 1,
+        )
+        if not jobs:
+            self.stdout.write("No jobs.")
+            return
+        now = timezone.now()
+        rows = [
+            (
+                str(job.pk),
+                job.task_name,
+                job.queue,
+                job.status,
+                f"{job.attempt}/{job.max_attempts}",
+                humanise_age((now - job.created_at).total_seconds()),
+            )
+            for job in jobs[:limit]
+        ]
+        self.stdout.write(render_table(COLUMNS, rows, right=frozenset({0, 4, 5})))
+        if len(jobs) > limit:
+            self.stdout.write(f"More: --before-id {jobs[limit - 1].pk}")

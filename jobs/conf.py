@@ -36,6 +36,9 @@ class EngineSettings:
     failed_retention_days: float  # failed jobs (the dead-letter set) are kept longer
     prune_batch: int  # jobs deleted per transaction
     prune_interval_seconds: float  # how often workers prune
+    schedule_interval_seconds: float  # how often workers look for cron schedules that are due
+    log_max_lines: int  # log lines kept per attempt; later ones are counted, not stored
+    log_max_line_chars: int  # a longer log line is cut to this length
 
 
 def engine_settings() -> EngineSettings:
@@ -55,4 +58,7 @@ def engine_settings() -> EngineSettings:
         failed_retention_days=_read("JOBDECK_FAILED_RETENTION_DAYS", 30.0),
         prune_batch=int(_read("JOBDECK_PRUNE_BATCH", 1000)),
         prune_interval_seconds=_read("JOBDECK_PRUNE_INTERVAL_SECONDS", 300.0),
+        schedule_interval_seconds=_read("JOBDECK_SCHEDULE_INTERVAL_SECONDS", 1.0),
+        log_max_lines=int(_read("JOBDECK_LOG_MAX_LINES", 1000)),
+        log_max_line_chars=int(_read("JOBDECK_LOG_MAX_LINE_CHARS", 4000)),
     )

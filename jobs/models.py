@@ -1,10 +1,12 @@
-"""Tables of the job engine: Job, Attempt, JobEvent, Queue, WorkerProcess, and their read-only QuerySets."""
+"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken; read-only QuerySets."""
 
 from __future__ import annotations
 
 import datetime
+import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -124,6 +126,8 @@ class Attempt(models.Model):
     error_class = models.CharField(max_length=255, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
+    progress = models.FloatField(null=True, blank=True)  # the job's progress when the attempt ended
+    progress_message = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         ordering = ["job_id", "number", "id"]
@@ -181,3 +185,102 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class JobLog(models.Model):
+    """A log line a task wrote (Python logging inside the task), kept per attempt and bounded in number."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs")
+    attempt = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    level = models.PositiveSmallIntegerField()  # logging.INFO etc.
+    logger = models.CharField(max_length=200, blank=True, default="")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["job_id", "id"]
+        indexes = [models.Index(fields=["job", "attempt", "id"], name="joblog_job_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} attempt {self.attempt}: {self.message[:60]}"
+
+    @property
+    def level_name(self) -> str:
+        return logging.getLevelName(self.level)
+
+
+class Schedule(models.Model):
+    """A cron schedule that enqueues a job at each fire time.
+
+    Rows with source=CODE mirror JOBDECK_SCHEDULES from settings and are rewritten from it at worker
+    start; rows with source=DATABASE are created in the admin, the dashboard or the API.
+    """
+
+    class Source(models.TextChoices):
+        CODE = "code", "Settings"
+        DATABASE = "database", "Database"
+
+    name = models.CharField(max_length=100, unique=True)
+    cron = models.CharField(max_length=120)  # standard 5 fields: minute hour day-of-month month day-of-week
+    timezone = models.CharField(max_length=64, default="UTC")
+    task_name = models.CharField(max_length=255)
+    args = models.JSONField(default=list, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=100, blank=True, default="")  # "" = the task's own queue
+    priority = models.SmallIntegerField(null=True, blank=True)
+    max_attempts = models.PositiveIntegerField(null=True, blank=True)
+    timeout = models.FloatField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.DATABASE)
+    next_run_at = models.DateTimeField(null=True, blank=True)  # the next fire time; None when disabled
+    last_run_at = models.DateTimeField(null=True, blank=True)  # the fire time of the latest run
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        # The tick finds enabled schedules whose time has come.
+        indexes = [models.Index("next_run_at", condition=Q(enabled=True), name="schedule_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron})"
+
+
+class ScheduleRun(models.Model):
+    """One fire of a schedule. Unique per (schedule, fire time): each fire enqueues exactly once."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    fire_at = models.DateTimeField()  # the cron time; for "run now" the moment it was asked
+    manual = models.BooleanField(default=False)  # "run now" rather than the cron
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fire_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["schedule", "fire_at"], name="schedule_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.schedule_id} @ {self.fire_at.isoformat()}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the REST API. Only a SHA-256 of the secret is stored; it is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobdeck_tokens")
+    name = models.CharField(max_length=100, blank=True, default="")
+    prefix = models.CharField(max_length=16, db_index=True)  # the secret's first characters, for display
+    key_hash = models.CharField(max_length=64, unique=True)  # hex SHA-256 of the whole secret
+    read_only = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

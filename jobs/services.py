@@ -213,6 +213,63 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
     return job
 
 
+def run_job_now(*, job_id: int, actor: str = "") -> Job:
+    """Make a scheduled or retrying job runnable now instead of at its run_at.
+
+    A queued job is returned as it is (it already runs as soon as a worker is free). Raises
+    JobNotFound, or InvalidTransition for a running or finished job.
+    """
+    for _ in range(5):  # promoted or claimed under us: re-read and decide again
+        job = _get(job_id)
+        if job.status == Status.QUEUED:
+            return job
+        if job.status not in (Status.SCHEDULED, Status.RETRYING):
+            raise InvalidTransition(job.pk, job.status, Status.QUEUED)
+        if states.transition(job, Status.QUEUED, reason="run now", actor=actor, run_at=timezone.now()):
+            return job
+    raise InvalidTransition(job_id, "changing", Status.QUEUED)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk action did: how many jobs it was given, how many it changed, and why others not."""
+
+    matched: int
+    changed: int
+    skipped: int
+    errors: dict[int, str] = field(default_factory=dict)  # job id -> why it was skipped (first 100)
+
+
+def _bulk(ids: Sequence[int], action: Any, actor: str) -> BulkResult:
+    if len(ids) > MAX_BULK:
+        raise JobdeckError(f"At most {MAX_BULK} jobs per bulk action")
+    changed, errors, skipped = 0, {}, 0
+    for job_id in dict.fromkeys(ids):  # unique, in the order given
+        try:
+            action(job_id=job_id, actor=actor)
+            changed += 1
+        except JobdeckError as exc:
+            skipped += 1
+            if len(errors) < 100:
+                errors[job_id] = exc.message
+    return BulkResult(matched=changed + skipped, changed=changed, skipped=skipped, errors=errors)
+
+
+def cancel_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
+    """cancel_job() for each id; jobs that cannot be cancelled are counted as skipped."""
+    return _bulk(ids, cancel_job, actor)
+
+
+def retry_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
+    """retry_job() for each id; jobs that cannot be retried are counted as skipped."""
+    return _bulk(ids, retry_job, actor)
+
+
+def run_jobs_now(*, ids: Sequence[int], actor: str = "") -> BulkResult:
+    """run_job_now() for each id; running and finished jobs are counted as skipped."""
+    return _bulk(ids, run_job_now, actor)
+
+
 def _queue_name(name: str) -> str:
     if not isinstance(name, str) or not QUEUE_NAME.match(name):
         raise InvalidQueue("queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'")

@@ -1,4 +1,4 @@
-"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken; read-only QuerySets."""
+"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken; QuerySets."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from jobs.exceptions import JobdeckError
 from jobs.models import ApiToken
 
-SECRET_PREFIX = "jd_"
+SECRET_PREFIX = "jd_"  # noqa: S105 - a marker, not a secret
 DISPLAY_CHARS = 10  # "jd_" and 7 characters of the secret: enough to tell tokens apart
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)  # write last_used_at at most this often
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from jobs.exceptions import JobdeckError
 
@@ -32,6 +33,7 @@ class JobContext:
     timeout: float | None
     started: float = field(default_factory=time.monotonic)
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    logs: Any = None  # the attempt's captured log lines (a jobs.engine.logcapture.LogBuffer) on a worker
 
     @property
     def deadline(self) -> float | None:
@@ -65,6 +67,11 @@ def current_job() -> JobContext:
     if ctx is None:
         raise JobdeckError("No job is running in this thread")
     return ctx
+
+
+def current_job_or_none() -> JobContext | None:
+    """The context of the job running in this thread, or None."""
+    return getattr(_local, "job", None)
 
 
 def set_current(ctx: JobContext | None) -> None:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from jobs import states
 from jobs.conf import engine_settings
 from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, Queue
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
 
@@ -322,6 +322,7 @@ class PruneResult:
     jobs: int
     events: int
     attempts: int
+    logs: int
     batches: int
 
 
@@ -346,7 +347,7 @@ def prune_jobs(
     dry_run: bool = False,
     max_batches: int | None = None,
 ) -> PruneResult:
-    """Delete finished jobs past their retention, with their events and attempts, in batches.
+    """Delete finished jobs past their retention, with their events, attempts and logs, in batches.
 
     Done and cancelled jobs go `retention` after they finished (JOBDECK_RETENTION_DAYS, 7 days);
     failed ones after `failed_retention` (JOBDECK_FAILED_RETENTION_DAYS, 30 days). Jobs in any
@@ -377,9 +378,10 @@ def prune_jobs(
             jobs=jobs,
             events=JobEvent.objects.filter(job_id__in=ids).count(),
             attempts=Attempt.objects.filter(job_id__in=ids).count(),
+            logs=JobLog.objects.filter(job_id__in=ids).count(),
             batches=math.ceil(jobs / batch_size),
         )
-    jobs = events = attempts = batches = 0
+    jobs = events = attempts = logs = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
             # The batch's rows cannot change before it commits: PostgreSQL locks them (a second
@@ -396,5 +398,6 @@ def prune_jobs(
         jobs += deleted.get(Job._meta.label, 0)
         events += deleted.get(JobEvent._meta.label, 0)
         attempts += deleted.get(Attempt._meta.label, 0)
+        logs += deleted.get(JobLog._meta.label, 0)
         batches += 1
-    return PruneResult(jobs=jobs, events=events, attempts=attempts, batches=batches)
+    return PruneResult(jobs=jobs, events=events, attempts=attempts, logs=logs, batches=batches)

@@ -74,7 +74,7 @@ def _event(
 _EVENT_TARGET = f"{JobEvent._meta.db_table} (job_id, queue, old_status, new_status, attempt, reason, actor, created_at)"
 _ATTEMPT_TARGET = (
     f"{Attempt._meta.db_table} (job_id, number, worker, started_at, finished_at, outcome, error_class,"
-    " error_message, traceback)"
+    " error_message, traceback, progress, progress_message)"
 )
 
 
@@ -444,9 +444,12 @@ def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
         failure.error_class[:255] if failure else "",
         failure.message[:10_000] if failure else "",
         failure.traceback[:100_000] if failure else "",
+        From("progress"),  # the attempt keeps the progress it reached: it survives a retry
+        From("progress_message"),
     ]
     params = [*fields.values(), claimed.id, claimed.attempt]
-    row = update_then_insert(hot, sql, params, ["id"], [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
+    returning = ["id", "progress", "progress_message"]
+    row = update_then_insert(hot, sql, params, returning, [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
     if to == Status.QUEUED and hot.pg:
         hot.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])  # delivered only if we commit
     return lambda: row() is not None
@@ -530,10 +533,20 @@ def rescue_expired(*, limit: int = 200) -> int:
     rows = list(
         Job.objects.lease_expired(Now())
         .order_by("lease_expires_at")
-        .values_list("pk", "queue", "attempt", "max_attempts", "worker", "started_at", "cancel_requested_at")[:limit]
+        .values_list(
+            "pk",
+            "queue",
+            "attempt",
+            "max_attempts",
+            "worker",
+            "started_at",
+            "cancel_requested_at",
+            "progress",
+            "progress_message",
+        )[:limit]
     )
     rescued = 0
-    for job_id, queue, attempt, max_attempts, worker, started_at, cancel_at in rows:
+    for job_id, queue, attempt, max_attempts, worker, started_at, cancel_at, progress, message in rows:
         now = timezone.now()
         if cancel_at is not None:
             to, reason = Status.CANCELLED, "worker lost after cancel was requested"
@@ -569,6 +582,8 @@ def rescue_expired(*, limit: int = 200) -> int:
                 outcome=Attempt.Outcome.LOST,
                 error_class="jobs.context.WorkerLost",
                 error_message=f"lease expired while held by {worker}",
+                progress=progress,
+                progress_message=message,
             )
             if to == Status.QUEUED:
                 notify_new_jobs()
@@ -615,7 +630,7 @@ def release_worker_jobs(*, worker: str, reason: str) -> int:
     """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
     released = 0
     for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only(
-        "pk", "status", "attempt", "queue", "started_at"
+        "pk", "status", "attempt", "queue", "started_at", "progress", "progress_message"
     ):
         now = timezone.now()
         with transaction.atomic():
@@ -628,6 +643,8 @@ def release_worker_jobs(*, worker: str, reason: str) -> int:
                     finished_at=now,
                     outcome=Attempt.Outcome.INTERRUPTED,
                     error_message=reason,
+                    progress=job.progress,
+                    progress_message=job.progress_message,
                 )
                 released += 1
     return released

@@ -1,5 +1,6 @@
 """Tasks used by the test suite (loaded by workers through JOBDECK_TASK_MODULES=tests.tasks)."""
 
+import logging
 import os
 import time
 import uuid
@@ -102,6 +103,40 @@ def record_run(path: str) -> int:
 def with_options() -> str:
     """Declares Jobdeck's extra task options (max_attempts, timeout)."""
     return "ok"
+
+
+@task()
+def log_then_fail_once(wait_path: str = "") -> int:
+    """Log lines and report progress; attempt 1 logs an exception and fails, attempt 2 succeeds.
+
+    With `wait_path`, attempt 2 waits (checking for cancellation) until that file exists, so a
+    test can look at its log while it runs.
+    """
+    ctx = current_job()
+    log = logging.getLogger("tests.tasks.logging")
+    log.info("attempt %s starts", ctx.attempt)
+    log.debug("debug lines are below the capture level")
+    set_progress(0.5, f"halfway through attempt {ctx.attempt}")
+    if ctx.attempt == 1:
+        try:
+            raise KeyError("missing thing")
+        except KeyError:
+            log.exception("attempt 1 could not find the thing")
+        raise ValueError("attempt 1 fails on purpose")
+    log.warning("attempt %s recovered", ctx.attempt)
+    while wait_path and not Path(wait_path).exists():
+        check_cancelled()
+        time.sleep(0.02)
+    return ctx.attempt
+
+
+@task()
+def chatty(lines: int, width: int = 10) -> int:
+    """Log `lines` lines of `width` characters (tests the per-attempt limits)."""
+    log = logging.getLogger("tests.tasks.chatty")
+    for n in range(lines):
+        log.info("%s", f"{n:04d}".ljust(width, "x"))
+    return lines
 
 
 def _log_signal(name: str, task_result: object) -> None:

@@ -13,9 +13,10 @@ from huey.consumer import Consumer
 
 from jobs import states
 from jobs.conf import engine_settings
-from jobs.engine import workers
+from jobs.engine import logcapture, workers
 from jobs.engine.execute import execute
 from jobs.engine.lease import LeaseKeeper
+from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
 from jobs.retry import RetryPolicy
 
@@ -58,6 +59,8 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
         engine=engine,
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
+    log_limits = Limits(max_lines=engine.log_max_lines, max_line_chars=engine.log_max_line_chars)
+    logcapture.install()
     keepers: dict[int, LeaseKeeper] = {}
     keepers_lock = threading.Lock()
 
@@ -79,7 +82,13 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
-        outcome = execute(claimed, keeper=keeper(), policy=policy, hard_stops=config.worker_type == "process")
+        outcome = execute(
+            claimed,
+            keeper=keeper(),
+            policy=policy,
+            hard_stops=config.worker_type == "process",
+            log_limits=log_limits,
+        )
         storage.defer(outcome)  # written with this worker's next claim, in one transaction
 
     huey.on_shutdown(name="jobdeck.flush")(storage.flush)

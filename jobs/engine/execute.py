@@ -19,6 +19,7 @@ from django.utils.json import normalize_json
 from jobs import backend, registry, states
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
+from jobs.engine.logcapture import Limits, LogBuffer
 from jobs.exceptions import UnknownTask
 from jobs.models import Attempt
 from jobs.retry import RetryPolicy, next_run_at
@@ -75,13 +76,18 @@ def _call(claimed: states.ClaimedJob, task: Task) -> Any:
 
 
 def execute(
-    claimed: states.ClaimedJob, *, keeper: LeaseKeeper, policy: RetryPolicy, hard_stops: bool
+    claimed: states.ClaimedJob,
+    *,
+    keeper: LeaseKeeper,
+    policy: RetryPolicy,
+    hard_stops: bool,
+    log_limits: Limits | None = None,
 ) -> states.Outcome:
     """Run a claimed job and return how it ended, for the storage to record with the next claim.
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
-    once and propagates.
+    once and propagates. With `log_limits`, the task's log lines are kept with the attempt.
     """
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
@@ -91,6 +97,7 @@ def execute(
         max_attempts=claimed.max_attempts,
         worker=claimed.worker,
         timeout=claimed.timeout,
+        logs=None if log_limits is None else LogBuffer(job_id=claimed.id, attempt=claimed.attempt, limits=log_limits),
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
@@ -105,9 +112,20 @@ def execute(
     finally:
         keeper.untrack(ctx)
         set_current(None)
+        _write_logs(ctx)
         close_old_connections()
     backend.notify_finished(task, claimed, outcome)
     return outcome
+
+
+def _write_logs(ctx: JobContext) -> None:
+    """Store the attempt's remaining log lines; losing them must not lose the outcome."""
+    if ctx.logs is None:
+        return
+    try:
+        ctx.logs.write(final=True)
+    except Exception:
+        logger.exception("could not store the log lines of job %s", ctx.job_id, extra={"job_id": ctx.job_id})
 
 
 def _run(claimed: states.ClaimedJob, task: Task, ctx: JobContext, hard: bool, policy: RetryPolicy) -> states.Outcome:

@@ -1,4 +1,5 @@
-"""Per-process lease keeper: renews the leases of jobs this process runs and relays cancel requests."""
+"""Per-process lease keeper: renews the leases of jobs this process runs, relays cancel requests and
+stores their log lines as they come."""
 
 from __future__ import annotations
 
@@ -58,9 +59,17 @@ class LeaseKeeper:
                     states.renew_leases(worker=self.worker, claims=claims, lease_seconds=self.lease_seconds)
                     last_renew = time.monotonic()
                 self._relay_cancels(states.cancel_requested(claims))
+                self._write_logs()
             except Exception:
                 logger.exception("lease renewal failed; retrying", extra={"worker_id": self.worker})
                 close_old_connections()
+
+    def _write_logs(self) -> None:
+        """Store the lines running tasks logged since the last tick, so a job's log shows live."""
+        with self.lock:
+            buffers = [ctx.logs for ctx, _ in self.running.values() if ctx.logs is not None]
+        for buffer in buffers:
+            buffer.write()
 
     def _relay_cancels(self, cancelled: set[int]) -> None:
         now = time.monotonic()

@@ -40,17 +40,17 @@ def run(*args: str) -> str:
 
 
 def test_dry_run_reports_what_would_go(old_done_job: Job) -> None:
-    assert run("--dry-run") == "Would delete 1 jobs (3 events, 1 attempts)\n"
+    assert run("--dry-run") == "Would delete 1 jobs (3 events, 1 attempts, 0 log lines)\n"
     assert Job.objects.filter(pk=old_done_job.pk).exists()
 
 
 def test_prune_reports_what_went(old_done_job: Job) -> None:
-    assert run() == "Deleted 1 jobs (3 events, 1 attempts) in 1 batches\n"
+    assert run() == "Deleted 1 jobs (3 events, 1 attempts, 0 log lines) in 1 batches\n"
     assert not Job.objects.exists()
 
 
 def test_days_option_keeps_younger_jobs(old_done_job: Job) -> None:
-    assert run("--days", "30") == "Deleted 0 jobs (0 events, 0 attempts) in 0 batches\n"
+    assert run("--days", "30") == "Deleted 0 jobs (0 events, 0 attempts, 0 log lines) in 0 batches\n"
     assert Job.objects.filter(pk=old_done_job.pk).exists()
 
 
@@ -58,8 +58,9 @@ def test_failed_days_and_batch_size_options(make_job: Callable[..., Job]) -> Non
     for _ in range(3):
         finished(make_job, Status.FAILED, days_ago=10)
 
-    assert run("--failed-days", "11") == "Deleted 0 jobs (0 events, 0 attempts) in 0 batches\n"
-    assert run("--failed-days", "9", "--batch-size", "2") == "Deleted 3 jobs (9 events, 3 attempts) in 2 batches\n"
+    assert run("--failed-days", "11") == "Deleted 0 jobs (0 events, 0 attempts, 0 log lines) in 0 batches\n"
+    deleted = run("--failed-days", "9", "--batch-size", "2")
+    assert deleted == "Deleted 3 jobs (9 events, 3 attempts, 0 log lines) in 2 batches\n"
 
 
 @pytest.mark.parametrize(
@@ -103,4 +104,5 @@ def test_a_bad_option_exits_non_zero_with_one_line() -> None:
 def test_service_and_command_agree_on_the_dry_run(old_done_job: Job) -> None:
     result = services.prune_jobs(dry_run=True)
 
-    assert run("--dry-run") == f"Would delete {result.jobs} jobs ({result.events} events, {result.attempts} attempts)\n"
+    counts = f"{result.events} events, {result.attempts} attempts, {result.logs} log lines"
+    assert run("--dry-run") == f"Would delete {result.jobs} jobs ({counts})\n"

@@ -21,7 +21,7 @@ def days(value: str) -> datetime.timedelta:
 
 
 class Command(BaseCommand):
-    help = "Delete finished jobs (with their events and attempts) older than their retention."
+    help = "Delete finished jobs (with their events, attempts and logs) older than their retention."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=days, help="keep done/cancelled jobs this long (JOBDECK_RETENTION_DAYS)")
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             )
         except JobdeckError as exc:
             raise CommandError(exc.message) from exc
-        counts = f"{result.jobs} jobs ({result.events} events, {result.attempts} attempts)"
+        counts = f"{result.jobs} jobs ({result.events} events, {result.attempts} attempts, {result.logs} log lines)"
         if options["dry_run"]:
             self.stdout.write(f"Would delete {counts}")
         else:

@@ -16,7 +16,7 @@ from jobs import services, states
 from jobs.conf import engine_settings
 from jobs.engine.storage import JobStorage
 from jobs.exceptions import JobdeckError
-from jobs.models import Attempt, Job, JobEvent
+from jobs.models import Attempt, Job, JobEvent, JobLog
 from jobs.status import Status
 
 DAY = datetime.timedelta(days=1)
@@ -96,7 +96,7 @@ def test_prune_deletes_old_done_and_cancelled_jobs_with_their_events_and_attempt
 
     result = services.prune_jobs()
 
-    assert result == services.PruneResult(jobs=3, events=events, attempts=attempts, batches=1)
+    assert result == services.PruneResult(jobs=3, events=events, attempts=attempts, logs=0, batches=1)
     assert attempts == 2  # done_old and failed_older ran once each; cancelled_old never ran
     assert remaining() == {j.pk for j in jobs_by_state.values()} - gone
     assert children(gone) == (0, 0)
@@ -155,7 +155,10 @@ def test_dry_run_deletes_nothing_and_reports_what_the_prune_then_deletes(
 
 
 def _add_history(job: Job, runs: int) -> None:
-    """Fail and retry the job `runs` times: more events and attempts on the same row."""
+    """Fail and retry the job `runs` times: more events, attempts and log lines on the same row."""
+    JobLog.objects.bulk_create(
+        JobLog(job=job, attempt=n, created_at=timezone.now(), level=20, message="line") for n in range(runs + 1)
+    )
     for _ in range(runs):
         finish(job, Status.FAILED)
         services.retry_job(job_id=job.pk)
@@ -173,11 +176,13 @@ def test_queries_per_batch_do_not_grow_with_jobs_or_children(
     for _ in range(20):
         _add_history(make_job(), runs=3)
     assert Attempt.objects.count() == 80
-    # A batch: savepoint, select ids, re-check ids, 2 child DELETEs, job DELETE, release; then an empty batch.
-    with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as large:
+    # A batch: savepoint, select ids, re-check ids, 3 child DELETEs (events, attempts, logs), unlinking
+    # schedule runs, job DELETE, release; then an empty batch.
+    with django_assert_max_num_queries(12), CaptureQueriesContext(connection) as large:
         result = services.prune_jobs()
 
-    assert (result.jobs, result.attempts, result.batches) == (20, 80, 1)
+    assert (result.jobs, result.attempts, result.logs, result.batches) == (20, 80, 80, 1)
+    assert not JobLog.objects.exists()
     assert len(large.captured_queries) == len(small.captured_queries)
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 
-def _read(name: str, default: float) -> float:
+def read_setting(name: str, default: float) -> float:
+    """A numeric setting: the Django setting `name`, else the environment variable, else `default`."""
     if hasattr(settings, name):
         return float(getattr(settings, name))
     raw = os.environ.get(name)
@@ -44,21 +45,21 @@ class EngineSettings:
 def engine_settings() -> EngineSettings:
     """Read the engine settings now (never at import time)."""
     return EngineSettings(
-        lease_seconds=_read("JOBDECK_LEASE_SECONDS", 15.0),
-        heartbeat_seconds=_read("JOBDECK_HEARTBEAT_SECONDS", 5.0),
-        rescue_interval_seconds=_read("JOBDECK_RESCUE_INTERVAL_SECONDS", 2.0),
-        cancel_grace_seconds=_read("JOBDECK_CANCEL_GRACE_SECONDS", 10.0),
-        shutdown_grace_seconds=_read("JOBDECK_SHUTDOWN_GRACE_SECONDS", 30.0),
-        retry_base_seconds=_read("JOBDECK_RETRY_BASE_SECONDS", 5.0),
-        retry_max_seconds=_read("JOBDECK_RETRY_MAX_SECONDS", 3600.0),
-        default_max_attempts=int(_read("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
-        idle_wait_seconds=_read("JOBDECK_IDLE_WAIT_SECONDS", 2.0),
-        sqlite_probe_seconds=_read("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
-        retention_days=_read("JOBDECK_RETENTION_DAYS", 7.0),
-        failed_retention_days=_read("JOBDECK_FAILED_RETENTION_DAYS", 30.0),
-        prune_batch=int(_read("JOBDECK_PRUNE_BATCH", 1000)),
-        prune_interval_seconds=_read("JOBDECK_PRUNE_INTERVAL_SECONDS", 300.0),
-        schedule_interval_seconds=_read("JOBDECK_SCHEDULE_INTERVAL_SECONDS", 1.0),
-        log_max_lines=int(_read("JOBDECK_LOG_MAX_LINES", 1000)),
-        log_max_line_chars=int(_read("JOBDECK_LOG_MAX_LINE_CHARS", 4000)),
+        lease_seconds=read_setting("JOBDECK_LEASE_SECONDS", 15.0),
+        heartbeat_seconds=read_setting("JOBDECK_HEARTBEAT_SECONDS", 5.0),
+        rescue_interval_seconds=read_setting("JOBDECK_RESCUE_INTERVAL_SECONDS", 2.0),
+        cancel_grace_seconds=read_setting("JOBDECK_CANCEL_GRACE_SECONDS", 10.0),
+        shutdown_grace_seconds=read_setting("JOBDECK_SHUTDOWN_GRACE_SECONDS", 30.0),
+        retry_base_seconds=read_setting("JOBDECK_RETRY_BASE_SECONDS", 5.0),
+        retry_max_seconds=read_setting("JOBDECK_RETRY_MAX_SECONDS", 3600.0),
+        default_max_attempts=int(read_setting("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
+        idle_wait_seconds=read_setting("JOBDECK_IDLE_WAIT_SECONDS", 2.0),
+        sqlite_probe_seconds=read_setting("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
+        retention_days=read_setting("JOBDECK_RETENTION_DAYS", 7.0),
+        failed_retention_days=read_setting("JOBDECK_FAILED_RETENTION_DAYS", 30.0),
+        prune_batch=int(read_setting("JOBDECK_PRUNE_BATCH", 1000)),
+        prune_interval_seconds=read_setting("JOBDECK_PRUNE_INTERVAL_SECONDS", 300.0),
+        schedule_interval_seconds=read_setting("JOBDECK_SCHEDULE_INTERVAL_SECONDS", 1.0),
+        log_max_lines=int(read_setting("JOBDECK_LOG_MAX_LINES", 1000)),
+        log_max_line_chars=int(read_setting("JOBDECK_LOG_MAX_LINE_CHARS", 4000)),
     )

@@ -47,3 +47,15 @@ class Conflict(JobdeckError):
 
 class InvalidQueue(JobdeckError):
     """A queue name or queue setting is not acceptable."""
+
+
+class InvalidSchedule(JobdeckError):
+    """A schedule definition is not acceptable (cron expression, timezone, task or job options)."""
+
+
+class ScheduleNotFound(JobdeckError):
+    status_code = 404
+
+    def __init__(self, schedule_id: object) -> None:
+        super().__init__("Schedule not found")
+        self.schedule_id = schedule_id

@@ -6,11 +6,12 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.db import DatabaseError, connection
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from jobs.exceptions import JobNotFound
-from jobs.models import Attempt, Job, JobEvent, Queue, WorkerProcess
+from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, Queue, WorkerProcess
 from jobs.status import Status
 
 
@@ -77,18 +78,66 @@ def list_jobs(
     task: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
+    offset: int = 0,
 ) -> list[Job]:
-    """Jobs newest first, keyset-paginated: pass the last id seen as before_id for the next page."""
-    qs = Job.objects.order_by("-id")
+    """Jobs newest first, keyset-paginated: pass the last id seen as before_id for the next page.
+
+    `offset` serves page-number paging; its cost grows with the depth, before_id's does not.
+    """
+    qs = _filtered_jobs(
+        status=status, queue=queue, task=task, created_after=created_after, created_before=created_before
+    ).order_by("-id")
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    return list(qs[offset : offset + limit])
+
+
+def _filtered_jobs(
+    *,
+    status: str | None = None,
+    queue: str | None = None,
+    task: str | None = None,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
+) -> JobQuerySet:
+    qs = Job.objects.all()
     if status:
         qs = qs.filter(status=status)
     if queue:
         qs = qs.filter(queue=queue)
     if task:
         qs = qs.filter(task_name=task)
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs[:limit])
+    if created_after is not None:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    return qs
+
+
+def job_ids(
+    *,
+    status: str | None = None,
+    queue: str | None = None,
+    task: str | None = None,
+    created_after: datetime.datetime | None = None,
+    created_before: datetime.datetime | None = None,
+    limit: int,
+) -> list[int]:
+    """Ids of the jobs matching the filters, oldest first, at most `limit` (bulk actions by filter)."""
+    qs = _filtered_jobs(
+        status=status, queue=queue, task=task, created_after=created_after, created_before=created_before
+    )
+    return list(qs.order_by("id").values_list("pk", flat=True)[:limit])
+
+
+def job_logs(job_id: int, *, attempt: int | None = None, after_id: int = 0, limit: int = 1000) -> list[JobLog]:
+    """A job's log lines in the order written, optionally of one attempt; at most `limit` after `after_id`."""
+    qs = JobLog.objects.filter(job_id=job_id, id__gt=after_id)
+    if attempt is not None:
+        qs = qs.filter(attempt=attempt)
+    return list(qs.order_by("id")[:limit])
 
 
 def worker_list(*, stale_after: datetime.timedelta = datetime.timedelta(seconds=60)) -> list[WorkerProcess]:
@@ -102,3 +151,87 @@ def worker_list(*, stale_after: datetime.timedelta = datetime.timedelta(seconds=
         w.is_stale = now - w.last_heartbeat > stale_after  # type: ignore[attr-defined]
         w.running_job_ids = running.get(w.name, [])  # type: ignore[attr-defined]
     return workers
+
+
+def database_ok() -> bool:
+    """Whether the database answers a trivial query now."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except DatabaseError:
+        return False
+
+
+def runnable_by_queue() -> dict[str, tuple[int, datetime.datetime]]:
+    """For each queue with runnable jobs: how many, and the run_at of the oldest (the claim index serves it)."""
+    rows = Job.objects.runnable().values_list("queue").annotate(n=Count("id"), oldest=Min("run_at")).order_by()
+    return {name: (count, oldest) for name, count, oldest in rows}
+
+
+def live_worker_queues(*, fresh_within: datetime.timedelta) -> dict[str, int]:
+    """Queues served by workers that have not stopped and heartbeat within `fresh_within`, with their count."""
+    since = timezone.now() - fresh_within
+    served: dict[str, int] = {}
+    for queues in WorkerProcess.objects.filter(stopped_at__isnull=True, last_heartbeat__gte=since).values_list(
+        "queues", flat=True
+    ):
+        for name in queues:
+            served[name] = served.get(name, 0) + 1
+    return served
+
+
+def live_worker_count(*, fresh_within: datetime.timedelta) -> int:
+    """Workers that have not stopped and heartbeat within `fresh_within`."""
+    since = timezone.now() - fresh_within
+    return WorkerProcess.objects.filter(stopped_at__isnull=True, last_heartbeat__gte=since).count()
+
+
+def recent_run_seconds(*, limit: int = 1000) -> list[float]:
+    """How long each of the latest `limit` attempts ran, in seconds (newest attempts by id)."""
+    rows = Attempt.objects.order_by("-id").values_list("started_at", "finished_at")[:limit]
+    return [max(0.0, (finished - started).total_seconds()) for started, finished in rows]
+
+
+def recent_wait_seconds(*, limit: int = 1000) -> list[float]:
+    """How long each of the latest `limit` started jobs waited between becoming runnable and starting.
+
+    run_at is when the job last became runnable (enqueue, schedule, retry or run-now) and started_at
+    the start of its latest attempt; both describe the same attempt only while the job is running or
+    ended (a retrying job has already moved run_at on), hence the status filter.
+    """
+    rows = (
+        Job.objects.filter(status__in=[Status.RUNNING, Status.DONE, Status.FAILED], started_at__isnull=False)
+        .order_by("-id")
+        .values_list("run_at", "started_at")[:limit]
+    )
+    return [max(0.0, (started - run_at).total_seconds()) for run_at, started in rows]
+
+
+def health_problems(*, live_within: datetime.timedelta, max_wait: datetime.timedelta) -> list[str]:
+    """Why the system is not healthy, as short sentences that reveal no data; empty when it is.
+
+    1. The database must answer (nothing else can be checked without it).
+    2. Every unpaused queue with runnable jobs needs a live worker serving it.
+    3. No runnable job in an unpaused queue may have waited longer than `max_wait`.
+    Paused queues hold their jobs on purpose and are left out.
+    """
+    if not database_ok():
+        return ["database unreachable"]
+    try:
+        runnable = runnable_by_queue()
+        paused = set(Queue.objects.filter(paused=True).values_list("name", flat=True))
+        served = live_worker_queues(fresh_within=live_within)
+    except DatabaseError:
+        return ["database unreachable"]
+    now = timezone.now()
+    problems = []
+    for name, (count, oldest) in sorted(runnable.items()):
+        if name in paused:
+            continue
+        if name not in served:
+            problems.append(f"queue '{name}' has {count} waiting job(s) and no live worker")
+        waited = (now - oldest).total_seconds()
+        if waited > max_wait.total_seconds():
+            problems.append(f"queue '{name}': oldest waiting job has waited {waited:.0f}s")
+    return problems

@@ -50,7 +50,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) -> states.NewJob:
+def build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) -> states.NewJob:
     """Validate one spec against the registry and the contract; return the row to insert."""
     registered = get_task(spec.task_name)
     task = registered.task
@@ -122,7 +122,7 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     creating a second one (the database's partial unique index settles concurrent enqueues).
     Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong.
     """
-    job = _build_job(spec, timezone.now(), engine_settings().default_max_attempts)
+    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     if job.idempotency_key is None:
         return states.create_jobs([job], actor=actor)[0].as_job()
     for _ in range(3):
@@ -151,7 +151,7 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
     jobs = []
     for index, spec in enumerate(specs):
         try:
-            jobs.append(_build_job(spec, now, default_max_attempts))
+            jobs.append(build_job(spec, now, default_max_attempts))
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     if not any(j.idempotency_key for j in jobs):
@@ -253,6 +253,22 @@ def _bulk(ids: Sequence[int], action: Any, actor: str) -> BulkResult:
             if len(errors) < 100:
                 errors[job_id] = exc.message
     return BulkResult(matched=changed + skipped, changed=changed, skipped=skipped, errors=errors)
+
+
+def delete_job(*, job_id: int, actor: str = "") -> None:
+    """Delete a finished job with its history. Raises JobNotFound, or InvalidTransition when the
+    job is not finished (the status is checked again in the DELETE: a job retried meanwhile stays)."""
+    job = _get(job_id)
+    if job.status not in FINISHED:
+        raise InvalidTransition(job.pk, job.status, "deleted")
+    deleted, _ = Job.objects.filter(pk=job.pk, status__in=sorted(FINISHED)).delete()
+    if not deleted:
+        raise InvalidTransition(job.pk, _get(job_id).status, "deleted")
+
+
+def delete_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
+    """delete_job() for each id; unfinished jobs are counted as skipped."""
+    return _bulk(ids, delete_job, actor)
 
 
 def cancel_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:

@@ -114,6 +114,11 @@ TASKS = {
 # Extra modules holding @task functions, beyond each installed app's tasks.py.
 JOBDECK_TASK_MODULES = [m for m in os.environ.get("JOBDECK_TASK_MODULES", "").split(",") if m]
 
+# Cron schedules defined in code, synced to the database at every worker start (docs/schedules.md).
+# Each entry takes create_schedule()'s keywords, e.g.
+# {"name": "nightly-report", "cron": "0 3 * * *", "task_name": "jobs.tasks.echo", "timezone": "Europe/Paris"}
+JOBDECK_SCHEDULES: list[dict] = []
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,1 +1,99 @@
-"""Admin for workers."""
+"""Admin for worker processes: read-only rows that `runworkers` writes, with whether each is alive."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import BooleanField, Case, Model, Q, QuerySet, Value, When
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from jobs.conf import engine_settings
+from jobs.models import WorkerProcess
+
+
+def _alive_condition() -> Q:
+    """Not stopped, with a heartbeat fresher than a lease: its jobs' leases are still being renewed."""
+    fresh_after = timezone.now() - datetime.timedelta(seconds=engine_settings().lease_seconds)
+    return Q(stopped_at__isnull=True, last_heartbeat__gt=fresh_after)
+
+
+class AliveFilter(admin.SimpleListFilter):
+    title = "alive"
+    parameter_name = "alive"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Alive"), ("no", "Stopped or silent")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(_alive_condition())
+        if self.value() == "no":
+            return queryset.exclude(_alive_condition())
+        return queryset
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "host",
+        "pid",
+        "queue_names",
+        "concurrency",
+        "worker_type",
+        "started_at",
+        "last_heartbeat",
+        "stopped_at",
+        "alive",
+        "jobs_link",
+    )
+    list_filter = (AliveFilter,)  # field filters would SELECT DISTINCT over a table that grows with every start
+    search_fields = ("name", "host")
+    ordering = ("-started_at", "-id")
+    fields = (
+        "name",
+        "host",
+        "pid",
+        "queue_names",
+        "concurrency",
+        "worker_type",
+        "started_at",
+        "last_heartbeat",
+        "stopped_at",
+        "alive",
+        "jobs_link",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerProcess]:
+        alive = Case(When(_alive_condition(), then=Value(True)), default=Value(False), output_field=BooleanField())
+        return super().get_queryset(request).annotate(is_alive=alive)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.display(description="queues")
+    def queue_names(self, worker: WorkerProcess) -> str:
+        return ", ".join(worker.queues) if isinstance(worker.queues, list) else str(worker.queues)
+
+    @admin.display(description="alive", boolean=True, ordering="is_alive")
+    def alive(self, worker: WorkerProcess) -> bool:
+        return bool(getattr(worker, "is_alive", False))
+
+    @admin.display(description="jobs")
+    def jobs_link(self, worker: WorkerProcess) -> SafeString:
+        query = urlencode({"worker": worker.name})
+        return format_html('<a href="{}?{}">jobs</a>', reverse("admin:jobs_job_changelist"), query)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from huey import Huey
 from huey.consumer import Consumer
 
-from jobs import states
+from jobs import schedules, states
 from jobs.conf import engine_settings
 from jobs.engine import logcapture, workers
 from jobs.engine.execute import execute
@@ -108,7 +108,10 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
 def run(config: WorkerConfig) -> None:
     """Run the consumer until it stops (registering this process once it is up), then hand back
-    unfinished jobs."""
+    unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES."""
+    # Once per start, before the consumer: a bad entry is one clear error (runworkers turns it into
+    # a CommandError) rather than a traceback on every tick.
+    schedules.sync_code_schedules()
     name = workers.new_worker_name()
     consumer = build_consumer(config, name)
 

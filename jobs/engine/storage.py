@@ -21,7 +21,7 @@ from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import selectors, services, states
+from jobs import schedules, selectors, services, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
@@ -29,6 +29,7 @@ from jobs.engine.wake import Waker, make_waker
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+TICK_SLACK_SECONDS = 0.05
 
 
 def _die_with_parent() -> None:
@@ -57,6 +58,7 @@ class JobStorage(BaseStorage):
         self._next_rescue = 0.0
         self._next_heartbeat = 0.0
         self._next_prune = time.monotonic() + 60  # first prune a minute after start
+        self._next_schedules = 0.0
 
     # --- process and slot state -----------------------------------------------------------
 
@@ -152,8 +154,10 @@ class JobStorage(BaseStorage):
 
     def read_schedule(self, ts: Any) -> list[bytes]:
         """Once a second: promote due scheduled/retrying jobs; at their intervals, the worker's
-        heartbeat, the rescue of expired leases and the pruning of old finished jobs."""
+        heartbeat, the rescue of expired leases, the firing of due cron schedules and the pruning
+        of old finished jobs."""
         self._check_process()
+        tick = time.monotonic()
         try:
             now = time.monotonic()
             if now >= self._next_heartbeat:  # each heartbeat is a write that wakes idle workers
@@ -166,6 +170,17 @@ class JobStorage(BaseStorage):
         except Exception:
             logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
             close_old_connections()
+        if tick >= self._next_schedules:
+            # Its own guard, like pruning: a failing schedule is logged and retried next interval.
+            # Every worker fires at once; each fire time still enqueues exactly once (jobs.schedules).
+            # huey ticks on a fixed grid: measured from this tick's start, less a little slack, a
+            # 1 s interval means every tick rather than every other one.
+            self._next_schedules = tick + self.engine.schedule_interval_seconds - TICK_SLACK_SECONDS
+            try:
+                schedules.fire_due_schedules()
+            except Exception:
+                logger.exception("firing cron schedules failed", extra={"worker_id": self.worker_name})
+                close_old_connections()
         if time.monotonic() >= self._next_prune:
             # Its own guard: a failing prune is logged and retried an interval later, never stopping
             # the tick. Bounded to 10 batches so one tick never holds the database for long; other

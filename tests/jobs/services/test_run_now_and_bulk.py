@@ -74,3 +74,17 @@ def test_bulk_retry_and_run_now(make_job: Callable[..., Job]) -> None:
 def test_bulk_refuses_too_many_ids() -> None:
     with pytest.raises(JobdeckError, match="At most 10000 jobs per bulk action"):
         services.cancel_jobs(ids=list(range(10_001)))
+
+
+def test_delete_removes_finished_jobs_with_their_history_and_refuses_others(make_job: Callable[..., Job]) -> None:
+    done, queued = job_in(make_job, Status.DONE), make_job()
+
+    result = services.delete_jobs(ids=[done.pk, queued.pk])
+
+    assert (result.changed, result.skipped) == (1, 1)
+    assert result.errors == {queued.pk: f"Job {queued.pk} is queued and cannot become deleted"}
+    assert not Job.objects.filter(pk=done.pk).exists()
+    assert not JobEvent.objects.filter(job_id=done.pk).exists()
+    assert Job.objects.filter(pk=queued.pk).exists()
+    with pytest.raises(JobNotFound):
+        services.delete_job(job_id=done.pk)

@@ -1,0 +1,20 @@
+"""The REST API (django-ninja), mounted at /api/v1: one NinjaAPI with token or session auth."""
+
+from ninja import NinjaAPI
+
+from jobs.api import routes_jobs, routes_meta, routes_queues
+from jobs.api.auth import ApiAuth
+from jobs.api.errors import JsonParser, install_handlers
+
+api = NinjaAPI(
+    title="Jobdeck",
+    version="1",
+    description='Submit and steer background jobs. Errors are always {"error": "..."}.',
+    urls_namespace="api-v1",
+    auth=ApiAuth(),
+    parser=JsonParser(),
+)
+install_handlers(api)
+api.add_router("", routes_meta.router)
+api.add_router("", routes_jobs.router)
+api.add_router("", routes_queues.router)

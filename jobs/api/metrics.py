@@ -1,0 +1,85 @@
+"""GET /metrics: Prometheus text exposition of job counts, workers, waiting age and recent timings."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+
+from jobs import selectors
+from jobs.api.auth import authenticate
+from jobs.conf import engine_settings
+from jobs.exceptions import JobdeckError
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+WINDOW = 1000  # timings come from this many latest attempts / started jobs: one bounded query each
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _histogram(name: str, help_text: str, samples: Iterable[float]) -> list[str]:
+    values = sorted(samples)
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    count = 0
+    for bound in BUCKETS:
+        while count < len(values) and values[count] <= bound:
+            count += 1
+        lines.append(f'{name}_bucket{{le="{bound}"}} {count}')
+    lines += [
+        f'{name}_bucket{{le="+Inf"}} {len(values)}',
+        f"{name}_sum {sum(values):.6f}",
+        f"{name}_count {len(values)}",
+    ]
+    return lines
+
+
+def render_metrics() -> str:
+    """The exposition text; six queries whatever the size of the job table (besides the counts' index scan)."""
+    queues = selectors.queue_stats()
+    lines = ["# HELP jobdeck_jobs Jobs by queue and state.", "# TYPE jobdeck_jobs gauge"]
+    for name, entry in queues.items():
+        lines += [f'jobdeck_jobs{{queue="{_label(name)}",state="{s}"}} {n}' for s, n in entry.counts.items()]
+    lines += [
+        "# HELP jobdeck_queue_oldest_waiting_seconds Age of the oldest runnable job per queue (0 when none).",
+        "# TYPE jobdeck_queue_oldest_waiting_seconds gauge",
+    ]
+    for name, entry in queues.items():
+        lines.append(
+            f'jobdeck_queue_oldest_waiting_seconds{{queue="{_label(name)}"}} {entry.oldest_waiting_seconds or 0:.3f}'
+        )
+    lines += ["# HELP jobdeck_queue_paused 1 when the queue is paused.", "# TYPE jobdeck_queue_paused gauge"]
+    lines += [f'jobdeck_queue_paused{{queue="{_label(n)}"}} {int(e.paused)}' for n, e in queues.items()]
+    live = selectors.live_worker_count(fresh_within=datetime.timedelta(seconds=engine_settings().lease_seconds))
+    lines += [
+        "# HELP jobdeck_workers Worker processes that heartbeat within the lease time.",
+        "# TYPE jobdeck_workers gauge",
+        f"jobdeck_workers {live}",
+    ]
+    window = f"over the latest {WINDOW} (a sliding window, not a counter: use histogram_quantile without rate())"
+    lines += _histogram(
+        "jobdeck_attempt_run_seconds", f"How long attempts ran, {window}.", selectors.recent_run_seconds(limit=WINDOW)
+    )
+    lines += _histogram(
+        "jobdeck_job_wait_seconds",
+        f"How long started jobs waited from runnable to start, {window}.",
+        selectors.recent_wait_seconds(limit=WINDOW),
+    )
+    return "\n".join(lines) + "\n"
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics; needs a token or a logged-in session like the API."""
+    try:
+        authenticate(request)
+    except JobdeckError as exc:
+        response = JsonResponse({"error": exc.message}, status=exc.status_code)
+        if exc.status_code == 401:
+            response["WWW-Authenticate"] = 'Bearer realm="jobdeck"'
+        return response
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE)

@@ -1,0 +1,180 @@
+"""/jobs: enqueue (one, scheduled, bulk), list with keyset paging, details and history, and actions."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Path, Query, Router, Status
+from pydantic import BaseModel
+
+from jobs import selectors, services
+from jobs.api.auth import actor
+from jobs.api.schemas import (
+    MAX_ACTION_JOBS,
+    ActionOut,
+    AttemptOut,
+    ErrorOut,
+    EventOut,
+    JobAcceptedOut,
+    JobActionIn,
+    JobBulkIn,
+    JobIn,
+    JobListQuery,
+    JobOut,
+    JobsAcceptedOut,
+    JobScheduledOut,
+    JobScheduleIn,
+    LogOut,
+    LogQuery,
+)
+from jobs.exceptions import InvalidJob, JobdeckError
+
+router = Router(tags=["jobs"])
+MAX_ID = 2**63 - 1
+JobId = Path(..., ge=1, le=MAX_ID)
+READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
+WRITE: dict[int, type[ErrorOut]] = {**READ, 413: ErrorOut}
+CURSOR_KIND = "before"
+
+
+def to_spec(body: JobIn) -> services.JobSpec:
+    """The service's JobSpec for a request; the payload's "task" key names the task when `task` is absent."""
+    payload = dict(body.payload)
+    task = body.task
+    if task is None:
+        task = payload.pop("task", None)
+        if not isinstance(task, str) or not task:
+            raise InvalidJob("Missing 'task': give a 'task' field or a \"task\" key in the payload")
+    return services.JobSpec(
+        task_name=task,
+        args=body.args,
+        kwargs=payload,
+        queue=body.queue,
+        priority=body.priority,
+        max_attempts=body.max_attempts,
+        run_at=body.run_at,
+        delay=body.delay,
+        idempotency_key=body.idempotency_key,
+        timeout=body.timeout,
+    )
+
+
+def check_params(request: HttpRequest, model: type[BaseModel]) -> None:
+    """Refuse query parameters the operation does not know: a misspelt filter must not list every job."""
+    unknown = sorted(set(request.GET) - set(model.model_fields))
+    if unknown:
+        raise JobdeckError(f"Unknown parameter '{unknown[0]}'")
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_KIND}:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id a cursor points before. Raises JobdeckError (400) for anything we did not issue."""
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
+        before = int(value)
+    except ValueError:  # also binascii.Error and UnicodeDecodeError
+        raise JobdeckError("Invalid cursor") from None
+    if kind != CURSOR_KIND or not 1 <= before <= MAX_ID:
+        raise JobdeckError("Invalid cursor")
+    return before
+
+
+@router.post("/jobs", response={202: JobAcceptedOut, **WRITE})
+def enqueue(request: HttpRequest, body: JobIn) -> Status:
+    """Enqueue one job (202 "Job accepted" with its id)."""
+    job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
+    return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
+
+
+@router.post("/jobs/schedule", response={202: JobScheduledOut, **WRITE})
+def schedule(request: HttpRequest, body: JobScheduleIn) -> Status:
+    """Enqueue one job to run at `run_at` (202 "Job scheduled")."""
+    job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
+    return Status(202, JobScheduledOut(message="Job scheduled", job_id=job.pk, run_at=job.run_at))
+
+
+@router.post("/jobs/bulk", response={202: JobsAcceptedOut, **WRITE})
+def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status:
+    """Enqueue up to 1,000 jobs in one transaction: all are stored or none (the error names the item)."""
+    new = services.enqueue_jobs(specs=[to_spec(item) for item in body.jobs], actor=actor(request))
+    return Status(202, JobsAcceptedOut(message="Jobs accepted", job_ids=[job.pk for job in new]))
+
+
+@router.post("/jobs/actions", response={200: ActionOut, **WRITE})
+def act(request: HttpRequest, body: JobActionIn) -> Status:
+    """Cancel or retry the jobs given by `ids` or matching the filters (at most 1,000 per request)."""
+    ids = body.ids
+    if ids is None:
+        filters = body.model_dump(include={"status", "queue", "task", "created_after", "created_before"})
+        ids = selectors.job_ids(**filters, limit=MAX_ACTION_JOBS + 1)
+        if len(ids) > MAX_ACTION_JOBS:
+            raise JobdeckError(f"The filter matches more than {MAX_ACTION_JOBS} jobs; narrow it")
+    action = services.cancel_jobs if body.action == "cancel" else services.retry_jobs
+    result = action(ids=ids, actor=actor(request))
+    errors = {str(job_id): message for job_id, message in result.errors.items()}
+    return Status(200, ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors))
+
+
+@router.get("/jobs", response={200: list[JobOut], **READ})
+def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobListQuery]) -> Status:
+    """Jobs newest first. The X-Next-Cursor header, when present, fetches the next page via `cursor`."""
+    check_params(request, JobListQuery)
+    before = decode_cursor(query.cursor) if query.cursor else None
+    offset = 0 if before is not None else (query.page - 1) * query.per_page
+    filters: dict[str, Any] = query.model_dump(include={"status", "queue", "task", "created_after", "created_before"})
+    jobs = selectors.list_jobs(**filters, before_id=before, offset=offset, limit=query.per_page + 1)
+    if len(jobs) > query.per_page:
+        jobs = jobs[: query.per_page]
+        response["X-Next-Cursor"] = encode_cursor(jobs[-1].pk)
+    return Status(200, jobs)
+
+
+@router.get("/jobs/{int:job_id}", response={200: JobOut, 404: ErrorOut, **READ})
+def job_detail(request: HttpRequest, job_id: int = JobId) -> Status:
+    """One job (404 "Job not found")."""
+    return Status(200, selectors.job_detail(job_id))
+
+
+@router.get("/jobs/{int:job_id}/events", response={200: list[EventOut], 404: ErrorOut, **READ})
+def job_events(request: HttpRequest, job_id: int = JobId) -> Status:
+    """The job's state changes, oldest first."""
+    selectors.job_detail(job_id)
+    return Status(200, selectors.job_events(job_id))
+
+
+@router.get("/jobs/{int:job_id}/attempts", response={200: list[AttemptOut], 404: ErrorOut, **READ})
+def job_attempts(request: HttpRequest, job_id: int = JobId) -> Status:
+    """The job's ended attempts, in order."""
+    selectors.job_detail(job_id)
+    return Status(200, selectors.job_attempts(job_id))
+
+
+@router.get("/jobs/{int:job_id}/logs", response={200: list[LogOut], 404: ErrorOut, **READ})
+def job_logs(request: HttpRequest, query: Query[LogQuery], job_id: int = JobId) -> Status:
+    """Log lines the task wrote, in order; page with after_id (the last id seen)."""
+    check_params(request, LogQuery)
+    selectors.job_detail(job_id)
+    return Status(200, selectors.job_logs(job_id, attempt=query.attempt, after_id=query.after_id, limit=query.limit))
+
+
+@router.post("/jobs/{int:job_id}/cancel", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+def cancel(request: HttpRequest, job_id: int = JobId) -> Status:
+    """Cancel a job: a waiting one at once, a running one as soon as its worker sees the request."""
+    return Status(202, services.cancel_job(job_id=job_id, actor=actor(request)))
+
+
+@router.post("/jobs/{int:job_id}/retry", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+def retry(request: HttpRequest, job_id: int = JobId) -> Status:
+    """Queue a done, failed or cancelled job again for one more attempt."""
+    return Status(202, services.retry_job(job_id=job_id, actor=actor(request)))
+
+
+@router.post("/jobs/{int:job_id}/run-now", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+def run_now(request: HttpRequest, job_id: int = JobId) -> Status:
+    """Make a scheduled or retrying job runnable now."""
+    return Status(202, services.run_job_now(job_id=job_id, actor=actor(request)))

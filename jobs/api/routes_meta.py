@@ -1,0 +1,72 @@
+"""GET /health (no auth), /stats and /tasks."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from jobs import registry, selectors
+from jobs.api.conf import api_settings
+from jobs.api.schemas import ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.conf import engine_settings
+from jobs.status import Status as JobStatus
+
+router = Router(tags=["meta"])
+AUTH_ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut}
+
+
+@router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, exclude_none=True)
+def health(request: HttpRequest) -> Status:
+    """Whether jobs are being served: 200 OK, or 503 DEGRADED with the reasons."""
+    problems = selectors.health_problems(
+        live_within=datetime.timedelta(seconds=engine_settings().lease_seconds),
+        max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds),
+    )
+    if problems:
+        return Status(503, HealthOut(status="DEGRADED", reasons=problems))
+    return Status(200, HealthOut(status="OK"))
+
+
+def queue_out(entry: selectors.QueueStats) -> QueueOut:
+    return QueueOut(
+        name=entry.name,
+        paused=entry.paused,
+        concurrency=entry.concurrency,
+        counts=entry.counts,
+        total=entry.total,
+        oldest_waiting_seconds=entry.oldest_waiting_seconds,
+    )
+
+
+@router.get("/stats", response={200: StatsOut, **AUTH_ERRORS})
+def stats(request: HttpRequest) -> Status:
+    """Job counts by state (ServCore's queued, running, done, failed, total, plus the others) and per queue."""
+    queues = selectors.queue_stats()
+    counts = {state: sum(q.counts.get(state, 0) for q in queues.values()) for state in JobStatus.values}
+    return Status(
+        200,
+        StatsOut(**counts, total=sum(counts.values()), queues={n: queue_out(q) for n, q in queues.items()}),
+    )
+
+
+@router.get("/tasks", response={200: list[TaskOut], **AUTH_ERRORS})
+def tasks(request: HttpRequest) -> Status:
+    """The registered tasks with their defaults."""
+    default_attempts = engine_settings().default_max_attempts
+    return Status(
+        200,
+        [
+            TaskOut(
+                name=t.name,
+                short_name=t.short_name,
+                queue=t.task.queue_name,
+                priority=t.task.priority,
+                max_attempts=getattr(t.task, "max_attempts", None) or default_attempts,
+                timeout=getattr(t.task, "timeout", None),
+                docstring=t.doc,
+            )
+            for t in registry.all_tasks().values()
+        ],
+    )

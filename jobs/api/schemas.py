@@ -1,0 +1,292 @@
+"""Request (…In) and response (…Out) shapes of the REST API; constraints live here so OpenAPI shows them."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Schema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobLog
+from jobs.services import MAX_ATTEMPTS_LIMIT
+from jobs.status import Status
+
+QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"  # as services.QUEUE_NAME
+TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
+MAX_SECONDS = 10 * 365 * 86400  # longest delay or timeout accepted: ten years
+MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
+MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
+SCHEDULE_FIELDS = "Required fields: payload (object), run_at (ISO8601)"
+
+StatusName = Literal["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"]
+assert set(StatusName.__args__) == set(Status.values)  # type: ignore[attr-defined]
+
+
+def _storable(value: datetime.datetime) -> datetime.datetime:
+    # Years near 1 or 9999 overflow when converted to UTC, and PostgreSQL's range ends before Python's.
+    if not 1970 <= value.year <= 9000:
+        raise ValueError("the year must be between 1970 and 9000")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
+TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
+Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+
+
+class JobIn(BaseModel):
+    """A job to enqueue. Without `task`, the payload's own "task" key names it (and is removed from it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: TaskName | None = None
+    payload: dict[str, Any] = Field(description="keyword arguments of the task")
+    args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
+    queue: QueueName | None = None
+    priority: Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)] | None = None
+    max_attempts: Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)] | None = None
+    delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
+    run_at: Timestamp | None = None
+    idempotency_key: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    timeout: Annotated[StrictFloat, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)] | None = None
+
+
+class JobScheduleIn(JobIn):
+    """A job to run at `run_at` (ISO 8601 with a timezone)."""
+
+    run_at: Timestamp  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _required(cls, data: Any) -> Any:
+        # ServCore's one message for a missing or mistyped payload or run_at.
+        ok = isinstance(data, dict) and isinstance(data.get("payload"), dict) and isinstance(data.get("run_at"), str)
+        if ok:
+            try:
+                datetime.datetime.fromisoformat(data["run_at"])
+            except ValueError:
+                ok = False
+        if not ok:
+            raise PydanticCustomError("jobdeck_schedule_fields", SCHEDULE_FIELDS)
+        return data
+
+
+class JobBulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobIn] = Field(min_length=1, max_length=MAX_BULK_JOBS)
+
+
+class JobFilters(BaseModel):
+    """Filters shared by listing and bulk actions; the created range is [created_after, created_before)."""
+
+    status: StatusName | None = None
+    queue: QueueName | None = None
+    task: TaskName | None = Field(None, description="the task's full name, as jobs show it")
+    created_after: Timestamp | None = None
+    created_before: Timestamp | None = None
+
+
+class JobListQuery(JobFilters):
+    page: int = Field(1, ge=1, le=100_000, description="page number; ignored when cursor is given")
+    per_page: int = Field(50, ge=1, le=200, description="more than 200 is refused with 400")
+    cursor: Annotated[str, Field(max_length=100)] | None = Field(
+        None, description="the X-Next-Cursor header of the previous page: keyset paging, fast at any depth"
+    )
+
+
+class JobActionIn(JobFilters):
+    """Cancel or retry every job matching the filters (at least one filter or `ids`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["cancel", "retry"]
+    ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=MAX_ACTION_JOBS)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> JobActionIn:
+        filters = [name for name in JobFilters.model_fields if getattr(self, name) is not None]
+        if self.ids is None and not filters:
+            raise PydanticCustomError("jobdeck_no_filter", "Give ids or at least one filter")
+        if self.ids is not None and filters:
+            raise PydanticCustomError("jobdeck_ids_and_filter", "Give ids or filters, not both")
+        return self
+
+
+class LogQuery(BaseModel):
+    attempt: int | None = Field(None, ge=1, le=1_000_000)
+    after_id: int = Field(0, ge=0, le=2**63 - 1, description="only lines after this log id")
+    limit: int = Field(500, ge=1, le=1000)
+
+
+class QueuePatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
+        description="most jobs of this queue running at once on all workers; null for no limit"
+    )
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+class JobAcceptedOut(Schema):
+    message: str
+    job_id: int
+
+
+class JobScheduledOut(JobAcceptedOut):
+    run_at: datetime.datetime
+
+
+class JobsAcceptedOut(Schema):
+    message: str
+    job_ids: list[int]
+
+
+class JobOut(Schema):
+    id: int
+    task: str
+    queue: str
+    status: StatusName
+    priority: int
+    args: list[Any]
+    payload: dict[str, Any]
+    result: Any = None
+    last_error: str
+    attempt: int
+    max_attempts: int
+    run_at: datetime.datetime
+    created_at: datetime.datetime
+    inserted_at: datetime.datetime = Field(description="the same as created_at (ServCore's name)")
+    started_at: datetime.datetime | None
+    finished_at: datetime.datetime | None
+    cancel_requested_at: datetime.datetime | None
+    idempotency_key: str | None
+    timeout: float | None
+    worker: str
+    progress: float | None
+    progress_message: str
+
+    @staticmethod
+    def resolve_task(job: Job) -> str:
+        return job.task_name
+
+    @staticmethod
+    def resolve_inserted_at(job: Job) -> datetime.datetime:
+        return job.created_at
+
+
+class EventOut(Schema):
+    id: int
+    old_status: str
+    new_status: str
+    attempt: int
+    reason: str
+    actor: str
+    created_at: datetime.datetime
+
+
+class AttemptOut(Schema):
+    number: int
+    worker: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    duration_seconds: float
+    outcome: str
+    error_class: str
+    error_message: str
+    traceback: str
+    progress: float | None
+    progress_message: str
+
+    @staticmethod
+    def resolve_duration_seconds(attempt: Attempt) -> float:
+        return attempt.duration.total_seconds()
+
+
+class LogOut(Schema):
+    id: int
+    attempt: int
+    created_at: datetime.datetime
+    level: int
+    level_name: str
+    logger: str
+    message: str
+
+    @staticmethod
+    def resolve_level_name(line: JobLog) -> str:
+        return line.level_name
+
+
+class ActionOut(Schema):
+    matched: int
+    changed: int
+    skipped: int
+    errors: dict[str, str] = Field(description="job id -> why it was skipped (at most 100)")
+
+
+class QueueSettingsOut(Schema):
+    name: str
+    paused: bool
+    concurrency: int | None
+
+
+class QueueOut(QueueSettingsOut):
+    counts: dict[str, int]
+    total: int
+    oldest_waiting_seconds: float | None
+
+
+class StatsOut(Schema):
+    queued: int
+    running: int
+    done: int
+    failed: int
+    total: int
+    scheduled: int
+    retrying: int
+    cancelled: int
+    queues: dict[str, QueueOut]
+
+
+class HealthOut(Schema):
+    status: Literal["OK", "DEGRADED"]
+    reasons: list[str] | None = None
+
+
+class TaskOut(Schema):
+    name: str
+    short_name: str
+    queue: str
+    priority: int
+    max_attempts: int
+    timeout: float | None
+    docstring: str
+
+
+class WorkerOut(Schema):
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    worker_type: str
+    started_at: datetime.datetime
+    last_heartbeat: datetime.datetime
+    is_stale: bool
+    running_job_ids: list[int]

@@ -10,8 +10,8 @@ from django.db import DatabaseError, connection
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from jobs.exceptions import JobNotFound
-from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, Queue, WorkerProcess
+from jobs.exceptions import JobNotFound, ScheduleNotFound
+from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, Queue, Schedule, WorkerProcess
 from jobs.status import Status
 
 
@@ -235,3 +235,16 @@ def health_problems(*, live_within: datetime.timedelta, max_wait: datetime.timed
         if waited > max_wait.total_seconds():
             problems.append(f"queue '{name}': oldest waiting job has waited {waited:.0f}s")
     return problems
+
+
+def schedule_list() -> list[Schedule]:
+    """Every schedule, by name."""
+    return list(Schedule.objects.order_by("name"))
+
+
+def schedule_detail(schedule_id: int) -> Schedule:
+    """One schedule. Raises ScheduleNotFound."""
+    try:
+        return Schedule.objects.get(pk=schedule_id)
+    except (Schedule.DoesNotExist, ValueError, TypeError):
+        raise ScheduleNotFound(schedule_id) from None

@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI
 
-from jobs.api import routes_jobs, routes_meta, routes_queues
+from jobs.api import routes_jobs, routes_meta, routes_queues, routes_schedules
 from jobs.api.auth import ApiAuth
 from jobs.api.errors import JsonParser, install_handlers
 
@@ -18,3 +18,4 @@ install_handlers(api)
 api.add_router("", routes_meta.router)
 api.add_router("", routes_jobs.router)
 api.add_router("", routes_queues.router)
+api.add_router("", routes_schedules.router)

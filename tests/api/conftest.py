@@ -41,6 +41,9 @@ class ApiClient:
     def patch(self, path: str, body: Any = None, **extra: Any) -> Any:
         return self.request("PATCH", path, body, **extra)
 
+    def delete(self, path: str, **extra: Any) -> Any:
+        return self.request("DELETE", path, **extra)
+
 
 @pytest.fixture
 def writer(django_user_model: Any, db: None) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.timezone import now as timezone_now
 
 from jobs import cron as cronexpr
@@ -495,3 +495,23 @@ def schedule_runs(*, schedule_id: int, limit: int = 50) -> list[ScheduleRun]:
         raise InvalidSchedule(f"limit must be between 1 and {RUNS_LIMIT}")
     schedule = _get(schedule_id)
     return list(ScheduleRun.objects.filter(schedule=schedule).select_related("job")[:limit])
+
+
+def prune_schedule_runs(*, now: datetime.datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete run records older than the longest job retention (their jobs are pruned by then);
+    each schedule keeps its latest run whatever its age. Returns how many were deleted."""
+    engine = engine_settings()
+    days = max(engine.retention_days, engine.failed_retention_days)
+    cutoff = (now or timezone_now()) - datetime.timedelta(days=days)
+    latest = ScheduleRun.objects.filter(schedule=OuterRef("schedule")).order_by("-fire_at", "-id").values("pk")[:1]
+    deleted = 0
+    while True:
+        ids = list(
+            ScheduleRun.objects.filter(fire_at__lt=cutoff)
+            .exclude(pk=Subquery(latest))
+            .order_by("fire_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += ScheduleRun.objects.filter(pk__in=ids).delete()[0]

@@ -188,6 +188,7 @@ class JobStorage(BaseStorage):
             self._next_prune = time.monotonic() + self.engine.prune_interval_seconds
             try:
                 pruned = services.prune_jobs(max_batches=10)
+                schedules.prune_schedule_runs()
             except Exception:
                 logger.exception("pruning finished jobs failed", extra={"worker_id": self.worker_name})
                 close_old_connections()

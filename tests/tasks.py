@@ -1,5 +1,6 @@
 """Tasks used by the test suite (loaded by workers through JOBDECK_TASK_MODULES=tests.tasks)."""
 
+import asyncio
 import logging
 import os
 import time
@@ -128,6 +129,13 @@ def log_then_fail_once(wait_path: str = "") -> int:
         check_cancelled()
         time.sleep(0.02)
     return ctx.attempt
+
+
+@task()
+async def async_add(a: int, b: int) -> int:
+    """An async task: the worker runs it to completion on its own event loop."""
+    await asyncio.sleep(0.01)
+    return a + b
 
 
 @task()

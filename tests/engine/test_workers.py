@@ -213,6 +213,18 @@ def test_task_taking_context_sees_attempt_numbers_across_retries(start_workers) 
     assert job.result == 3
 
 
+def test_async_task_runs_on_thread_and_process_workers(start_workers) -> None:
+    from tests.tasks import async_add
+
+    start_workers("-w", "1", "-k", "thread")
+    start_workers("-w", "1", "-k", "process")
+    results = [async_add.enqueue(a=n, b=1) for n in range(6)]
+
+    wait_until(lambda: all(async_add.get_result(r.id).status == "SUCCESSFUL" for r in results))
+
+    assert [async_add.get_result(r.id).return_value for r in results] == [n + 1 for n in range(6)]
+
+
 def test_unserialisable_result_fails_the_job_clearly(start_workers) -> None:
     start_workers("-w", "1")
     job = services.enqueue_job(spec=spec("returns_unserialisable", max_attempts=1))

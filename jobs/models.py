@@ -107,6 +107,11 @@ class Job(models.Model):
     def can_retry(self) -> bool:
         return self.status in FINISHED and Status.QUEUED in ALLOWED[self.status]
 
+    @property
+    def can_run_now(self) -> bool:
+        """Waiting for its run_at (scheduled, or retrying after a backoff): services.run_job_now applies."""
+        return self.status in (Status.SCHEDULED, Status.RETRYING)
+
 
 class Attempt(models.Model):
     class Outcome(models.TextChoices):

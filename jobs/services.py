@@ -223,7 +223,7 @@ def run_job_now(*, job_id: int, actor: str = "") -> Job:
         job = _get(job_id)
         if job.status == Status.QUEUED:
             return job
-        if job.status not in (Status.SCHEDULED, Status.RETRYING):
+        if not job.can_run_now:
             raise InvalidTransition(job.pk, job.status, Status.QUEUED)
         if states.transition(job, Status.QUEUED, reason="run now", actor=actor, run_at=timezone.now()):
             return job

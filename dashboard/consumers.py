@@ -1,0 +1,187 @@
+"""WebSocket consumers of the live dashboard: they refuse anonymous users, join the groups of the page
+they serve, replay what a reconnecting page missed, and forward the fanout's fragments.
+
+Consumers never write: actions go over HTTP to jobs.services. The messages are HTML fragments that
+htmx-ext-ws swaps into the page by element id; each ends with #live-cursor (the newest event id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import QueryDict
+
+from dashboard import fragments, queries
+from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
+from dashboard.permissions import access_for
+from jobs.exceptions import JobNotFound
+
+REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
+MAX_SHOWN_IDS = 500
+MAX_PREPENDED = 200  # new rows one open page receives before it asks for a reload
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+def _catch_up_rows(after: int) -> tuple[int, list[dict[str, Any]], bool]:
+    """The rows of the jobs that changed after event `after`: (newest event id, rows, truncated)."""
+    events = queries.events_after(after, limit=MAX_EVENTS)
+    if not events:
+        return after, [], False
+    changed: dict[int, None] = {}
+    for _, job_id in reversed(events):
+        changed.setdefault(job_id)
+    rows = fragments.changed_rows(list(changed)[:MAX_ROWS])
+    return events[-1][0], rows, len(events) == MAX_EVENTS or len(changed) > MAX_ROWS
+
+
+def _job_live(job_id: int) -> tuple[int, dict[str, str] | None]:
+    cursor = queries.last_event_id()
+    try:
+        return cursor, fragments.job_live_variants(job_id)
+    except JobNotFound:
+        return cursor, None
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """Shared shape: authenticate, join, accept, catch up; subclasses name their page and groups."""
+
+    page = ""
+
+    async def connect(self) -> None:
+        access = await database_sync_to_async(access_for)(self.scope.get("user"))
+        if not access.view:
+            await self.close(code=REFUSED)
+            return
+        self.operate = access.operate
+        self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
+        self.after = _int(self.query.get("after"))
+        self.groups_joined = self.groups_for()
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await fanout.join(self.page, self.job_id())
+        self.joined = True
+        await self.accept()
+        await self.catch_up()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "joined", False):
+            self.joined = False
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            await fanout.leave(self.page, self.job_id())
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Pages send nothing; anything sent is ignored (actions go over HTTP)."""
+
+    def groups_for(self) -> list[str]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def job_id(self) -> int | None:
+        return None
+
+    async def catch_up(self) -> None:
+        """Send what a page rendered at event `after` has missed."""
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class OverviewConsumer(LiveConsumer):
+    """The overview: the fanout sends a new snapshot when something changed (a joining page asks for one)."""
+
+    page = "overview"
+
+    def groups_for(self) -> list[str]:
+        return [overview_group()]
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["html"] + fragments.cursor_html(event["cursor"]))
+
+
+class JobListConsumer(LiveConsumer):
+    """A jobs page: changed rows it shows are replaced; new jobs matching its filters are added on top
+    of the first page. The page tells which rows it shows (?ids=), so nothing is sent for others.
+    """
+
+    page = "jobs"
+
+    def groups_for(self) -> list[str]:
+        self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
+        self.first_page = not self.query.get("before")
+        ids = [_int(i) for i in self.query.get("ids", "").split(",")[:MAX_SHOWN_IDS]]
+        self.shown = {i for i in ids if i is not None}
+        self.top_id = max(self.shown, default=0)
+        self.prepended = 0
+        return [list_group()]
+
+    async def catch_up(self) -> None:
+        if self.after is None:
+            return
+        cursor, rows, truncated = await database_sync_to_async(_catch_up_rows)(self.after)
+        if rows:
+            await self.jobs_changed({"cursor": cursor, "rows": rows, "truncated": truncated})
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None:
+        parts = []
+        new = []
+        for row in event.get("rows", []):
+            if row["id"] in self.shown:
+                parts.append(row["html"])
+            elif (
+                self.first_page
+                and row["id"] > self.top_id
+                and self.filters.matches(
+                    job_id=row["id"],
+                    status=row["status"],
+                    queue=row["queue"],
+                    task=row["task"],
+                    priority=row["priority"],
+                )
+            ):
+                new.append(row)
+        for row in sorted(new, key=lambda r: r["id"]):  # each goes on top, so the newest ends first
+            if self.prepended >= MAX_PREPENDED:
+                parts.append(fragments.notice_html("More new jobs: reload to see them."))
+                break
+            parts.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
+            self.shown.add(row["id"])
+            self.top_id = max(self.top_id, row["id"])
+            self.prepended += 1
+        if event.get("truncated"):
+            parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
+        if "counts" in event and not (self.filters.queue or self.filters.task or self.filters.priority is not None):
+            parts.append(event["counts"])
+        if parts:
+            await self.send(text_data="".join(parts) + fragments.cursor_html(event["cursor"]))
+
+
+class JobConsumer(LiveConsumer):
+    """One job's page: its live region (status, progress, logs, attempts, timeline) when it moves."""
+
+    page = "job"
+
+    def job_id(self) -> int | None:
+        return int(self.scope["url_route"]["kwargs"]["job_id"])
+
+    def groups_for(self) -> list[str]:
+        return [job_group(self.job_id() or 0)]
+
+    async def catch_up(self) -> None:
+        if self.after is None:
+            return
+        cursor, variants = await database_sync_to_async(_job_live)(self.job_id() or 0)
+        if variants is not None:
+            await self.jobs_changed({"cursor": cursor, "html": variants})
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None:
+        html = event["html"]["operate" if self.operate else "view"]
+        await self.send(text_data=html + fragments.cursor_html(event["cursor"]))

@@ -1,0 +1,298 @@
+"""The one tailer per web process: new JobEvent rows, read by id, become coalesced page updates on channel groups.
+
+1. The first consumer to join starts the tailer on the event loop; it stops when the last one leaves.
+2. It waits for a change: a NOTIFY on PostgreSQL's jobdeck_jobs channel (sent when jobs become
+   runnable), else a short probe (JOBDECK_LIVE_PROBE_SECONDS, 0.1 s): a primary-key range read of
+   the events after its cursor, so its cost does not depend on the table's size.
+3. Once per tick it computes, for all viewers at once: the rows of the jobs that changed (jobs
+   pages), the state counts and the overview (each at most once a second; the overview also every
+   few seconds for worker heartbeats), and the live region of each job someone is watching (also
+   when its progress or log lines move, which write no events).
+4. It sends at most one message per group per tick, then waits JOBDECK_LIVE_INTERVAL_SECONDS
+   (0.25 s) before the next: a page gets a few updates a second however busy the queues are, and
+   a viewer costs no query of its own.
+
+Group names carry this process's token: every web process runs its own tailer, so a viewer listens
+to its own process only (with Redis, another process's tailer would otherwise send it the same
+updates again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from dashboard import fragments, queries
+from jobs import selectors
+from jobs.exceptions import JobNotFound
+from jobs.states import NOTIFY_CHANNEL
+
+logger = logging.getLogger(__name__)
+
+PROCESS_TOKEN = f"p{os.getpid()}-{secrets.token_hex(4)}"
+MAX_EVENTS = 5_000  # events read per tick; a larger backlog is read over the next ticks
+MAX_ROWS = 100  # changed rows rendered per tick (newest first); a page shows 50
+SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
+OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)
+MESSAGE_TYPE = "jobs.changed"  # consumers handle it in jobs_changed()
+
+
+def overview_group() -> str:
+    return f"jobs.overview.{PROCESS_TOKEN}"
+
+
+def list_group() -> str:
+    return f"jobs.list.{PROCESS_TOKEN}"
+
+
+def job_group(job_id: int) -> str:
+    return f"jobs.job.{job_id}.{PROCESS_TOKEN}"
+
+
+def _setting(name: str, default: float) -> float:
+    """A Django setting, else the environment variable, else `default` (read when the tailer starts)."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name, "")
+    return float(value) if value != "" else default
+
+
+@dataclass(frozen=True)
+class Interest:
+    """Who is watching, as one tick sees it."""
+
+    overview: bool
+    lists: bool
+    watched: tuple[int, ...]
+    overview_wanted: bool  # a viewer joined and needs a snapshot
+
+
+class Tailer:
+    """The tick's state (cursors, last progress, timers). Used only from the tailer's own thread."""
+
+    def __init__(self) -> None:
+        self.cursor = queries.last_event_id()
+        self.log_cursor = queries.last_log_id()
+        self.progress: dict[int, tuple[str, float | None, str]] = {}
+        self.counts_due = False
+        self.counts_at = 0.0
+        self.overview_due = False
+        self.overview_at = 0.0
+        self.saw_changes = False  # the last tick found events, log lines or progress: pace the next one
+
+    def step(self, interest: Interest) -> list[tuple[str, dict[str, Any]]]:
+        """One tick on the tailer's thread, first dropping a connection the database broke or aged out."""
+        close_old_connections()
+        return self.tick(interest)
+
+    def tick(self, interest: Interest) -> list[tuple[str, dict[str, Any]]]:
+        """Read what changed since the last tick; return (group, message) pairs to send."""
+        now = time.monotonic()
+        messages: list[tuple[str, dict[str, Any]]] = []
+        events = queries.events_after(self.cursor, limit=MAX_EVENTS)
+        changed: dict[int, None] = {}
+        self.saw_changes = bool(events)
+        if events:
+            self.cursor = events[-1][0]
+            for _, job_id in reversed(events):  # newest first
+                changed.setdefault(job_id)
+            self.counts_due = self.overview_due = True
+        if interest.overview_wanted:
+            self.overview_due = True
+
+        if interest.lists:
+            message: dict[str, Any] = {"type": MESSAGE_TYPE, "cursor": self.cursor}
+            if changed:
+                message["rows"] = fragments.changed_rows(list(changed)[:MAX_ROWS])
+                message["truncated"] = len(changed) > MAX_ROWS
+            if self.counts_due and now - self.counts_at >= SLOW_INTERVAL:
+                message["counts"] = fragments.counts_html(selectors.job_counts())
+                self.counts_due, self.counts_at = False, now
+            if len(message) > 2:
+                messages.append((list_group(), message))
+
+        overview_stale = self.overview_due or now - self.overview_at >= OVERVIEW_REFRESH
+        if interest.overview and overview_stale and now - self.overview_at >= SLOW_INTERVAL:
+            html = fragments.overview_html(fragments.overview_context())
+            messages.append((overview_group(), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
+            self.overview_due, self.overview_at = False, now
+
+        if interest.watched:
+            messages += self._watched(interest.watched, changed)
+        return messages
+
+    def _watched(self, watched: tuple[int, ...], changed: dict[int, None]) -> list[tuple[str, dict[str, Any]]]:
+        """Live regions of the watched jobs that moved: an event, their progress, or new log lines."""
+        moved = {job_id for job_id in watched if job_id in changed}
+        logs = queries.logs_after(self.log_cursor, job_ids=list(watched), limit=MAX_EVENTS)
+        if logs:
+            self.log_cursor = logs[-1][0]
+            moved.update(job_id for _, job_id in logs)
+        for job_id, state in queries.job_progress(list(watched)).items():
+            if job_id in self.progress and self.progress[job_id] != state:
+                moved.add(job_id)
+            self.progress[job_id] = state  # a newly watched job got its snapshot when it connected
+        for job_id in [j for j in self.progress if j not in watched]:
+            del self.progress[job_id]
+        self.saw_changes = self.saw_changes or bool(moved)
+        messages = []
+        for job_id in sorted(moved):
+            try:
+                html = fragments.job_live_variants(job_id)
+            except JobNotFound:  # pruned while watched
+                continue
+            messages.append((job_group(job_id), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
+        return messages
+
+    def close(self) -> None:
+        connection.close()
+
+
+class Fanout:
+    """This process's viewers, and the tailer task that serves them."""
+
+    def __init__(self) -> None:
+        self.pages: Counter[str] = Counter()
+        self.watched: Counter[int] = Counter()
+        self.overview_wanted = False
+        self.task: asyncio.Task[None] | None = None
+        self.started: asyncio.Future[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def join(self, page: str, job_id: int | None = None) -> None:
+        """Count a viewer of `page` ("overview", "jobs" or "job" with `job_id`); start the tailer if needed.
+
+        Returns once the tailer has read its starting cursor: every event after that reaches the
+        viewer's groups, so a catch-up read made after join() leaves no gap.
+        """
+        self.pages[page] += 1
+        if job_id is not None:
+            self.watched[job_id] += 1
+        if page == "overview":
+            self.overview_wanted = True
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.loop is not loop:
+            self.loop = loop
+            self.started = loop.create_future()
+            self.task = loop.create_task(self._run(self.started), name="jobdeck-fanout")
+        await asyncio.shield(self.started)
+
+    async def leave(self, page: str, job_id: int | None = None) -> None:
+        """Forget a viewer; the last one to leave stops the tailer (and waits for it to close)."""
+        self.pages[page] -= 1
+        if job_id is not None:
+            self.watched[job_id] -= 1
+        self.pages += Counter()  # drop counts that reached zero
+        self.watched += Counter()
+        if not self.pages and self.task is not None and self.loop is asyncio.get_running_loop():
+            task, self.task = self.task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _interest(self) -> Interest:
+        wanted, self.overview_wanted = self.overview_wanted, False
+        return Interest(
+            overview=self.pages["overview"] > 0,
+            lists=self.pages["jobs"] > 0,
+            watched=tuple(sorted(self.watched)),
+            overview_wanted=wanted,
+        )
+
+    async def _run(self, started: asyncio.Future[None]) -> None:
+        probe = _setting("JOBDECK_LIVE_PROBE_SECONDS", 0.1)
+        interval = _setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.25)
+        layer = get_channel_layer()
+        loop = asyncio.get_running_loop()
+        # One thread, so the tailer holds one database connection for as long as it runs.
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fanout")
+        listener = None
+        tailer: Tailer | None = None
+        try:
+            try:
+                tailer = await loop.run_in_executor(executor, Tailer)
+            except BaseException as exc:
+                started.set_exception(exc)
+                raise
+            started.set_result(None)
+            listener = await _listen()
+            while True:
+                try:
+                    messages = await loop.run_in_executor(executor, tailer.step, self._interest())
+                except Exception:
+                    logger.exception("live update tick failed; retrying")
+                    messages = []
+                    await asyncio.sleep(1.0)
+                for group, message in messages:
+                    await layer.group_send(group, message)
+                if tailer.saw_changes:
+                    # Coalesce: whatever changes meanwhile goes out together at the next tick. Counts
+                    # and overview snapshots pace themselves (once a second) and do not hold rows back.
+                    await asyncio.sleep(interval)
+                elif not await _wait(listener, probe):
+                    listener = None  # broken: probe from now on
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(loop.run_in_executor(executor, tailer.close if tailer else connection.close))
+            executor.shutdown(wait=False)
+
+
+async def _listen() -> Any:
+    """On PostgreSQL, an async connection listening on the channel workers are woken by; else None."""
+    if connection.vendor != "postgresql":
+        return None
+    import psycopg
+
+    s = connection.settings_dict
+    conn = None
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            dbname=s["NAME"],
+            user=s.get("USER") or None,
+            password=s.get("PASSWORD") or None,
+            host=s.get("HOST") or None,
+            port=s.get("PORT") or None,
+            autocommit=True,
+        )
+        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    except BaseException as exc:  # cancelled while connecting (the last viewer left) included
+        if conn is not None:
+            await asyncio.shield(conn.close())
+        if not isinstance(exc, Exception):
+            raise
+        logger.warning("LISTEN failed; live updates fall back to probing", exc_info=True)
+        return None
+    return conn
+
+
+async def _wait(listener: Any, timeout: float) -> bool:
+    """Until a NOTIFY arrives (PostgreSQL) or `timeout` seconds pass. False if the listener broke."""
+    if listener is None:
+        await asyncio.sleep(timeout)
+        return True
+    try:
+        async for _ in listener.notifies(timeout=timeout, stop_after=1):
+            pass
+    except Exception:
+        logger.warning("LISTEN connection failed; probing instead", exc_info=True)
+        await asyncio.sleep(timeout)
+        return False
+    return True
+
+
+fanout = Fanout()

@@ -1,0 +1,110 @@
+"""Context builders and fragment renderers shared by the views, the fanout and the consumers.
+
+Pages and live updates render the same partials from the same contexts, so HTTP and WebSocket
+show one markup.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+
+from dashboard import queries
+from jobs import selectors
+from jobs.models import Job
+from jobs.status import Status
+
+JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
+LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
+RECENT_JOBS = 15
+
+
+def pretty_json(value: Any) -> tuple[str, int]:
+    """Indented JSON for display, cut to JSON_DISPLAY_LIMIT characters; and the full length.
+
+    The text is escaped by the template like any other, so a payload holding markup shows as text.
+    """
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return text[:JSON_DISPLAY_LIMIT], len(text)
+
+
+def overview_context() -> dict[str, Any]:
+    """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
+    recent, _ = queries.job_page(filters=queries.JobFilters(), before_id=None, limit=RECENT_JOBS)
+    return {"queues": selectors.queue_stats(), "workers": selectors.worker_list(), "recent": recent}
+
+
+def overview_html(context: dict[str, Any]) -> str:
+    return render_to_string("dashboard/overview.html#overview-live", context)
+
+
+def job_row_html(job: Job) -> str:
+    return render_to_string("dashboard/jobs.html#job-row", {"job": job})
+
+
+def row_payload(job: Job) -> dict[str, Any]:
+    """What a jobs-list consumer needs to decide whether a changed job belongs on its page, and its row."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "queue": job.queue,
+        "task": job.task_name,
+        "priority": job.priority,
+        "html": job_row_html(job),
+    }
+
+
+def changed_rows(job_ids: list[int]) -> list[dict[str, Any]]:
+    """Rendered rows of `job_ids` (newest first). One query."""
+    return [row_payload(job) for job in queries.rows_by_id(job_ids)]
+
+
+def counts_html(counts: dict[str, int]) -> str:
+    """The state tabs' counters, each replacing its element by id."""
+    total = sum(counts.values())
+    items = [("count-all", total)] + [(f"count-{status}", counts.get(status, 0)) for status in Status.values]
+    return format_html_join("", '<span class="count" id="{}">{}</span>', items)
+
+
+def cursor_html(event_id: int) -> str:
+    """The element that tells the browser the newest event it has seen (sent back on reconnect)."""
+    return format_html('<span id="live-cursor" data-event-id="{}" hidden></span>', event_id)
+
+
+def notice_html(text: str) -> str:
+    return format_html('<span id="live-notice" class="live-notice">{}</span>', text)
+
+
+def job_context(job_id: int) -> dict[str, Any]:
+    """Everything the job page shows. Four queries. Raises JobNotFound."""
+    job = selectors.job_detail(job_id)
+    payload, payload_size = pretty_json({"args": job.args, "kwargs": job.payload})
+    result, result_size = pretty_json(job.result)
+    return {
+        "job": job,
+        "payload_json": payload,
+        "payload_size": payload_size,
+        "payload_truncated": payload_size > JSON_DISPLAY_LIMIT,
+        "result_json": result,
+        "result_truncated": result_size > JSON_DISPLAY_LIMIT,
+        "attempts": selectors.job_attempts(job_id),
+        "events": selectors.job_events(job_id),
+        "logs": selectors.job_logs(job_id, attempt=job.attempt, limit=LOG_LINES_SHOWN) if job.attempt else [],
+        # Run now applies to jobs waiting for their time; jobs.services.run_job_now refuses the rest.
+        "can_run_now": job.can_run_now,
+        "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
+    }
+
+
+def job_live_html(context: dict[str, Any], *, operate: bool) -> str:
+    """The job page's live region, with or without its action buttons."""
+    return render_to_string("dashboard/job_detail.html#job-live", {**context, "operate": operate})
+
+
+def job_live_variants(job_id: int) -> dict[str, str]:
+    """The live region as operators and as viewers see it, from one read of the job. Raises JobNotFound."""
+    context = job_context(job_id)
+    return {"operate": job_live_html(context, operate=True), "view": job_live_html(context, operate=False)}

@@ -1,0 +1,92 @@
+"""Who may do what on the dashboard: roles are Django groups, checked by every view and the WebSocket consumer.
+
+viewer   sees every page, takes no action
+operator viewer + job actions (cancel, retry, run now, bulk)
+admin    operator + queues, schedules and tokens
+A superuser is an admin. A signed-in user in none of these groups sees nothing (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ADMIN = "admin"
+RANK = {VIEWER: 1, OPERATOR: 2, ADMIN: 3}
+LOGIN_URL = "dashboard:login"
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one user may do; templates read it to decide which controls to show."""
+
+    role: str | None
+
+    @property
+    def view(self) -> bool:
+        return self.role is not None
+
+    @property
+    def operate(self) -> bool:
+        return RANK.get(self.role or "", 0) >= RANK[OPERATOR]
+
+    @property
+    def administer(self) -> bool:
+        return RANK.get(self.role or "", 0) >= RANK[ADMIN]
+
+
+def role_of(user: Any) -> str | None:
+    """The user's highest dashboard role, or None (anonymous, inactive, or in no role group).
+
+    Costs one query the first time per user object (the answer is kept on it).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    cached = getattr(user, "_jobdeck_role", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.filter(name__in=RANK).values_list("name", flat=True))
+    role = max(names, key=RANK.__getitem__) if names else None
+    user._jobdeck_role = role
+    return role
+
+
+def access_for(user: Any) -> Access:
+    return Access(role_of(user))
+
+
+def can_view(user: Any) -> bool:
+    return access_for(user).view
+
+
+def can_operate(user: Any) -> bool:
+    return access_for(user).operate
+
+
+def can_administer(user: Any) -> bool:
+    return access_for(user).administer
+
+
+def require(level: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: anonymous users go to the login page; signed-in users below `level` get 403."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if RANK.get(role_of(request.user) or "", 0) < RANK[level]:
+                raise PermissionDenied(f"This needs the {level} role")
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped, login_url=LOGIN_URL)
+
+    return decorator

@@ -1,0 +1,54 @@
+"""Template helpers for the dashboard: relative times with the absolute UTC time on hover, and durations."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+register = template.Library()
+
+
+@register.simple_tag
+def reltime(value: datetime.datetime | None) -> str:
+    """`<time>` showing "5 minutes ago" (or "in 5 minutes"), the exact UTC time in its title."""
+    if value is None:
+        return "-"
+    now = timezone.now()
+    utc = value.astimezone(datetime.UTC)
+    gap = abs((now - value).total_seconds())
+    # timesince() says "0 minutes" below a minute; seconds matter for live jobs.
+    span = f"{gap:.0f} s" if gap < 60 else timesince(min(now, value), max(now, value), depth=1)
+    text = f"in {span}" if value > now else f"{span} ago"
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc.isoformat(),
+        utc.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        text,
+    )
+
+
+@register.filter
+def seconds(value: float | datetime.timedelta | None) -> str:
+    """A duration in the largest unit that keeps it readable: 850 ms, 12.3 s, 4 min, 2.5 h."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    if value < 3600:
+        return f"{value / 60:.0f} min"
+    if value < 86400:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Re-vendor the dashboard's browser libraries from their npm packages (never a CDN) into
+# static/vendor/, each with its version in the file name, and rewrite static/vendor/VERSIONS.md
+# with the exact versions and sha256 sums. Needs npm and access to the npm registry.
+# Usage: scripts/vendor.sh   (then commit static/vendor/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=static/vendor
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# package version  file-in-package  vendored-name
+files=(
+  "htmx.org 2.0.11 dist/htmx.min.js htmx-2.0.11.min.js"
+  "htmx-ext-ws 2.0.4 dist/ws.min.js htmx-ext-ws-2.0.4.min.js"
+  "uplot 1.6.32 dist/uPlot.iife.min.js uplot-1.6.32.min.js"
+  "uplot 1.6.32 dist/uPlot.min.css uplot-1.6.32.min.css"
+)
+
+mkdir -p "$out"
+rm -f "$out"/htmx-*.js "$out"/uplot-*.js "$out"/uplot-*.css
+{
+  echo "# Vendored browser libraries"
+  echo
+  echo "Reproduce with \`scripts/vendor.sh\` (\`npm pack <package>@<version>\`, then the file is copied as is)."
+  echo
+  echo "| file | npm package | version | from | sha256 of the package tarball | sha256 of the file |"
+  echo "|---|---|---|---|---|---|"
+} >"$work/VERSIONS.md"
+for entry in "${files[@]}"; do
+  read -r package version source name <<<"$entry"
+  dir="$work/$package-$version"
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    tarball=$(cd "$dir" && npm pack --silent "$package@$version")
+    tar -xzf "$dir/$tarball" -C "$dir"
+    cp "$dir/$tarball" "$dir/package.tgz"
+  fi
+  cp "$dir/package/$source" "$out/$name"
+  tar_sum=$(sha256sum "$dir/package.tgz" | cut -d' ' -f1)
+  file_sum=$(sha256sum "$out/$name" | cut -d' ' -f1)
+  echo "| \`$name\` | $package | $version | \`$source\` | \`$tar_sum\` | \`$file_sum\` |" >>"$work/VERSIONS.md"
+done
+cp "$work/VERSIONS.md" "$out/VERSIONS.md"
+echo "vendored into $out:"
+ls -1 "$out"

@@ -75,9 +75,9 @@ def reset_tables() -> None:
     """Empty the job tables between phases, so each starts from the same state."""
     from django.db import connection
 
-    from jobs.models import Attempt, Job, JobEvent, JobLog, ScheduleRun, WorkerProcess
+    from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, ScheduleRun, WorkerProcess
 
-    tables = [m._meta.db_table for m in (JobEvent, Attempt, JobLog, ScheduleRun, Job, WorkerProcess)]
+    tables = [m._meta.db_table for m in (JobEvent, Attempt, JobLog, ScheduleRun, Job, WorkerProcess, OutcomeCounter)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(tables)}")

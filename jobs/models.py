@@ -1,4 +1,4 @@
-"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken; QuerySets."""
+"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken, OutcomeCounter."""
 
 from __future__ import annotations
 
@@ -289,3 +289,26 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class OutcomeCounter(models.Model):
+    """How many attempts one worker process ended per queue and outcome, since it started.
+
+    Each process writes only its own rows, with its running totals (never increments), so
+    workers never contend on them; rows are kept after a worker stops, so the sum over all rows
+    only grows: a Prometheus counter (jobs/api/metrics.py).
+    """
+
+    process = models.CharField(max_length=220)  # worker name and pid of the process that ran the jobs
+    queue = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=16)  # the status the attempt moved the job to
+    count = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["process", "queue", "outcome"], name="outcome_counter_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process} {self.queue} {self.outcome}: {self.count}"

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from jobs.exceptions import JobNotFound, ScheduleNotFound
-from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, Queue, Schedule, WorkerProcess
+from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, OutcomeCounter, Queue, Schedule, WorkerProcess
 from jobs.status import Status
 
 
@@ -248,3 +248,9 @@ def schedule_detail(schedule_id: int) -> Schedule:
         return Schedule.objects.get(pk=schedule_id)
     except (Schedule.DoesNotExist, ValueError, TypeError):
         raise ScheduleNotFound(schedule_id) from None
+
+
+def outcome_totals() -> dict[tuple[str, str], int]:
+    """Attempts ended so far by (queue, outcome), summed over every worker process that ever ran."""
+    rows = OutcomeCounter.objects.values_list("queue", "outcome").annotate(total=Sum("count"))
+    return {(queue, outcome): int(total) for queue, outcome, total in rows}

@@ -39,7 +39,7 @@ def _histogram(name: str, help_text: str, samples: Iterable[float]) -> list[str]
 
 
 def render_metrics() -> str:
-    """The exposition text; six queries whatever the size of the job table (besides the counts' index scan)."""
+    """The exposition text; seven queries whatever the size of the job table (besides the counts' index scan)."""
     queues = selectors.queue_stats()
     lines = ["# HELP jobdeck_jobs Jobs by queue and state.", "# TYPE jobdeck_jobs gauge"]
     for name, entry in queues.items():
@@ -59,6 +59,16 @@ def render_metrics() -> str:
         "# HELP jobdeck_workers Worker processes that heartbeat within the lease time.",
         "# TYPE jobdeck_workers gauge",
         f"jobdeck_workers {live}",
+    ]
+    lines += [
+        "# HELP jobdeck_job_outcomes_total Attempts ended, by queue and the state they moved the job to"
+        " (done, retrying, failed, cancelled; queued: handed back at shutdown). Workers write their totals"
+        " about every heartbeat.",
+        "# TYPE jobdeck_job_outcomes_total counter",
+    ]
+    lines += [
+        f'jobdeck_job_outcomes_total{{queue="{_label(queue)}",outcome="{_label(outcome)}"}} {total}'
+        for (queue, outcome), total in sorted(selectors.outcome_totals().items())
     ]
     window = f"over the latest {WINDOW} (a sliding window, not a counter: use histogram_quantile without rate())"
     lines += _histogram(

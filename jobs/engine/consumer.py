@@ -82,16 +82,25 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
+        lease_keeper = keeper()
         outcome = execute(
             claimed,
-            keeper=keeper(),
+            keeper=lease_keeper,
             policy=policy,
             hard_stops=config.worker_type == "process",
             log_limits=log_limits,
         )
         storage.defer(outcome)  # written with this worker's next claim, in one transaction
+        lease_keeper.totals.add(claimed.queue, outcome.to)
+
+    def write_totals() -> None:
+        with keepers_lock:
+            current = keepers.get(os.getpid())
+        if current is not None:
+            current.totals.write()
 
     huey.on_shutdown(name="jobdeck.flush")(storage.flush)
+    huey.on_shutdown(name="jobdeck.totals")(write_totals)
     storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
     return JobdeckConsumer(
         huey,

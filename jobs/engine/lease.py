@@ -12,6 +12,7 @@ from django.db import close_old_connections
 
 from jobs import states
 from jobs.context import JobContext
+from jobs.engine.counters import OutcomeTotals
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class LeaseKeeper:
         self.running: dict[int, tuple[JobContext, int | None]] = {}  # job id -> (context, thread to hard-stop)
         self.cancel_seen: dict[int, float] = {}
         self.thread: threading.Thread | None = None
+        self.totals = OutcomeTotals(worker)  # attempts this process ended, for /metrics
 
     def track(self, ctx: JobContext, *, hard_stop_thread: int | None) -> None:
         with self.lock:
@@ -57,6 +59,7 @@ class LeaseKeeper:
                 claims = self._claims()
                 if time.monotonic() - last_renew >= self.heartbeat_seconds:
                     states.renew_leases(worker=self.worker, claims=claims, lease_seconds=self.lease_seconds)
+                    self.totals.write()
                     last_renew = time.monotonic()
                 self._relay_cancels(states.cancel_requested(claims))
                 self._write_logs()

@@ -199,6 +199,27 @@ def test_metrics_expose_counts_workers_and_histograms(
     assert 'jobdeck_queue_oldest_waiting_seconds{queue="a"} ' in text
 
 
+def test_metrics_outcome_counter_sums_every_process(api: ApiClient) -> None:
+    from django.utils import timezone
+
+    from jobs.models import OutcomeCounter
+
+    now = timezone.now()
+    OutcomeCounter.objects.bulk_create(
+        [
+            OutcomeCounter(process="h:1:a/1", queue="default", outcome="done", count=5, updated_at=now),
+            OutcomeCounter(process="h:1:a/2", queue="default", outcome="done", count=7, updated_at=now),
+            OutcomeCounter(process="h:1:a/2", queue="media", outcome="failed", count=1, updated_at=now),
+        ]
+    )
+
+    text = api.client.get("/metrics", headers={"Authorization": f"Bearer {api.secret}"}).content.decode()
+
+    assert "# TYPE jobdeck_job_outcomes_total counter\n" in text
+    assert 'jobdeck_job_outcomes_total{queue="default",outcome="done"} 12\n' in text
+    assert 'jobdeck_job_outcomes_total{queue="media",outcome="failed"} 1\n' in text
+
+
 def test_metrics_histogram_buckets_are_cumulative() -> None:
     from jobs.api.metrics import _histogram
 

@@ -1,0 +1,62 @@
+"""Per-process totals of ended attempts (queue, outcome), written as OutcomeCounter rows for /metrics.
+
+A worker process counts in memory and the lease keeper writes the totals about every
+heartbeat: one upsert of this process's own rows, so no two processes ever write the same row and
+the hot path (claim and finish) gains no statement. A process killed with -9 loses at most the
+counts since its last write.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+
+from django.utils import timezone
+
+from jobs.models import OutcomeCounter
+
+
+class OutcomeTotals:
+    """Running totals of one process; thread-safe."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self.lock = threading.Lock()
+        self.totals: Counter[tuple[str, str]] = Counter()
+        self.written: dict[tuple[str, str], int] = {}
+        self.pid = os.getpid()
+
+    def add(self, queue: str, outcome: str) -> None:
+        with self.lock:
+            self._check_process()
+            self.totals[(queue, outcome)] += 1
+
+    def _check_process(self) -> None:
+        # A forked worker starts from its parent's copy: its own counts start at zero.
+        if os.getpid() != self.pid:
+            self.pid = os.getpid()
+            self.totals.clear()
+            self.written.clear()
+
+    def write(self) -> int:
+        """Upsert the totals that changed since the last write. Returns the rows written."""
+        with self.lock:
+            self._check_process()
+            changed = {key: n for key, n in self.totals.items() if self.written.get(key) != n}
+            process = f"{self.worker}/{self.pid}"[:220]
+        if not changed:
+            return 0
+        now = timezone.now()
+        OutcomeCounter.objects.bulk_create(
+            [
+                OutcomeCounter(process=process, queue=queue, outcome=outcome, count=n, updated_at=now)
+                for (queue, outcome), n in changed.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["process", "queue", "outcome"],
+            update_fields=["count", "updated_at"],
+        )
+        with self.lock:
+            self.written.update(changed)
+        return len(changed)

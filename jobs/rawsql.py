@@ -35,10 +35,11 @@ class Hot:
             if self.pg:
                 import psycopg
 
-                # Server-side binding: psycopg prepares statements it sees repeatedly, so the claim
-                # and finish are planned once per connection rather than on every job.
+                # Server-side binding, prepared: the claim and finish are parsed and planned once per
+                # connection rather than on every job. Django turns psycopg's automatic preparing off
+                # (prepare_threshold=None, for connection poolers), so ask for it per statement.
                 cursor = psycopg.Cursor(self.conn.connection)
-                cursor.execute(sql, params)
+                cursor.execute(sql, params, prepare=True)
             else:
                 cursor = self.conn.connection.cursor()
                 cursor.execute(_qmark(sql), params)

@@ -81,6 +81,8 @@ class Job(models.Model):
         indexes = [
             # Matches the claim query's ORDER BY, over runnable rows only.
             models.Index(F("priority").desc(), "run_at", "id", condition=Q(status=Status.QUEUED), name="job_claim_idx"),
+            # The oldest runnable job of each queue (waiting age), one index probe per queue.
+            models.Index("queue", "run_at", condition=Q(status=Status.QUEUED), name="job_queue_waiting_idx"),
             # Finds scheduled and retrying jobs whose time has come.
             models.Index("run_at", condition=Q(status__in=[Status.SCHEDULED, Status.RETRYING]), name="job_due_idx"),
             # Finds running jobs whose lease expired (rescue).

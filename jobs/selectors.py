@@ -6,9 +6,10 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, OutcomeCounter, Queue, Schedule, WorkerProcess
@@ -22,24 +23,95 @@ class QueueStats:
     oldest_waiting_seconds: float | None = None
     paused: bool = False
     concurrency: int | None = None
+    capped: set[str] = field(default_factory=set)  # states whose count stopped at the cap ("N+")
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
 
-def queue_stats() -> dict[str, QueueStats]:
-    """Counts per queue and state, the age of the oldest runnable job, and queue settings."""
+def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
+    """Counts per queue and state, the age of the oldest runnable job, and queue settings.
+
+    Exact counts read every job (a GROUP BY over the whole table). With `cap`, for pages that must
+    stay fast at any size, each (queue, state) count stops at `cap` (listed in `capped`): one
+    statement of index range scans, each reading at most cap + 1 entries.
+    """
     stats: dict[str, QueueStats] = {}
-    for name, status, count in Job.objects.values_list("queue", "status").annotate(n=Count("id")).order_by():
-        stats.setdefault(name, QueueStats(name)).counts[status] = count
+    if cap is None:
+        for name, status, count in Job.objects.values_list("queue", "status").annotate(n=Count("id")).order_by():
+            stats.setdefault(name, QueueStats(name)).counts[status] = count
+    else:
+        _capped_counts(stats, queue_names(), cap)
     now = timezone.now()
-    for name, oldest in Job.objects.runnable().values_list("queue").annotate(oldest=Min("run_at")).order_by():
+    for name, oldest in oldest_runnable(list(stats)).items():
         stats[name].oldest_waiting_seconds = max(0.0, (now - oldest).total_seconds())
     for queue in Queue.objects.all():
         entry = stats.setdefault(queue.name, QueueStats(queue.name))
         entry.paused, entry.concurrency = queue.paused, queue.concurrency
     return dict(sorted(stats.items()))
+
+
+def queue_names() -> list[str]:
+    """Every queue that has jobs, read as a skip scan of job_queue_status_idx: one index probe per
+    queue rather than a pass over every job (neither database skips through an index by itself)."""
+    table = Job._meta.db_table
+    sql = (
+        f"WITH RECURSIVE q(name) AS (SELECT MIN(queue) FROM {table} UNION ALL "
+        f"SELECT (SELECT MIN(queue) FROM {table} WHERE queue > q.name) FROM q WHERE q.name IS NOT NULL) "
+        "SELECT name FROM q WHERE name IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def oldest_runnable(queues: Sequence[str]) -> dict[str, datetime.datetime]:
+    """The run_at of the oldest runnable job of each queue that has one: one probe of
+    job_queue_waiting_idx per queue, in one statement."""
+    if not queues:
+        return {}
+    table = Job._meta.db_table
+    branch = f"SELECT CAST(%s AS TEXT), (SELECT MIN(run_at) FROM {table} WHERE status = 'queued' AND queue = %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([branch] * len(queues)), [v for name in queues for v in (name, name)])
+        rows = cursor.fetchall()
+    return {name: _aware(oldest) for name, oldest in rows if oldest is not None}
+
+
+def _aware(value: datetime.datetime | str) -> datetime.datetime:
+    """A datetime read by raw SQL: SQLite gives Django's stored text (UTC), PostgreSQL a datetime."""
+    if isinstance(value, str):
+        value = parse_datetime(value)  # type: ignore[assignment]
+    return value if timezone.is_aware(value) else value.replace(tzinfo=datetime.UTC)  # type: ignore[union-attr]
+
+
+def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int) -> None:
+    pairs = [(name, status.value) for name in names for status in Status]
+    if not pairs:
+        return
+    table = Job._meta.db_table
+    # Each branch walks job_queue_status_idx for one (queue, state) and stops after cap + 1 entries.
+    # PostgreSQL's planner may prefer a sequential scan for a common pair (fast, it stops early) and
+    # for a rare one (a pass over the table), so it is told to use the index for this statement.
+    indexed_by = "INDEXED BY job_queue_status_idx" if connection.vendor == "sqlite" else ""
+    branch = (
+        "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT), (SELECT COUNT(*) FROM ("
+        f"SELECT 1 FROM {table} {indexed_by} WHERE queue = %s AND status = %s LIMIT %s) t)"
+    )
+    sql = " UNION ALL ".join([branch] * len(pairs))
+    params = [value for name, status in pairs for value in (name, status, name, status, cap + 1)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for name, status, count in rows:
+        entry = stats.setdefault(name, QueueStats(name))
+        entry.counts[status] = min(count, cap)
+        if count > cap:
+            entry.capped.add(status)
 
 
 def job_counts() -> dict[str, int]:

@@ -158,7 +158,7 @@ class JobListConsumer(LiveConsumer):
             self.prepended += 1
         if event.get("truncated"):
             parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
-        if "counts" in event and not (self.filters.queue or self.filters.task or self.filters.priority is not None):
+        if "counts" in event and not self.filters.narrowed:  # the live counts are global: a narrowed list keeps its own
             parts.append(event["counts"])
         if parts:
             await self.send(text_data="".join(parts) + fragments.cursor_html(event["cursor"]))

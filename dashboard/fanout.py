@@ -5,9 +5,9 @@
    runnable), else a short probe (JOBDECK_LIVE_PROBE_SECONDS, 0.1 s): a primary-key range read of
    the events after its cursor, so its cost does not depend on the table's size.
 3. Once per tick it computes, for all viewers at once: the rows of the jobs that changed (jobs
-   pages), the state counts and the overview (each at most once a second; the overview also every
-   few seconds for worker heartbeats), and the live region of each job someone is watching (also
-   when its progress or log lines move, which write no events).
+   pages), the state counts and the overview with its charts (each at most once a second; the
+   overview also every few seconds for worker heartbeats), and the live region of each job someone
+   is watching (also when its progress or log lines move, which write no events).
 4. It sends at most one message per group per tick, then waits JOBDECK_LIVE_INTERVAL_SECONDS
    (0.25 s) before the next: a page gets a few updates a second however busy the queues are, and
    a viewer costs no query of its own.
@@ -34,7 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from dashboard import fragments, queries
+from dashboard import charts, fragments, queries
 from jobs import selectors
 from jobs.exceptions import JobNotFound
 from jobs.states import NOTIFY_CHANNEL
@@ -125,7 +125,9 @@ class Tailer:
 
         overview_stale = self.overview_due or now - self.overview_at >= OVERVIEW_REFRESH
         if interest.overview and overview_stale and now - self.overview_at >= SLOW_INTERVAL:
-            html = fragments.overview_html(fragments.overview_context())
+            # The chart reads events up to this tick's cursor, like a page rendered at it.
+            context = {**fragments.overview_context(), **charts.overview_charts(last_event_id=self.cursor)}
+            html = fragments.overview_html(context)
             messages.append((overview_group(), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
             self.overview_due, self.overview_at = False, now
 

@@ -20,6 +20,7 @@ from jobs.status import Status
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
 RECENT_JOBS = 15
+QUEUE_COUNT_CAP = 1_000  # per queue and state on the overview and queues pages: "1,000+" above it
 
 
 def pretty_json(value: Any) -> tuple[str, int]:
@@ -34,7 +35,7 @@ def pretty_json(value: Any) -> tuple[str, int]:
 def overview_context() -> dict[str, Any]:
     """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
     recent, _ = queries.job_page(filters=queries.JobFilters(), before_id=None, limit=RECENT_JOBS)
-    return {"queues": selectors.queue_stats(), "workers": selectors.worker_list(), "recent": recent}
+    return {"queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP), "workers": selectors.worker_list(), "recent": recent}
 
 
 def overview_html(context: dict[str, Any]) -> str:

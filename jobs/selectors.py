@@ -101,12 +101,15 @@ def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int)
     )
     sql = " UNION ALL ".join([branch] * len(pairs))
     params = [value for name, status in pairs for value in (name, status, name, status, cap + 1)]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL lasts until its commit
+            cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     for name, status, count in rows:
         entry = stats.setdefault(name, QueueStats(name))
         entry.counts[status] = min(count, cap)

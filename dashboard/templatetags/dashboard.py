@@ -7,28 +7,43 @@ import datetime
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 register = template.Library()
 
 
-@register.simple_tag
-def reltime(value: datetime.datetime | None) -> str:
-    """`<time>` showing "5 minutes ago" (or "in 5 minutes"), the exact UTC time in its title."""
+def relative_time(value: datetime.datetime | None, now: datetime.datetime | None = None) -> SafeString | str:
+    """`<time class="rel">` showing "5 minutes ago" (or "in 5 minutes"), the exact UTC time in its title.
+
+    static/dashboard/app.js keeps the text current from the `datetime` attribute, with the same wording.
+    """
     if value is None:
         return "-"
-    now = timezone.now()
+    now = now or timezone.now()
     utc = value.astimezone(datetime.UTC)
     gap = abs((now - value).total_seconds())
     # timesince() says "0 minutes" below a minute; seconds matter for live jobs.
     span = f"{gap:.0f} s" if gap < 60 else timesince(min(now, value), max(now, value), depth=1)
     text = f"in {span}" if value > now else f"{span} ago"
     return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
+        '<time class="rel" datetime="{}" title="{} UTC">{}</time>',
         utc.isoformat(),
         utc.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
         text,
     )
+
+
+@register.simple_tag
+def reltime(value: datetime.datetime | None) -> SafeString | str:
+    """{% reltime when %}: see relative_time()."""
+    return relative_time(value)
+
+
+@register.filter(name="reltime")
+def reltime_filter(value: datetime.datetime | None) -> SafeString | str:
+    """{{ when|reltime }}: see relative_time()."""
+    return relative_time(value)
 
 
 @register.filter

@@ -66,6 +66,177 @@
     }
   });
 
+  /* Relative times: <time class="rel" datetime=...> reads "5 minutes ago", with the exact UTC time in
+     its title (dashboard/templatetags/dashboard.py renders them; this keeps the wording current). */
+  var UNITS = [["year", 365 * 86400], ["month", 30 * 86400], ["week", 7 * 86400], ["day", 86400],
+               ["hour", 3600], ["minute", 60]];
+  function relativeText(when, now) {
+    var gap = Math.abs(now - when) / 1000;
+    var span;
+    if (gap < 60) {
+      span = Math.round(gap) + " s";
+    } else {
+      for (var i = 0; i < UNITS.length; i++) {
+        var count = Math.floor(gap / UNITS[i][1]);
+        if (count >= 1) {
+          span = count + "\u00a0" + UNITS[i][0] + (count === 1 ? "" : "s");
+          break;
+        }
+      }
+    }
+    return when > now ? "in " + span : span + " ago";
+  }
+  function refreshTimes() {
+    var now = Date.now();
+    document.querySelectorAll("time.rel[datetime]").forEach(function (el) {
+      var when = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(when)) el.textContent = relativeText(when, now);
+    });
+  }
+  setInterval(refreshTimes, 5000);
+
+  /* Keyboard shortcuts; "?" lists them (the <dialog id="shortcuts"> in base.html). */
+  var help = document.getElementById("shortcuts");
+  var helpButton = document.getElementById("help-toggle");
+  function toggleHelp() {
+    if (!help || typeof help.showModal !== "function") return;
+    if (help.open) help.close();
+    else help.showModal();
+  }
+  if (helpButton && help) {
+    helpButton.hidden = false;
+    helpButton.addEventListener("click", toggleHelp);
+  }
+
+  function jobRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("#job-rows tr[data-job-id]"));
+  }
+  var focusedId = null;
+  function showFocus(moveFocus) {
+    var found = null;
+    jobRows().forEach(function (row) {
+      var on = row.dataset.jobId === focusedId;
+      row.classList.toggle("is-focused", on);
+      if (on) found = row;
+    });
+    if (found && moveFocus) {
+      found.tabIndex = -1;
+      found.focus({ preventScroll: true });
+      found.scrollIntoView({ block: "nearest" });
+    }
+    return found;
+  }
+  function moveRow(step) {
+    var rows = jobRows();
+    if (!rows.length) return;
+    var ids = rows.map(function (row) { return row.dataset.jobId; });
+    var at = ids.indexOf(focusedId);
+    at = at < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.min(ids.length - 1, Math.max(0, at + step));
+    focusedId = ids[at];
+    showFocus(true);
+  }
+  // Live updates replace rows: keep the selection on the same job.
+  document.body.addEventListener("htmx:wsAfterMessage", function () {
+    if (focusedId !== null) showFocus(document.activeElement === document.body);
+  });
+
+  /* r / c: the same POST the job page's buttons send (dashboard:job_retry / job_cancel), so the server
+     checks the role and the job's state; the answer redirects back here with a message. */
+  function postAction(kind, jobId) {
+    var template = help && help.dataset[kind + "Url"];
+    if (!template) return;
+    var form = document.createElement("form");
+    form.method = "post";
+    form.action = template.replace("/0/", "/" + encodeURIComponent(jobId) + "/");
+    [["csrfmiddlewaretoken", csrfToken()], ["next", location.pathname + location.search]].forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      form.appendChild(input);
+    });
+    document.body.appendChild(form);
+    form.submit();
+  }
+  function act(kind) {
+    var row = showFocus(false);
+    var onJobPage = !row && document.getElementById("job-live") !== null;
+    if (!row && !onJobPage) {
+      toast("Select a job first (j / k).", "warning");
+      return;
+    }
+    if (!document.body.hasAttribute("data-operate")) {
+      toast("Your role cannot " + kind + " jobs.", "error");
+      return;
+    }
+    if (row) {
+      if (kind === "cancel" && !window.confirm("Cancel job #" + row.dataset.jobId + "?")) return;
+      postAction(kind, row.dataset.jobId);
+      return;
+    }
+    // On a job's page: press that page's own button (htmx swaps the result in).
+    var button = document.querySelector('#job-live form[action$="/' + kind + '/"] button');
+    if (!button) {
+      toast("This job cannot be " + (kind === "cancel" ? "cancelled" : "retried") + " now.", "warning");
+      return;
+    }
+    if (kind === "cancel" && !window.confirm("Cancel this job?")) return;
+    button.click();
+  }
+
+  function focusSearch() {
+    var box = document.querySelector("#job-search, [role=search] input[type=search], input[type=search]");
+    if (box) {
+      box.focus();
+      box.select();
+    } else if (help && help.dataset.searchUrl) {
+      location.href = help.dataset.searchUrl + "#search";
+    }
+  }
+  if (location.hash === "#search") focusSearch();
+
+  var pendingG = 0;
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var el = event.target;
+    var typing = el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+    if (typing) {
+      if (event.key === "Escape" && el.blur) el.blur();
+      return;
+    }
+    var key = event.key;
+    // Enter on a link or button keeps its own meaning; it opens the selected row only from the page.
+    if (key === "Enter" && el !== document.body && !(el.matches && el.matches("tr[data-job-id]"))) return;
+    if (help && help.open && key !== "?" && key !== "Escape") return;
+    if (Date.now() - pendingG < 1500) {
+      pendingG = 0;
+      var link = help && help.querySelector('a[data-go="' + key + '"]');
+      if (link) {
+        event.preventDefault();
+        location.href = link.href;
+      }
+      return;
+    }
+    var handlers = {
+      "?": toggleHelp,
+      "/": focusSearch,
+      g: function () { pendingG = Date.now(); },
+      j: function () { moveRow(1); },
+      k: function () { moveRow(-1); },
+      r: function () { act("retry"); },
+      c: function () { act("cancel"); },
+      Enter: function () {
+        var row = showFocus(false);
+        var link = row && row.querySelector('a[href]');
+        if (link) location.href = link.href;
+        else return false;
+      },
+    };
+    if (!handlers[key]) return;
+    if (handlers[key]() === false) return;
+    event.preventDefault();
+  });
+
   /* Live updates. The page names its WebSocket address in #live[data-live-url]; app.js opens it
      through htmx-ext-ws, whose messages are HTML fragments swapped into the page by element id.
      Every message ends with #live-cursor, the newest event id the page has seen; a (re)connection

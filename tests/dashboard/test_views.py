@@ -309,7 +309,8 @@ def test_bulk_retry_of_failed_jobs_reports_skips_and_keeps_the_filters(
     back = reverse("dashboard:jobs") + "?status=failed&queue=default"
 
     response = operator_client.post(
-        reverse("dashboard:jobs_bulk"), {"action": "retry", "ids": [failed_job.pk, queued.pk], "next": back}
+        reverse("dashboard:jobs_bulk"),
+        {"action": "retry", "ids": [failed_job.pk, queued.pk], "next": back, "confirm": "1"},
     )
 
     assert response.status_code == 302
@@ -323,7 +324,8 @@ def test_bulk_cancel_ignores_a_foreign_next_url(operator_client: Client, make_jo
     job = make_job()
 
     response = operator_client.post(
-        reverse("dashboard:jobs_bulk"), {"action": "cancel", "ids": [job.pk], "next": "https://evil.example/"}
+        reverse("dashboard:jobs_bulk"),
+        {"action": "cancel", "ids": [job.pk], "next": "https://evil.example/", "confirm": "1"},
     )
 
     assert response["Location"] == reverse("dashboard:jobs")
@@ -344,8 +346,9 @@ def test_page_query_counts_do_not_grow_with_the_number_of_jobs(
     services.retry_job(job_id=made[0].pk)
     viewer_client.get(reverse("dashboard:overview"))  # warm the session and role lookups alike
 
-    # session + user + groups, then the page's own reads (see dashboard/fragments.py).
-    with django_assert_max_num_queries(10):
+    # session + user + groups, then the page's own reads (see dashboard/fragments.py and the charts;
+    # PostgreSQL adds 3 for the capped queue counts' savepoint, SET LOCAL and release).
+    with django_assert_max_num_queries(15):
         assert viewer_client.get(reverse("dashboard:overview")).status_code == 200
     with django_assert_max_num_queries(6):
         assert viewer_client.get(reverse("dashboard:jobs"), {"queue": "q1", "status": "queued"}).status_code == 200

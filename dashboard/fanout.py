@@ -35,7 +35,6 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from dashboard import charts, fragments, queries
-from jobs import selectors
 from jobs.exceptions import JobNotFound
 from jobs.states import NOTIFY_CHANNEL
 
@@ -118,7 +117,9 @@ class Tailer:
                 message["rows"] = fragments.changed_rows(list(changed)[:MAX_ROWS])
                 message["truncated"] = len(changed) > MAX_ROWS
             if self.counts_due and now - self.counts_at >= SLOW_INTERVAL:
-                message["counts"] = fragments.counts_html(selectors.job_counts())
+                # Capped like the page's tabs: each state reads at most cap + 1 index entries.
+                counts = queries.state_counts(queries.JobFilters(), cap=fragments.TAB_COUNT_CAP)
+                message["counts"] = fragments.counts_html(counts, cap=fragments.TAB_COUNT_CAP)
                 self.counts_due, self.counts_at = False, now
             if len(message) > 2:
                 messages.append((list_group(), message))

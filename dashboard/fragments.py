@@ -21,6 +21,7 @@ JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before trun
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
 RECENT_JOBS = 15
 QUEUE_COUNT_CAP = 1_000  # per queue and state on the overview and queues pages: "1,000+" above it
+TAB_COUNT_CAP = 1_000  # per state on the jobs list tabs (page and live updates)
 
 
 def pretty_json(value: Any) -> tuple[str, int]:
@@ -63,10 +64,15 @@ def changed_rows(job_ids: list[int]) -> list[dict[str, Any]]:
     return [row_payload(job) for job in queries.rows_by_id(job_ids)]
 
 
-def counts_html(counts: dict[str, int]) -> str:
-    """The state tabs' counters, each replacing its element by id."""
-    total = sum(counts.values())
-    items = [("count-all", total)] + [(f"count-{status}", counts.get(status, 0)) for status in Status.values]
+def counts_html(counts: dict[str, int], *, cap: int = queries.COUNT_CAP) -> str:
+    """The state tabs' counters (capped counts: "1,000+" above `cap`), each replacing its element by id.
+
+    "All" is sent only when no state reached the cap; otherwise the page keeps the figure it
+    rendered (an estimate on a large table).
+    """
+    items = [(f"count-{status}", queries.count_label(counts.get(status, 0), cap=cap)) for status in Status.values]
+    if all(count <= cap for count in counts.values()):
+        items.insert(0, ("count-all", f"{sum(counts.values()):,}"))
     return format_html_join("", '<span class="count" id="{}">{}</span>', items)
 
 

@@ -37,7 +37,7 @@ PAGE_SIZE = 50
 MAX_IDS = 500  # checkboxes one bulk request may carry
 FAILURE_GROUPS = 100  # groups the failed page shows
 # Seven capped counts per page view: 1,000 each keeps them near 4 ms at 1,000,000 jobs (10,000: ~30 ms).
-TAB_COUNT_CAP = 1_000
+TAB_COUNT_CAP = fragments.TAB_COUNT_CAP
 POLL = "every 5s"  # how often the queues and workers pages refresh their tables (htmx polling)
 
 # A strict policy: only our own files, no inline script or style, no framing. WebSockets to this

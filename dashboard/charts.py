@@ -154,8 +154,8 @@ def _advance(state: _State, last_event_id: int, since: datetime.datetime) -> _St
        starts a new state. A state already past `last_event_id` (the fanout read on while a page
        took its cursor) is used as it is.
     2. Count the events after the state's last one (at most MAX_EVENTS, an id range) into it.
-    3. On a new state whose read did not reach back to `since`, remember when the oldest event
-       read was written: the chart is complete from then on.
+    3. On a new state whose read did not reach back to `since`, remember when the newest event
+       left unread was written: the chart is complete from then on.
     """
     ids = [i for i in (state.upto, last_event_id) if i]
     times = dict(JobEvent.objects.filter(pk__in=ids).values_list("pk", "created_at")) if ids else {}
@@ -163,8 +163,10 @@ def _advance(state: _State, last_event_id: int, since: datetime.datetime) -> _St
         state = _State()
         lower = max(0, last_event_id - MAX_EVENTS)
         if lower:
-            oldest = JobEvent.objects.filter(id__gt=lower).order_by("id").values_list("created_at", flat=True)[:1]
-            state.covered_from = next((t for t in oldest if t > since), None)
+            # The read stops at `lower`: if the newest event at or below it is inside the window,
+            # the chart is complete only from then on (ids below may also be gaps: no event there).
+            below = JobEvent.objects.filter(id__lte=lower).order_by("-id").values_list("created_at", flat=True)[:1]
+            state.covered_from = next((t for t in below if t > since), None)
         state.upto = lower
     if last_event_id > state.upto or not state.upto_created:
         for row in _count_events(after_id=state.upto, upto=last_event_id, since=since):

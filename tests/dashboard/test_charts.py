@@ -71,8 +71,7 @@ def test_throughput_reads_a_bounded_number_of_events_and_says_from_when(
     chart = charts.throughput(last_event_id=last)
 
     assert chart.series["q"].done_total == 3
-    first_read = JobEvent.objects.filter(id__gt=first_done.pk).order_by("id").first()
-    assert chart.covered_from == first_read.created_at  # complete from the oldest event read on
+    assert chart.covered_from == first_done.created_at  # complete from the newest event left unread on
     assert json.loads(chart.as_json())["from"] == chart.covered_from.timestamp()
 
 
@@ -145,7 +144,7 @@ def test_wait_times_search_only_the_newest_jobs(make_job: Any, monkeypatch: pyte
 
 @pytest.mark.parametrize("jobs", [2, 40])
 def test_overview_charts_queries_do_not_grow_with_the_number_of_jobs(
-    make_job: Any, django_assert_num_queries: Any, jobs: int
+    make_job: Any, django_assert_max_num_queries: Any, jobs: int
 ) -> None:
     for n in range(jobs):
         if n % 2:
@@ -154,8 +153,9 @@ def test_overview_charts_queries_do_not_grow_with_the_number_of_jobs(
             make_job(queue="waiting")  # left queued: no samples
 
     cursor = queries.last_event_id()
-    # event times by id; the events' GROUP BY; run times; wait times
-    with django_assert_num_queries(4):
+    # event times by id; the events' GROUP BY; run times; wait times; and, when event ids run past
+    # MAX_EVENTS (earlier tests in the run used them), the check below the read window
+    with django_assert_max_num_queries(5):
         context = charts.overview_charts(last_event_id=cursor)
 
     assert [row.queue for row in context["performance"]] == (["q1"] if jobs == 2 else ["q0", "q1", "q2"])

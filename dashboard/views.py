@@ -340,7 +340,9 @@ def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpRespon
     if request.htmx:
         context = {**fragments.job_context(job_id), "operate": True}
         response = render(request, "dashboard/job_detail.html#job-live", context)
-        return trigger_client_event(response, "toast", {"text": text, "level": "success"})
+        # After the settle: htmx then fires it on the page body, so the toast still shows when a
+        # live update replaced the button's form before this answer arrived.
+        return trigger_client_event(response, "toast", {"text": text, "level": "success"}, after="settle")
     messages.success(request, text)
     return HttpResponseRedirect(back)
 

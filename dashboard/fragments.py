@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
 
 from dashboard import queries
+from dashboard.permissions import payloads_hidden_from_viewers
 from jobs import selectors
 from jobs.models import Job
 from jobs.status import Status
@@ -24,13 +25,18 @@ QUEUE_COUNT_CAP = 1_000  # per queue and state on the overview and queues pages:
 TAB_COUNT_CAP = 1_000  # per state on the jobs list tabs (page and live updates)
 
 
-def pretty_json(value: Any) -> tuple[str, int]:
-    """Indented JSON for display, cut to JSON_DISPLAY_LIMIT characters; and the full length.
+def pretty_json(value: Any, *, limit: int | None = JSON_DISPLAY_LIMIT) -> tuple[str, int]:
+    """Indented JSON for display, cut to `limit` characters (None: whole); and the full length.
 
     The text is escaped by the template like any other, so a payload holding markup shows as text.
     """
     text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    return text[:JSON_DISPLAY_LIMIT], len(text)
+    return text[:limit], len(text)
+
+
+def job_data(job: Job, part: str) -> Any:
+    """The job's "payload" (its arguments) or "result", as the job page shows them."""
+    return {"args": job.args, "kwargs": job.payload} if part == "payload" else job.result
 
 
 def overview_context() -> dict[str, Any]:
@@ -88,15 +94,12 @@ def notice_html(text: str) -> str:
 def job_context(job_id: int) -> dict[str, Any]:
     """Everything the job page shows. Four queries. Raises JobNotFound."""
     job = selectors.job_detail(job_id)
-    payload, payload_size = pretty_json({"args": job.args, "kwargs": job.payload})
-    result, result_size = pretty_json(job.result)
+    payload, payload_size = pretty_json(job_data(job, "payload"))
+    result, result_size = pretty_json(job_data(job, "result"))
     return {
         "job": job,
-        "payload_json": payload,
-        "payload_size": payload_size,
-        "payload_truncated": payload_size > JSON_DISPLAY_LIMIT,
-        "result_json": result,
-        "result_truncated": result_size > JSON_DISPLAY_LIMIT,
+        "payload": {"part": "payload", "text": payload, "size": payload_size},
+        "result": {"part": "result", "text": result, "size": result_size},
         "attempts": selectors.job_attempts(job_id),
         "events": selectors.job_events(job_id),
         "logs": selectors.job_logs(job_id, attempt=job.attempt, limit=LOG_LINES_SHOWN) if job.attempt else [],
@@ -107,8 +110,10 @@ def job_context(job_id: int) -> dict[str, Any]:
 
 
 def job_live_html(context: dict[str, Any], *, operate: bool) -> str:
-    """The job page's live region, with or without its action buttons."""
-    return render_to_string("dashboard/job_detail.html#job-live", {**context, "operate": operate})
+    """The job page's live region, with or without its action buttons (and the result, when hidden from viewers)."""
+    show_data = operate or not payloads_hidden_from_viewers()
+    context = {**context, "operate": operate, "show_data": show_data}
+    return render_to_string("dashboard/job_detail.html#job-live", context)
 
 
 def job_live_variants(job_id: int) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Who may do what on the dashboard: roles are Django groups, checked by every view and the WebSocket consumer.
 
-viewer   sees every page, takes no action
+viewer   sees every page, takes no action; with JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS set, sees no
+         payload or result and cannot search payloads
 operator viewer + job actions (cancel, retry, run now, bulk)
 admin    operator + queues, schedules and tokens
 A superuser is an admin. A signed-in user in none of these groups sees nothing (403).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -41,6 +43,15 @@ class Access:
     @property
     def administer(self) -> bool:
         return RANK.get(self.role or "", 0) >= RANK[ADMIN]
+
+    @property
+    def see_payloads(self) -> bool:
+        """Whether job payloads and results are shown (and may be searched)."""
+        return self.operate or (self.view and not payloads_hidden_from_viewers())
+
+
+def payloads_hidden_from_viewers() -> bool:
+    return bool(getattr(settings, "JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS", False))
 
 
 def role_of(user: Any) -> str | None:

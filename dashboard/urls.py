@@ -1,6 +1,6 @@
 """Dashboard URLs: pages, actions, sign-in (the WebSocket routes are in dashboard/routing.py)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from dashboard import views
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/", views.jobs, name="jobs"),
     path("jobs/bulk/", views.jobs_bulk, name="jobs_bulk"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
+    re_path(r"^jobs/(?P<job_id>[0-9]+)/(?P<part>payload|result)/$", views.job_data, name="job_data"),
     path("jobs/<int:job_id>/cancel/", views.job_action, {"action": "cancel"}, name="job_cancel"),
     path("jobs/<int:job_id>/retry/", views.job_action, {"action": "retry"}, name="job_retry"),
     path("jobs/<int:job_id>/run-now/", views.job_action, {"action": "run-now"}, name="job_run_now"),

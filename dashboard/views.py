@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
@@ -192,6 +193,9 @@ def _tabs(filters: queries.JobFilters) -> tuple[list[dict[str, Any]], bool]:
 @require(VIEWER)
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
     filters = queries.parse_filters(request.GET)
+    if filters.payload_path and not access_for(request.user).see_payloads:
+        # A payload search would reveal payload values one guess at a time.
+        raise PermissionDenied("Payload search is not open to viewers while payloads are hidden from them")
     before = queries.int_or_none(request.GET.get("before"))
     cursor = queries.last_event_id()
     rows, next_before = queries.job_page(filters=filters, before_id=before, limit=PAGE_SIZE)
@@ -300,11 +304,35 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         context = fragments.job_context(job_id)
     except JobdeckError as exc:
         return _error_page(request, exc)
+    access = access_for(request.user)
     context.update(cursor=cursor, live_url=reverse("dashboard:ws_job", args=[job_id]))
-    context["operate"] = access_for(request.user).operate
+    context.update(operate=access.operate, show_data=access.see_payloads)
     if request.htmx:
         return render(request, "dashboard/job_detail.html#job-live", context)
     return _page(request, "dashboard/job_detail.html", context)
+
+
+@require_GET
+@with_csp
+@require(VIEWER)
+def job_data(request: HtmxHttpRequest, job_id: int, part: str) -> HttpResponse:
+    """A job's whole payload or result: the "Expand" of a value cut on the job page.
+
+    htmx swaps the full box into the page; without JavaScript the link opens the JSON as plain text.
+    """
+    if not access_for(request.user).see_payloads:
+        raise PermissionDenied("Payloads and results are hidden from viewers")
+    try:
+        job = selectors.job_detail(int(job_id))
+    except JobdeckError as exc:
+        return _error_page(request, exc)
+    text, size = fragments.pretty_json(fragments.job_data(job, part), limit=None)
+    if request.htmx:
+        data = {"part": part, "text": text, "size": size}
+        return render(request, "dashboard/_json_box.html", {"job": job, "data": data})
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 JOB_ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {

@@ -119,6 +119,13 @@ JOBDECK_TASK_MODULES = [m for m in os.environ.get("JOBDECK_TASK_MODULES", "").sp
 # {"name": "nightly-report", "cron": "0 3 * * *", "task_name": "jobs.tasks.echo", "timezone": "Europe/Paris"}
 JOBDECK_SCHEDULES: list[dict] = []
 
+# Dashboard users in the viewer role see no job payloads or results (they may hold personal data).
+JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS = os.environ.get("JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS", "").lower() in {
+    "1",
+    "true",
+    "yes",
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -67,3 +67,9 @@ def seconds(value: float | datetime.timedelta | None) -> str:
 @register.filter
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
+
+
+@register.filter
+def thousands(value: int) -> str:
+    """12345 -> "12,345"."""
+    return f"{value:,}"

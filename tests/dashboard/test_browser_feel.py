@@ -143,3 +143,30 @@ def test_overview_chart_is_redrawn_when_a_worker_finishes_jobs(
     assert int(page.locator("#throughput-chart").get_attribute("data-drawn")) >= 2
     assert page.evaluate("window.jobdeckMark") == "same document"
     assert page.csp_errors == []
+
+
+def test_expand_shows_the_whole_of_a_large_payload_in_place(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+) -> None:
+    from playwright.sync_api import expect
+
+    from dashboard.fragments import JSON_DISPLAY_LIMIT
+    from jobs import services
+
+    tail = "the-very-end"
+    job = services.enqueue_job(
+        spec=services.JobSpec(task_name="tests.tasks.add", args=["y" * JSON_DISPLAY_LIMIT + tail, 2], queue="big")
+    )
+    make_user("vera", "viewer")
+    page = browser_page
+    sign_in(page, daphne, "vera", f"/jobs/{job.pk}/")
+
+    box = page.locator("#job-payload")
+    expect(box).to_contain_text("Showing 20,000 of")
+    expect(box).not_to_contain_text(tail)
+    box.get_by_role("link", name="Expand").click()
+    expect(box).to_contain_text(tail)
+    expect(box).not_to_contain_text("Showing")
+    assert page.url == f"{daphne}/jobs/{job.pk}/"  # swapped in place, no navigation
+    assert page.csp_errors == []

@@ -272,13 +272,12 @@ def page_figures(port: int, samples: int) -> dict:
 
 def live_figures(port: int, samples: int) -> dict:
     """Time from a service call in this process to the jobs page's WebSocket message showing its result."""
-    from dashboard import queries
-    from jobs import services
+    from jobs import selectors, services
 
     browser = Browser(port)
     browser.sign_in()
     shown = services.enqueue_job(spec=services.JobSpec(task_name="jobs.tasks.noop", queue="live"))
-    path = "/ws/jobs/?" + urlencode({"after": queries.last_event_id(), "ids": shown.pk})
+    path = "/ws/jobs/?" + urlencode({"after": selectors.last_event_id(), "ids": shown.pk})
     ws = WebSocket(port, path, browser.cookie_header())
     rng = random.Random(5)  # noqa: S311 - pacing
     try:

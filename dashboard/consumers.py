@@ -17,6 +17,7 @@ from django.http import QueryDict
 from dashboard import fragments, queries
 from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
 from dashboard.permissions import access_for
+from jobs import selectors
 from jobs.exceptions import JobNotFound
 
 REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
@@ -33,7 +34,7 @@ def _int(value: str | None, default: int | None = None) -> int | None:
 
 def _catch_up_rows(after: int) -> tuple[int, list[dict[str, Any]], bool]:
     """The rows of the jobs that changed after event `after`: (newest event id, rows, truncated)."""
-    events = queries.events_after(after, limit=MAX_EVENTS)
+    events = selectors.events_after(after, limit=MAX_EVENTS)
     if not events:
         return after, [], False
     changed: dict[int, None] = {}
@@ -44,7 +45,7 @@ def _catch_up_rows(after: int) -> tuple[int, list[dict[str, Any]], bool]:
 
 
 def _job_live(job_id: int) -> tuple[int, dict[str, str] | None]:
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     try:
         return cursor, fragments.job_live_variants(job_id)
     except JobNotFound:

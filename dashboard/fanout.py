@@ -34,7 +34,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from dashboard import charts, fragments, queries
+from dashboard import charts, fragments
+from jobs import listing, selectors
 from jobs.exceptions import JobNotFound
 from jobs.states import NOTIFY_CHANNEL
 
@@ -82,8 +83,8 @@ class Tailer:
     """The tick's state (cursors, last progress, timers). Used only from the tailer's own thread."""
 
     def __init__(self) -> None:
-        self.cursor = queries.last_event_id()
-        self.log_cursor = queries.last_log_id()
+        self.cursor = selectors.last_event_id()
+        self.log_cursor = selectors.last_log_id()
         self.progress: dict[int, tuple[str, float | None, str]] = {}
         self.counts_due = False
         self.counts_at = 0.0
@@ -100,7 +101,7 @@ class Tailer:
         """Read what changed since the last tick; return (group, message) pairs to send."""
         now = time.monotonic()
         messages: list[tuple[str, dict[str, Any]]] = []
-        events = queries.events_after(self.cursor, limit=MAX_EVENTS)
+        events = selectors.events_after(self.cursor, limit=MAX_EVENTS)
         changed: dict[int, None] = {}
         self.saw_changes = bool(events)
         if events:
@@ -118,7 +119,7 @@ class Tailer:
                 message["truncated"] = len(changed) > MAX_ROWS
             if self.counts_due and now - self.counts_at >= SLOW_INTERVAL:
                 # Capped like the page's tabs: each state reads at most cap + 1 index entries.
-                counts = queries.state_counts(queries.JobFilters(), cap=fragments.TAB_COUNT_CAP)
+                counts = listing.state_counts(listing.JobFilters(), cap=fragments.TAB_COUNT_CAP)
                 message["counts"] = fragments.counts_html(counts, cap=fragments.TAB_COUNT_CAP)
                 self.counts_due, self.counts_at = False, now
             if len(message) > 2:
@@ -139,11 +140,11 @@ class Tailer:
     def _watched(self, watched: tuple[int, ...], changed: dict[int, None]) -> list[tuple[str, dict[str, Any]]]:
         """Live regions of the watched jobs that moved: an event, their progress, or new log lines."""
         moved = {job_id for job_id in watched if job_id in changed}
-        logs = queries.logs_after(self.log_cursor, job_ids=list(watched), limit=MAX_EVENTS)
+        logs = selectors.logs_after(self.log_cursor, job_ids=list(watched), limit=MAX_EVENTS)
         if logs:
             self.log_cursor = logs[-1][0]
             moved.update(job_id for _, job_id in logs)
-        for job_id, state in queries.job_progress(list(watched)).items():
+        for job_id, state in selectors.job_progress(list(watched)).items():
             if job_id in self.progress and self.progress[job_id] != state:
                 moved.add(job_id)
             self.progress[job_id] = state  # a newly watched job got its snapshot when it connected

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from dashboard import queries
 from dashboard.permissions import payloads_hidden_from_viewers
-from jobs import selectors
+from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
 
@@ -41,7 +41,7 @@ def job_data(job: Job, part: str) -> Any:
 
 def overview_context() -> dict[str, Any]:
     """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
-    recent, _ = queries.job_page(filters=queries.JobFilters(), before_id=None, limit=RECENT_JOBS)
+    recent, _ = listing.job_page(listing.JobFilters(), before_id=None, limit=RECENT_JOBS, fields=queries.ROW_FIELDS)
     return {"queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP), "workers": selectors.worker_list(), "recent": recent}
 
 
@@ -67,16 +67,16 @@ def row_payload(job: Job) -> dict[str, Any]:
 
 def changed_rows(job_ids: list[int]) -> list[dict[str, Any]]:
     """Rendered rows of `job_ids` (newest first). One query."""
-    return [row_payload(job) for job in queries.rows_by_id(job_ids)]
+    return [row_payload(job) for job in selectors.jobs_by_id(job_ids, fields=queries.ROW_FIELDS)]
 
 
-def counts_html(counts: dict[str, int], *, cap: int = queries.COUNT_CAP) -> str:
+def counts_html(counts: dict[str, int], *, cap: int = listing.COUNT_CAP) -> str:
     """The state tabs' counters (capped counts: "1,000+" above `cap`), each replacing its element by id.
 
     "All" is sent only when no state reached the cap; otherwise the page keeps the figure it
     rendered (an estimate on a large table).
     """
-    items = [(f"count-{status}", queries.count_label(counts.get(status, 0), cap=cap)) for status in Status.values]
+    items = [(f"count-{status}", listing.count_label(counts.get(status, 0), cap=cap)) for status in Status.values]
     if all(count <= cap for count in counts.values()):
         items.insert(0, ("count-all", f"{sum(counts.values()):,}"))
     return format_html_join("", '<span class="count" id="{}">{}</span>', items)

@@ -26,7 +26,7 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard import charts, cron_words, failures, fragments, queries
 from dashboard.permissions import ADMIN, OPERATOR, VIEWER, access_for, require
-from jobs import schedules, selectors, services
+from jobs import listing, schedules, selectors, services
 from jobs.admin.pagination import CappedPaginator
 from jobs.conf import engine_settings
 from jobs.exceptions import InvalidQueue, JobdeckError
@@ -90,7 +90,7 @@ logout = with_csp(auth_views.LogoutView.as_view(next_page="dashboard:login"))
 @with_csp
 @require(VIEWER)
 def overview(request: HtmxHttpRequest) -> HttpResponse:
-    cursor = queries.last_event_id()  # read before the data: whatever happens later is re-sent live
+    cursor = selectors.last_event_id()  # read before the data: whatever happens later is re-sent live
     context = {
         **fragments.overview_context(),
         **charts.overview_charts(last_event_id=cursor),
@@ -102,7 +102,7 @@ def overview(request: HtmxHttpRequest) -> HttpResponse:
     return _page(request, "dashboard/overview.html", context)
 
 
-def _query(filters: queries.JobFilters, **changes: Any) -> str:
+def _query(filters: listing.JobFilters, **changes: Any) -> str:
     """The query string for these filters with `changes` applied (empty values dropped)."""
     values = {
         "status": filters.status,
@@ -142,7 +142,7 @@ def bulk_actions_for(status: str) -> list[str]:
     return [name for name, action in BULK_ACTIONS.items() if not status or status in action.statuses]
 
 
-def _tabs(filters: queries.JobFilters) -> tuple[list[dict[str, Any]], bool]:
+def _tabs(filters: listing.JobFilters) -> tuple[list[dict[str, Any]], bool]:
     """The state tabs with their counts (within the other filters), and whether any count is capped.
 
     Counts are exact up to TAB_COUNT_CAP; above it a state shows "1,000+". The "All" tab of an
@@ -158,7 +158,7 @@ def _tabs(filters: queries.JobFilters) -> tuple[list[dict[str, Any]], bool]:
         ]
         return tabs, False
     if filters.counts_by_sample:
-        small = queries.small_state_counts(filters, cap=TAB_COUNT_CAP)
+        small = listing.small_state_counts(filters, cap=TAB_COUNT_CAP)
         if small is None:  # more than the cap match: say so once, count no state (each would be a long walk)
             tabs = [{"key": "all", "label": "All", "count": f"{TAB_COUNT_CAP:,}+", "query": _query(filters, status="")}]
             tabs += [
@@ -168,7 +168,7 @@ def _tabs(filters: queries.JobFilters) -> tuple[list[dict[str, Any]], bool]:
             return tabs, True
         counts = small
     else:
-        counts = queries.state_counts(filters, cap=TAB_COUNT_CAP)
+        counts = listing.state_counts(filters, cap=TAB_COUNT_CAP)
     capped = any(count > TAB_COUNT_CAP for count in counts.values())
     total = sum(min(count, TAB_COUNT_CAP) for count in counts.values())
     if capped and not filters.narrowed:
@@ -180,7 +180,7 @@ def _tabs(filters: queries.JobFilters) -> tuple[list[dict[str, Any]], bool]:
         {
             "key": s.value,
             "label": s.label,
-            "count": queries.count_label(counts[s.value], cap=TAB_COUNT_CAP),
+            "count": listing.count_label(counts[s.value], cap=TAB_COUNT_CAP),
             "query": _query(filters, status=s.value),
         }
         for s in Status
@@ -197,8 +197,8 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         # A payload search would reveal payload values one guess at a time.
         raise PermissionDenied("Payload search is not open to viewers while payloads are hidden from them")
     before = queries.int_or_none(request.GET.get("before"))
-    cursor = queries.last_event_id()
-    rows, next_before = queries.job_page(filters=filters, before_id=before, limit=PAGE_SIZE)
+    cursor = selectors.last_event_id()
+    rows, next_before = listing.job_page(filters, before_id=before, limit=PAGE_SIZE, fields=queries.ROW_FIELDS)
     tabs, capped = _tabs(filters)
     active_tab = filters.status or "all"
     access = access_for(request.user)
@@ -212,7 +212,7 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         "matching_label": next(tab["count"] for tab in tabs if tab["key"] == active_tab),
         "bulk_actions": [(name, BULK_ACTIONS[name].verb) for name in bulk_actions_for(filters.status)],
         # The snapshot "all matching" acts on: jobs created later are left out.
-        "upto": queries.last_job_id() if access.operate else 0,
+        "upto": selectors.last_job_id() if access.operate else 0,
         "filter_query": _query(filters),
         "next_query": _query(filters, before=next_before) if next_before else "",
         "first_query": _query(filters) if before else "",
@@ -265,7 +265,7 @@ def jobs_bulk(request: HtmxHttpRequest) -> HttpResponse:
             messages.error(request, f"{filters.status.capitalize()} jobs cannot be {action.done}.")
             return HttpResponseRedirect(back)
         limit = services.MAX_BULK
-        ids = queries.matching_ids(filters, statuses=action.statuses, upto=upto or 0, limit=limit + 1)
+        ids = listing.job_ids(filters, statuses=action.statuses, upto=upto or 0, limit=limit + 1)
         if len(ids) > limit:
             ids = ids[:limit]
             more = f" More than {limit:,} match: this acts on the oldest {limit:,}; repeat it for the rest."
@@ -299,7 +299,7 @@ def _error_page(request: HttpRequest, exc: JobdeckError) -> HttpResponse:
 @with_csp
 @require(VIEWER)
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     try:
         context = fragments.job_context(job_id)
     except JobdeckError as exc:
@@ -522,7 +522,7 @@ def workers(request: HtmxHttpRequest) -> HttpResponse:
     """Running worker processes; stale = no heartbeat within the lease; the jobs each one holds now."""
     lease = datetime.timedelta(seconds=engine_settings().lease_seconds)
     rows = selectors.worker_list(stale_after=lease)
-    running = queries.running_by_worker()
+    running = selectors.running_by_worker()
     for worker in rows:
         worker.running = running.get(worker.name, [])  # type: ignore[attr-defined]
     context = {"workers": rows, "lease": lease, "poll": POLL}

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from jobs.exceptions import JobNotFound, ScheduleNotFound
-from jobs.models import Attempt, Job, JobEvent, JobLog, JobQuerySet, OutcomeCounter, Queue, Schedule, WorkerProcess
+from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
 from jobs.status import Status
 
 
@@ -146,67 +146,6 @@ def job_events(job_id: int, *, after_id: int = 0) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job_id=job_id, id__gt=after_id).order_by("id"))
 
 
-def list_jobs(
-    *,
-    status: str | None = None,
-    queue: str | None = None,
-    task: str | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
-    created_after: datetime.datetime | None = None,
-    created_before: datetime.datetime | None = None,
-    offset: int = 0,
-) -> list[Job]:
-    """Jobs newest first, keyset-paginated: pass the last id seen as before_id for the next page.
-
-    `offset` serves page-number paging; its cost grows with the depth, before_id's does not.
-    """
-    qs = _filtered_jobs(
-        status=status, queue=queue, task=task, created_after=created_after, created_before=created_before
-    ).order_by("-id")
-    if before_id is not None:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs[offset : offset + limit])
-
-
-def _filtered_jobs(
-    *,
-    status: str | None = None,
-    queue: str | None = None,
-    task: str | None = None,
-    created_after: datetime.datetime | None = None,
-    created_before: datetime.datetime | None = None,
-) -> JobQuerySet:
-    qs = Job.objects.all()
-    if status:
-        qs = qs.filter(status=status)
-    if queue:
-        qs = qs.filter(queue=queue)
-    if task:
-        qs = qs.filter(task_name=task)
-    if created_after is not None:
-        qs = qs.filter(created_at__gte=created_after)
-    if created_before is not None:
-        qs = qs.filter(created_at__lt=created_before)
-    return qs
-
-
-def job_ids(
-    *,
-    status: str | None = None,
-    queue: str | None = None,
-    task: str | None = None,
-    created_after: datetime.datetime | None = None,
-    created_before: datetime.datetime | None = None,
-    limit: int,
-) -> list[int]:
-    """Ids of the jobs matching the filters, oldest first, at most `limit` (bulk actions by filter)."""
-    qs = _filtered_jobs(
-        status=status, queue=queue, task=task, created_after=created_after, created_before=created_before
-    )
-    return list(qs.order_by("id").values_list("pk", flat=True)[:limit])
-
-
 def job_logs(job_id: int, *, attempt: int | None = None, after_id: int = 0, limit: int = 1000) -> list[JobLog]:
     """A job's log lines in the order written, optionally of one attempt; at most `limit` after `after_id`."""
     qs = JobLog.objects.filter(job_id=job_id, id__gt=after_id)
@@ -329,3 +268,53 @@ def outcome_totals() -> dict[tuple[str, str], int]:
     """Attempts ended so far by (queue, outcome), summed over every worker process that ever ran."""
     rows = OutcomeCounter.objects.values_list("queue", "outcome").annotate(total=Sum("count"))
     return {(queue, outcome): int(total) for queue, outcome, total in rows}
+
+
+# --- The live feed: what changed since a cursor (dashboard fanout and consumers) ------------------
+
+
+def last_job_id() -> int:
+    """The newest Job id (0 when there is none). Uses the primary key."""
+    return Job.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def last_event_id() -> int:
+    """The newest JobEvent id (0 when there is none): the cursor a page is rendered at. Uses the primary key."""
+    return JobEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def last_log_id() -> int:
+    """The newest JobLog id (0 when there is none). Uses the primary key."""
+    return JobLog.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def events_after(after_id: int, *, limit: int) -> list[tuple[int, int]]:
+    """(event id, job id) of the events after `after_id`, oldest first, at most `limit`. An index range scan."""
+    return list(JobEvent.objects.filter(id__gt=after_id).order_by("id").values_list("id", "job_id")[:limit])
+
+
+def logs_after(after_id: int, *, job_ids: list[int], limit: int) -> list[tuple[int, int]]:
+    """(log id, job id) of log lines after `after_id` of `job_ids`, oldest first, at most `limit`."""
+    return list(
+        JobLog.objects.filter(id__gt=after_id, job_id__in=job_ids).order_by("id").values_list("id", "job_id")[:limit]
+    )
+
+
+def jobs_by_id(ids: list[int], *, fields: Sequence[str]) -> list[Job]:
+    """Jobs `ids` (only `fields` read), newest first. One query."""
+    return list(Job.objects.only(*fields).filter(pk__in=ids).order_by("-id"))
+
+
+def job_progress(job_ids: list[int]) -> dict[int, tuple[str, float | None, str]]:
+    """(status, progress, progress message) of each job in `job_ids`. One query by primary key."""
+    rows = Job.objects.filter(pk__in=job_ids).values_list("pk", "status", "progress", "progress_message")
+    return {pk: (status, progress, message) for pk, status, progress, message in rows}
+
+
+def running_by_worker() -> dict[str, list[tuple[int, str]]]:
+    """(job id, task) of each running job, by the worker holding it. One query; bounded by the slots."""
+    running: dict[str, list[tuple[int, str]]] = {}
+    rows = Job.objects.filter(status=Status.RUNNING).order_by("id").values_list("worker", "pk", "task_name")
+    for worker, job_id, task in rows:
+        running.setdefault(worker, []).append((job_id, task))
+    return running

@@ -10,7 +10,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-COUNT_CAP = 10_000
+from jobs.listing import COUNT_CAP
 
 
 class CappedPaginator(Paginator):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
 from pydantic import BaseModel
 
-from jobs import selectors, services
+from jobs import listing, selectors, services
 from jobs.api.auth import actor
 from jobs.api.schemas import (
     MAX_ACTION_JOBS,
@@ -110,8 +109,7 @@ def act(request: HttpRequest, body: JobActionIn) -> Status:
     """Cancel or retry the jobs given by `ids` or matching the filters (at most 1,000 per request)."""
     ids = body.ids
     if ids is None:
-        filters = body.model_dump(include={"status", "queue", "task", "created_after", "created_before"})
-        ids = selectors.job_ids(**filters, limit=MAX_ACTION_JOBS + 1)
+        ids = listing.job_ids(body.for_listing(), limit=MAX_ACTION_JOBS + 1)
         if len(ids) > MAX_ACTION_JOBS:
             raise JobdeckError(f"The filter matches more than {MAX_ACTION_JOBS} jobs; narrow it")
     action = services.cancel_jobs if body.action == "cancel" else services.retry_jobs
@@ -126,8 +124,7 @@ def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobList
     check_params(request, JobListQuery)
     before = decode_cursor(query.cursor) if query.cursor else None
     offset = 0 if before is not None else (query.page - 1) * query.per_page
-    filters: dict[str, Any] = query.model_dump(include={"status", "queue", "task", "created_after", "created_before"})
-    jobs = selectors.list_jobs(**filters, before_id=before, offset=offset, limit=query.per_page + 1)
+    jobs = listing.list_jobs(query.for_listing(), before_id=before, offset=offset, limit=query.per_page + 1)
     if len(jobs) > query.per_page:
         jobs = jobs[: query.per_page]
         response["X-Next-Cursor"] = encode_cursor(jobs[-1].pk)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from jobs import listing
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobLog
 from jobs.services import MAX_ATTEMPTS_LIMIT
 from jobs.status import Status
@@ -99,6 +100,16 @@ class JobFilters(BaseModel):
     task: TaskName | None = Field(None, description="the task's full name, as jobs show it")
     created_after: Timestamp | None = None
     created_before: Timestamp | None = None
+
+    def for_listing(self) -> listing.JobFilters:
+        """The same filters in the form jobs.listing (shared with the dashboard and the CLI) takes."""
+        return listing.JobFilters(
+            status=self.status or "",
+            queue=self.queue or "",
+            task=self.task or "",
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
 
 
 class JobListQuery(JobFilters):

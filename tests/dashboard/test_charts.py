@@ -11,9 +11,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import charts, fanout, queries
+from dashboard import charts, fanout
 from dashboard.fanout import Interest, Tailer
-from jobs import services
+from jobs import selectors, services
 from jobs.models import Attempt, Job, JobEvent
 from tests.dashboard.conftest import run_job
 
@@ -35,7 +35,7 @@ def test_throughput_counts_done_and_failed_per_queue_in_the_current_bucket(make_
     make_job(queue="idle")  # only queued: no series
 
     now = timezone.now()
-    chart = charts.throughput(last_event_id=queries.last_event_id(), now=now)
+    chart = charts.throughput(last_event_id=selectors.last_event_id(), now=now)
 
     last = chart.buckets - 1
     assert chart.buckets == 360
@@ -54,7 +54,7 @@ def test_throughput_places_events_in_their_bucket_and_leaves_out_older_ones(make
     JobEvent.objects.filter(job=recent, new_status="done").update(created_at=now - datetime.timedelta(minutes=30))
     JobEvent.objects.filter(job=old, new_status="done").update(created_at=now - datetime.timedelta(hours=2))
 
-    chart = charts.throughput(last_event_id=queries.last_event_id(), now=now)
+    chart = charts.throughput(last_event_id=selectors.last_event_id(), now=now)
 
     assert chart.series["q"].done == {bucket_index(now - datetime.timedelta(minutes=30), chart): 1}
     assert chart.series["q"].done_total == 1
@@ -65,7 +65,7 @@ def test_throughput_reads_a_bounded_number_of_events_and_says_from_when(
 ) -> None:
     jobs = [run_job(make_job(queue="q").pk) for _ in range(4)]  # 3 events each: queued, running, done
     first_done = JobEvent.objects.get(job=jobs[0], new_status="done")
-    last = queries.last_event_id()
+    last = selectors.last_event_id()
     monkeypatch.setattr(charts, "MAX_EVENTS", last - first_done.pk)  # the read starts just after it
 
     chart = charts.throughput(last_event_id=last)
@@ -81,7 +81,7 @@ def test_throughput_reaching_past_the_window_covers_all_of_it(make_job: Any, mon
     run_job(make_job(queue="q").pk)
     monkeypatch.setattr(charts, "MAX_EVENTS", 4)  # one old event is read: the whole hour is covered
 
-    chart = charts.throughput(last_event_id=queries.last_event_id())
+    chart = charts.throughput(last_event_id=selectors.last_event_id())
 
     assert chart.covered_from is None
     assert chart.series["q"].done_total == 1
@@ -90,7 +90,7 @@ def test_throughput_reaching_past_the_window_covers_all_of_it(make_job: Any, mon
 def test_throughput_json_is_sparse_index_count_pairs(make_job: Any) -> None:
     run_job(make_job(queue="q").pk)
     now = timezone.now()
-    chart = charts.throughput(last_event_id=queries.last_event_id(), now=now)
+    chart = charts.throughput(last_event_id=selectors.last_event_id(), now=now)
 
     assert json.loads(chart.as_json()) == {
         "bucket": 10,
@@ -152,7 +152,7 @@ def test_overview_charts_queries_do_not_grow_with_the_number_of_jobs(
         else:
             make_job(queue="waiting")  # left queued: no samples
 
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     # event times by id; the events' GROUP BY; run times; wait times; and, when event ids run past
     # MAX_EVENTS (earlier tests in the run used them), the check below the read window
     with django_assert_max_num_queries(5):
@@ -165,14 +165,14 @@ def test_overview_charts_read_only_new_events_and_reuse_percentiles(
     make_job: Any, django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run_job(make_job(queue="q").pk)
-    charts.overview_charts(last_event_id=queries.last_event_id())
+    charts.overview_charts(last_event_id=selectors.last_event_id())
 
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     with django_assert_num_queries(1):  # nothing new: the event times only
         charts.overview_charts(last_event_id=cursor)
 
     run_job(make_job(queue="q").pk)
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     with django_assert_num_queries(2):  # new events counted; percentiles younger than a second reused
         context = charts.overview_charts(last_event_id=cursor)
     assert context["performance"][0].done == 2
@@ -180,7 +180,7 @@ def test_overview_charts_read_only_new_events_and_reuse_percentiles(
 
     monkeypatch.setattr(charts, "LATENCY_SECONDS", 0.0)
     run_job(make_job(queue="q").pk)
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     with django_assert_num_queries(4):
         context = charts.overview_charts(last_event_id=cursor)
     assert (context["performance"][0].done, context["performance"][0].run.samples) == (3, 3)
@@ -188,14 +188,14 @@ def test_overview_charts_read_only_new_events_and_reuse_percentiles(
 
 def test_throughput_starts_afresh_when_the_events_it_read_are_gone(make_job: Any) -> None:
     run_job(make_job(queue="old").pk)
-    charts.throughput(last_event_id=queries.last_event_id())
+    charts.throughput(last_event_id=selectors.last_event_id())
     # A new database (or an emptied table) may reuse the ids: the last one read has another time now.
     JobEvent.objects.all().delete()
     Job.objects.all().delete()
     run_job(make_job(queue="new").pk)
     run_job(make_job(queue="new").pk)
 
-    chart = charts.throughput(last_event_id=queries.last_event_id())
+    chart = charts.throughput(last_event_id=selectors.last_event_id())
 
     assert list(chart.series) == ["new"]
     assert chart.series["new"].done_total == 2
@@ -203,9 +203,9 @@ def test_throughput_starts_afresh_when_the_events_it_read_are_gone(make_job: Any
 
 def test_a_page_behind_the_fanout_uses_its_newer_counts(make_job: Any, django_assert_num_queries: Any) -> None:
     run_job(make_job(queue="q").pk)
-    page_cursor = queries.last_event_id()
+    page_cursor = selectors.last_event_id()
     run_job(make_job(queue="q").pk)
-    charts.throughput(last_event_id=queries.last_event_id())  # the fanout, a moment later
+    charts.throughput(last_event_id=selectors.last_event_id())  # the fanout, a moment later
 
     with django_assert_num_queries(1):
         chart = charts.throughput(last_event_id=page_cursor)

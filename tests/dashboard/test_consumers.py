@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from dashboard import queries
+from jobs import selectors
 from project.asgi import application
 from tests.dashboard.conftest import client_for, make_user, run_job
 
@@ -94,7 +94,7 @@ def test_websocket_from_another_origin_is_refused(viewer_ws_client: Client) -> N
 
 
 def test_new_job_and_its_state_changes_reach_a_connected_jobs_page(viewer_ws_client: Client, make_job: Any) -> None:
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
 
     async def scenario() -> None:
         ws = communicator(f"/ws/jobs/?after={cursor}", viewer_ws_client)
@@ -117,7 +117,7 @@ def test_new_job_and_its_state_changes_reach_a_connected_jobs_page(viewer_ws_cli
 def test_many_changes_in_one_interval_arrive_as_one_message(viewer_ws_client: Client) -> None:
     from jobs import services
 
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
     specs = [services.JobSpec(task_name="tests.tasks.add", args=[n, n]) for n in range(30)]
 
     async def scenario() -> None:
@@ -134,7 +134,7 @@ def test_many_changes_in_one_interval_arrive_as_one_message(viewer_ws_client: Cl
 def test_jobs_page_ignores_changes_to_jobs_it_does_not_show(viewer_ws_client: Client, make_job: Any) -> None:
     other = make_job(queue="other")
     mine = make_job(queue="mail")
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
 
     async def scenario() -> None:
         ws = communicator(f"/ws/jobs/?queue=mail&after={cursor}&ids={mine.pk}", viewer_ws_client)
@@ -214,7 +214,7 @@ def test_job_page_gets_progress_and_log_lines_of_a_running_job(
 
     job = make_job(queue="solo")
     run_job(job.pk, to="running")
-    cursor = queries.last_event_id()
+    cursor = selectors.last_event_id()
 
     def progress_and_log() -> None:
         services.set_progress(job_id=job.pk, attempt=1, fraction=0.5, message="halfway")

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from dashboard import queries, views
-from jobs import states
+from jobs import listing, states
 from jobs.admin.pagination import CappedPaginator
 from jobs.models import Job, JobEvent
 from jobs.status import Status
@@ -107,10 +107,10 @@ def test_payload_search_text_survives_in_the_search_box_and_links(viewer_client:
 def test_new_jobs_are_not_added_live_to_lists_they_cannot_be_matched_against() -> None:
     new = {"job_id": 9, "status": "queued", "queue": "default", "task": "t", "priority": 0}
 
-    assert queries.JobFilters(created_after=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)).matches(**new)
-    assert not queries.JobFilters(worker="w").matches(**new)
-    assert not queries.JobFilters(payload_path=("a",), payload_value=1).matches(**new)
-    assert not queries.JobFilters(created_before=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)).matches(**new)
+    assert listing.JobFilters(created_after=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)).matches(**new)
+    assert not listing.JobFilters(worker="w").matches(**new)
+    assert not listing.JobFilters(payload_path=("a",), payload_value=1).matches(**new)
+    assert not listing.JobFilters(created_before=datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)).matches(**new)
 
 
 # --- counts --------------------------------------------------------------------------------------
@@ -122,11 +122,11 @@ def test_state_counts_are_within_the_filters_and_capped(make_job: Any) -> None:
         make_job(queue="mail")
     make_job(queue="other")
 
-    assert queries.state_counts(queries.JobFilters(queue="mail"))["queued"] == 4
-    assert queries.state_counts(queries.JobFilters(queue="mail"))["done"] == 1
-    assert queries.state_counts(queries.JobFilters(queue="mail"), cap=2)["queued"] == 3  # "more than 2"
-    assert queries.count_label(3, cap=2) == "2+"
-    assert queries.count_label(1_234, cap=10_000) == "1,234"
+    assert listing.state_counts(listing.JobFilters(queue="mail"))["queued"] == 4
+    assert listing.state_counts(listing.JobFilters(queue="mail"))["done"] == 1
+    assert listing.state_counts(listing.JobFilters(queue="mail"), cap=2)["queued"] == 3  # "more than 2"
+    assert listing.count_label(3, cap=2) == "2+"
+    assert listing.count_label(1_234, cap=10_000) == "1,234"
 
 
 def test_large_counts_are_labelled_estimated(viewer_client: Client, make_job: Any, monkeypatch: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from jobs import selectors
+from jobs import listing
 from jobs.management.validators import whole_number
 from jobs.status import Status
 
@@ -58,13 +58,10 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: Any) -> None:
         limit = options["limit"]
         # One row more than shown tells whether an older page exists.
-        jobs = selectors.list_jobs(
-            status=options["status"],
-            queue=options["queue"],
-            task=options["task"],
-            before_id=options["before_id"],
-            limit=limit + 1,
+        filters = listing.JobFilters(
+            status=options["status"] or "", queue=options["queue"] or "", task=options["task"] or ""
         )
+        jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1)
         if not jobs:
             self.stdout.write("No jobs.")
             return

@@ -1,0 +1,229 @@
+"""Job lists: the filters every edge shares (dashboard, REST API, `manage.py jobs`), keyset pages,
+capped per-state counts and the id selections bulk actions act on.
+
+Every function only reads, with a bounded number of queries whatever the table size.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.models.fields.json import KeyTransform
+
+from jobs.models import Job, JobQuerySet
+from jobs.status import Status
+
+COUNT_CAP = 10_000  # per-state counts stop here unless a caller asks for another cap
+INPUT_TIME = "%Y-%m-%dT%H:%M:%S"  # how a time bound is written in a URL or a form
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What narrows a job list. Every field is optional; all given ones must match."""
+
+    status: str = ""
+    queue: str = ""
+    task: str = ""
+    priority: int | None = None
+    job_id: int | None = None  # one job by id
+    worker: str = ""
+    created_after: datetime.datetime | None = None  # inclusive, aware
+    created_before: datetime.datetime | None = None  # exclusive
+    payload_path: tuple[str, ...] = ()  # a payload key path ("user", "id") ...
+    payload_value: Any = None  # ... and the value it must hold exactly
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.status or self.narrowed)
+
+    @property
+    def counts_by_sample(self) -> bool:
+        """Whether no (column, status) index serves per-state counts within these filters: the task,
+        worker, priority or time range narrow the list (the queue has job_queue_status_idx)."""
+        return bool(self.task or self.worker or self.priority is not None or self.created_after or self.created_before)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything other than the state narrows the list (then the state counts are its own)."""
+        return bool(
+            self.queue
+            or self.task
+            or self.priority is not None
+            or self.job_id is not None
+            or self.worker
+            or self.created_after
+            or self.created_before
+            or self.payload_path
+        )
+
+    @property
+    def search(self) -> str:
+        """The filter as a search box shows it: "123" for one job, "payload.user_id:42" for a payload value."""
+        if self.job_id is not None:
+            return str(self.job_id)
+        if self.payload_path:
+            return "payload." + ".".join(self.payload_path) + ":" + _value_text(self.payload_value)
+        return ""
+
+    @property
+    def created_after_text(self) -> str:
+        return self.created_after.strftime(INPUT_TIME) if self.created_after else ""
+
+    @property
+    def created_before_text(self) -> str:
+        return self.created_before.strftime(INPUT_TIME) if self.created_before else ""
+
+    def matches(self, *, job_id: int, status: str, queue: str, task: str, priority: int) -> bool:
+        """Whether a new job with these values belongs in a list with these filters (no query).
+
+        A new job has no worker yet and was created now; its payload is not known here, so a
+        payload search or a worker or end-time filter never takes new jobs live (reload shows them).
+        """
+        if self.worker or self.created_before or self.payload_path:
+            return False
+        return (
+            (not self.status or status == self.status)
+            and (not self.queue or queue == self.queue)
+            and (not self.task or task == self.task)
+            and (self.priority is None or priority == self.priority)
+            and (self.job_id is None or job_id == self.job_id)
+        )
+
+
+def _value_text(value: Any) -> str:
+    """A payload search value as typed: text as it is, unless it would read back as JSON."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value)
+
+
+def filtered_jobs(filters: JobFilters, *, with_status: bool = True) -> JobQuerySet:
+    """The jobs matching `filters` (the state too unless `with_status` is False), unordered.
+
+    The payload filter compares one JSON key with an exact value. No index serves it: the database
+    reads the rows the other filters leave, newest first, until it has the rows asked for.
+    """
+    qs = Job.objects.all()
+    if filters.job_id is not None:
+        qs = qs.filter(pk=filters.job_id)
+    if with_status and filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.queue:
+        qs = qs.filter(queue=filters.queue)
+    if filters.task:
+        qs = qs.filter(task_name=filters.task)
+    if filters.priority is not None:
+        qs = qs.filter(priority=filters.priority)
+    if filters.worker:
+        qs = qs.filter(worker=filters.worker)
+    if filters.created_after is not None:
+        qs = qs.filter(created_at__gte=filters.created_after)
+    if filters.created_before is not None:
+        qs = qs.filter(created_at__lt=filters.created_before)
+    if filters.payload_path:
+        qs = payload_equals(qs, path=filters.payload_path, value=filters.payload_value)
+    return qs
+
+
+def payload_equals(qs: JobQuerySet, *, path: tuple[str, ...], value: Any) -> JobQuerySet:
+    """`qs` narrowed to jobs whose payload holds exactly `value` at the key `path` (("user", "id")).
+
+    KeyTransform names the keys explicitly, so a key called "contains" or "exact" is a key, not a lookup.
+    """
+    key: Any = "payload"
+    for name in path:
+        key = KeyTransform(name, key)
+    return qs.alias(payload_key=key).filter(payload_key=value)
+
+
+def list_jobs(
+    filters: JobFilters,
+    *,
+    before_id: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    fields: Sequence[str] = (),
+) -> list[Job]:
+    """Jobs newest first, keyset-paginated on id (unique, so its own tie-break): pass the last id seen
+    as `before_id` for the next page. `fields` limits the columns read. One query.
+
+    `offset` serves page-number paging; its cost grows with the depth, before_id's does not.
+    """
+    qs = filtered_jobs(filters).order_by("-id")
+    if fields:
+        qs = qs.only(*fields)
+    if before_id is not None:
+        qs = qs.filter(id__lt=before_id)
+    return list(qs[offset : offset + limit])
+
+
+def job_page(
+    filters: JobFilters, *, before_id: int | None, limit: int, fields: Sequence[str] = ()
+) -> tuple[list[Job], int | None]:
+    """One keyset page and the `before_id` of the next page (None on the last page). One query."""
+    rows = list_jobs(filters, before_id=before_id, limit=limit + 1, fields=fields)  # one extra: is there more?
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].pk
+    return rows, None
+
+
+def job_ids(filters: JobFilters, *, limit: int, statuses: Collection[str] = (), upto: int | None = None) -> list[int]:
+    """Ids of the jobs matching `filters` (and in `statuses`, with id <= `upto`, when given), oldest
+    first, at most `limit`: what a bulk action by filter acts on. One query.
+
+    `upto` pins the selection to the jobs that existed when a page was shown (a snapshot).
+    """
+    qs = filtered_jobs(filters)
+    if statuses:
+        qs = qs.filter(status__in=sorted(statuses))
+    if upto is not None:
+        qs = qs.filter(id__lte=upto)
+    return list(qs.order_by("id").values_list("pk", flat=True)[:limit])
+
+
+def state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str, int]:
+    """Jobs per state within the filters (all but the state), each counted up to `cap` + 1. One query.
+
+    Each count reads at most cap + 1 index entries of its state, however big the table is; a value
+    above `cap` means "more than cap". The counts are scalar subqueries of one SELECT, because
+    SQLite allows no LIMIT inside a UNION.
+    """
+    base = filtered_jobs(filters, with_status=False)
+    parts, params = [], []
+    for status in Status.values:
+        sql, sub_params = base.filter(status=status).values("pk")[: cap + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608 - the ORM's own SQL
+        params.extend(sub_params)
+    with connections[base.db].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return dict(zip(Status.values, row, strict=True))
+
+
+def small_state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str, int] | None:
+    """Jobs per state within the filters (all but the state) when at most `cap` jobs match, else None.
+
+    For filters no (column, status) index serves (see JobFilters.counts_by_sample): counting each
+    state would walk every job of the task (or worker...) per state. One query reads the newest
+    cap + 1 matching rows by id and counts their states.
+    """
+    rows = list(filtered_jobs(filters, with_status=False).order_by("-id").values_list("status", flat=True)[: cap + 1])
+    if len(rows) > cap:
+        return None
+    counts = dict.fromkeys(Status.values, 0)
+    for status in rows:
+        counts[status] += 1
+    return counts
+
+
+def count_label(count: int, *, cap: int = COUNT_CAP) -> str:
+    """A capped count for people: "1,234", or "10,000+" when counting stopped at the cap."""
+    return f"{cap:,}+" if count > cap else f"{count:,}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 from collections.abc import Sequence
@@ -22,20 +23,6 @@ from jobs.services import JobSpec
 
 logger = logging.getLogger(__name__)
 
-# The definition of a schedule: the keyword arguments of create_schedule() and update_schedule().
-FIELDS = (
-    "name",
-    "cron",
-    "task_name",
-    "args",
-    "payload",
-    "queue",
-    "priority",
-    "max_attempts",
-    "timeout",
-    "timezone",
-    "enabled",
-)
 REQUIRED = ("name", "cron", "task_name")
 NAME_MAX = 100
 FIRE_BATCH = 100  # schedules fired per tick at most; the rest are due at the next tick
@@ -57,6 +44,20 @@ class Definition:
     timeout: float | None
     timezone: str
     enabled: bool
+
+
+# The definition's fields: the keyword arguments of validate_schedule(), create_schedule() and update_schedule().
+FIELDS = tuple(f.name for f in dataclasses.fields(Definition))
+
+
+def _check_fields(fields: dict[str, Any], *, complete: bool) -> None:
+    """Refuse unknown fields and, for a whole definition (`complete`), missing required ones."""
+    unknown = sorted(set(fields) - set(FIELDS), key=str)
+    if unknown:
+        raise InvalidSchedule(f"Unknown schedule field(s): {', '.join(map(str, unknown))}")
+    missing = [f for f in REQUIRED if f not in fields] if complete else []
+    if missing:
+        raise InvalidSchedule(f"Missing schedule field(s): {', '.join(missing)}")
 
 
 def validate_schedule(
@@ -137,38 +138,14 @@ def _refuse_code(schedule: Schedule) -> None:
         raise Conflict(f"Schedule '{schedule.name}' is defined in settings (JOBDECK_SCHEDULES); change it there")
 
 
-def create_schedule(
-    *,
-    name: str,
-    cron: str,
-    task_name: str,
-    args: Sequence[Any] = (),
-    payload: dict[str, Any] | None = None,
-    queue: str | None = None,
-    priority: int | None = None,
-    max_attempts: int | None = None,
-    timeout: float | None = None,
-    timezone: str = "UTC",
-    enabled: bool = True,
-    actor: str = "",
-) -> Schedule:
-    """Store a new database schedule; an enabled one gets its first fire time after now.
+def create_schedule(*, actor: str = "", **fields: Any) -> Schedule:
+    """Store a new database schedule from validate_schedule()'s keyword arguments; an enabled one
+    gets its first fire time after now.
 
     Raises InvalidSchedule for a bad definition, Conflict when the name is taken.
     """
-    definition = validate_schedule(
-        name=name,
-        cron=cron,
-        task_name=task_name,
-        args=args,
-        payload=payload,
-        queue=queue,
-        priority=priority,
-        max_attempts=max_attempts,
-        timeout=timeout,
-        timezone=timezone,
-        enabled=enabled,
-    )
+    _check_fields(fields, complete=True)
+    definition = validate_schedule(**fields)
     schedule = _insert(definition, source=Schedule.Source.DATABASE)
     logger.info(
         "schedule %s created by %s",
@@ -222,9 +199,7 @@ def update_schedule(*, schedule_id: int, actor: str = "", **changes: Any) -> Sch
     keep it. Raises ScheduleNotFound, InvalidSchedule (bad value or unknown field), or Conflict
     for a schedule defined in settings or a name already taken.
     """
-    unknown = sorted(set(changes) - set(FIELDS))
-    if unknown:
-        raise InvalidSchedule(f"Unknown schedule field(s): {', '.join(unknown)}")
+    _check_fields(changes, complete=False)
     try:
         with transaction.atomic():
             # Locked: a fire advancing next_run_at meanwhile must not be overwritten with the old value.
@@ -418,13 +393,8 @@ def _code_definitions() -> list[Definition]:
         if not isinstance(entry, dict):
             raise InvalidSchedule(f"{label} must be a dict with name, cron and task_name")
         label = f"{label} ({entry.get('name', 'unnamed')!r})"
-        unknown = sorted(set(entry) - set(FIELDS), key=str)
-        if unknown:
-            raise InvalidSchedule(f"{label}: unknown field(s) {', '.join(map(str, unknown))}")
-        missing = [f for f in REQUIRED if f not in entry]
-        if missing:
-            raise InvalidSchedule(f"{label}: missing {', '.join(missing)}")
         try:
+            _check_fields(entry, complete=True)
             definition = validate_schedule(**entry)
         except InvalidSchedule as exc:
             raise InvalidSchedule(f"{label}: {exc.message}") from None

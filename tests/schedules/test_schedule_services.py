@@ -328,3 +328,13 @@ def test_settings_schedules_cannot_be_changed_through_the_services(make_schedule
 
     schedules.run_schedule_now(schedule_id=schedule.pk)  # running one now is still allowed
     assert Schedule.objects.get(pk=schedule.pk).args == [1, 2]
+
+
+@pytest.mark.django_db
+def test_create_refuses_unknown_and_missing_fields_and_writes_nothing() -> None:
+    with pytest.raises(InvalidSchedule, match="^Unknown schedule field\\(s\\): kwargs$"):
+        schedules.create_schedule(name="x", cron="@daily", task_name="jobs.tasks.echo", kwargs={})
+    with pytest.raises(InvalidSchedule, match="^Missing schedule field\\(s\\): task_name$"):
+        schedules.create_schedule(name="x", cron="@daily")
+
+    assert not Schedule.objects.exists()

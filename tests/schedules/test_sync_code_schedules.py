@@ -82,10 +82,10 @@ def test_rows_whose_entry_is_gone_are_deleted_and_database_rows_are_kept(
 BAD_SETTINGS: dict[str, tuple[Any, str]] = {
     "not-a-list": ({"name": "x"}, "JOBDECK_SCHEDULES must be a list of schedule definitions (dicts)"),
     "not-a-dict": (["0 3 * * *"], "JOBDECK_SCHEDULES[0] must be a dict with name, cron and task_name"),
-    "missing": ([{"name": "x", "cron": "@daily"}], "JOBDECK_SCHEDULES[0] ('x'): missing task_name"),
+    "missing": ([{"name": "x", "cron": "@daily"}], "JOBDECK_SCHEDULES[0] ('x'): Missing schedule field(s): task_name"),
     "unknown-key": (
         [NIGHTLY, HOURLY | {"kwargs": {}}],
-        "JOBDECK_SCHEDULES[1] ('hourly'): unknown field(s) kwargs",
+        "JOBDECK_SCHEDULES[1] ('hourly'): Unknown schedule field(s): kwargs",
     ),
     "bad-cron": (
         [NIGHTLY | {"cron": "0 3 * *"}],

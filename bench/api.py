@@ -16,32 +16,22 @@ this shared machine. Prints a table and writes bench/results/api-<UTC time>.json
 from __future__ import annotations
 
 import argparse
-import datetime
 import http.client
 import json
 import os
 import random
-import socket
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `bench` importable
 
-from bench import jobdeck_side, procs  # noqa: E402
+from bench import jobdeck_side, procs, web  # noqa: E402
 
-RESULTS = procs.ROOT / "bench" / "results"
 LOAD_BATCH = 5_000
 TASKS = ["jobs.tasks.noop", "jobs.tasks.echo", "jobs.tasks.sleep", "jobs.tasks.thumbnail"]
 QUEUES = ["default", "media", "emails", "reports"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:
@@ -189,30 +179,13 @@ def get_figures(port: int, token: str, samples: int) -> dict:
     return figures
 
 
-def start_daphne(env: dict[str, str], workdir: Path, port: int, token: str) -> object:
-    server = procs.start(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env,
-        log_path=workdir / "daphne.log",
-    )
-
-    def up() -> bool:
-        try:
-            return Client(port, token).call("GET", "/api/v1/tasks")[0] == 200
-        except OSError:
-            return False
-
-    procs.wait_until(up, timeout=60, what="daphne to answer")
-    return server
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> dict:
     env = jobdeck_side.configure(args.db, workdir, args.pg_url)
     env["JOBDECK_LOG_LEVEL"] = "WARNING"
     jobdeck_side.setup_django()
     token = make_token()
-    port = free_port()
-    server = start_daphne(env, workdir, port, token)
+    port = web.free_port()
+    server = web.start_daphne(env, workdir, port, up=lambda: Client(port, token).call("GET", "/api/v1/tasks")[0] == 200)
     try:
         result: dict = {"db": args.db, "db_version": jobdeck_side.db_version(), "rows": args.rows}
         result["post_empty_table"] = post_figures(port, token, args.posts)
@@ -257,14 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.posts, args.samples = 20_000, 200, 30
-    with tempfile.TemporaryDirectory(prefix="jobdeck-bench-api-") as tmp:
-        result = measure(args, Path(tmp))
-    result["at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"api-{result['at'].replace(':', '')}.json").write_text(json.dumps(result, indent=2))
-    print_table(result)
-    if args.db == "postgres":
-        jobdeck_side.recreate_postgres(args.pg_url, create=False)
+    web.run("api", args, measure, print_table)
 
 
 if __name__ == "__main__":

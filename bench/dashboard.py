@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import datetime
 import http.client
-import json
 import os
 import queue
 import random
@@ -37,7 +35,6 @@ import re
 import socket
 import struct
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -45,9 +42,8 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: make `bench` importable
 
-from bench import api, jobdeck_side, procs  # noqa: E402
+from bench import api, jobdeck_side, procs, web  # noqa: E402
 
-RESULTS = procs.ROOT / "bench" / "results"
 USER, PASSWORD = "bench", "bench-dashboard-password"
 PAGE_TARGET_MS = 50
 LIVE_TARGET_MS = 250
@@ -306,23 +302,6 @@ def live_figures(port: int, samples: int) -> dict:
     return {"state change of a shown job": procs.percentiles_ms(changes), "new job": procs.percentiles_ms(news)}
 
 
-def start_daphne(env: dict[str, str], workdir: Path, port: int) -> object:
-    server = procs.start(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        env=env,
-        log_path=workdir / "daphne.log",
-    )
-
-    def up() -> bool:
-        try:
-            return Browser(port).request("GET", "/login/")[0] == 200
-        except OSError:
-            return False
-
-    procs.wait_until(up, timeout=60, what="daphne to answer")
-    return server
-
-
 def measure(args: argparse.Namespace, workdir: Path) -> dict:
     env = jobdeck_side.configure(args.db, workdir, args.pg_url)
     env["JOBDECK_LOG_LEVEL"] = "WARNING"
@@ -333,8 +312,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
     result["load_rows_per_s"] = round(api.load_rows(args.rows))
     add_history()
     result["load_seconds"] = round(time.perf_counter() - t0, 1)
-    port = api.free_port()
-    server = start_daphne(env, workdir, port)
+    port = web.free_port()
+    server = web.start_daphne(env, workdir, port, up=lambda: Browser(port).request("GET", "/login/")[0] == 200)
     try:
         result["pages"] = page_figures(port, args.samples)
         result["live"] = live_figures(port, args.samples)
@@ -372,14 +351,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rows, args.samples = 20_000, 20
-    with tempfile.TemporaryDirectory(prefix="jobdeck-bench-dash-") as tmp:
-        result = measure(args, Path(tmp))
-    result["at"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"dashboard-{result['at'].replace(':', '')}.json").write_text(json.dumps(result, indent=2))
-    print_table(result)
-    if args.db == "postgres":
-        jobdeck_side.recreate_postgres(args.pg_url, create=False)
+    web.run("dashboard", args, measure, print_table)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from django.db import close_old_connections, connection
 
 from dashboard import charts, fragments
 from jobs import listing, selectors
+from jobs.engine.wake import listen_connection_kwargs
 from jobs.exceptions import JobNotFound
 from jobs.states import NOTIFY_CHANNEL
 
@@ -262,17 +263,9 @@ async def _listen() -> Any:
         return None
     import psycopg
 
-    s = connection.settings_dict
     conn = None
     try:
-        conn = await psycopg.AsyncConnection.connect(
-            dbname=s["NAME"],
-            user=s.get("USER") or None,
-            password=s.get("PASSWORD") or None,
-            host=s.get("HOST") or None,
-            port=s.get("PORT") or None,
-            autocommit=True,
-        )
+        conn = await psycopg.AsyncConnection.connect(**listen_connection_kwargs(connection.settings_dict))
         await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
     except BaseException as exc:  # cancelled while connecting (the last viewer left) included
         if conn is not None:

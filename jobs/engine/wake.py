@@ -89,6 +89,20 @@ def _inotify_watch(directory: str) -> int | None:
         return None
 
 
+def listen_connection_kwargs(settings_dict: dict) -> dict:
+    """psycopg.connect() keywords for a connection of its own (autocommit) to LISTEN on `settings_dict`'s
+    database: Django's connections are used for transactions, and one in LISTEN must stay idle."""
+    s = settings_dict
+    return {
+        "dbname": s["NAME"],
+        "user": s.get("USER") or None,
+        "password": s.get("PASSWORD") or None,
+        "host": s.get("HOST") or None,
+        "port": s.get("PORT") or None,
+        "autocommit": True,
+    }
+
+
 class PostgresWaker(Waker):
     """A thread holding its own connection in LISTEN; each NOTIFY bumps a generation counter."""
 
@@ -103,15 +117,7 @@ class PostgresWaker(Waker):
     def _connect(self):  # type: ignore[no-untyped-def]
         import psycopg
 
-        s = self.settings_dict
-        return psycopg.connect(
-            dbname=s["NAME"],
-            user=s.get("USER") or None,
-            password=s.get("PASSWORD") or None,
-            host=s.get("HOST") or None,
-            port=s.get("PORT") or None,
-            autocommit=True,
-        )
+        return psycopg.connect(**listen_connection_kwargs(self.settings_dict))
 
     def _bump(self) -> None:
         with self.cond:

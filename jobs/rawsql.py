@@ -17,6 +17,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from jobs.conf import read_setting
+
 
 class Hot:
     """The default database's raw connection, for one transaction's hot statements."""
@@ -26,6 +28,7 @@ class Hot:
         self.conn.ensure_connection()
         self.pg = self.conn.vendor == "postgresql"
         self.ops = self.conn.ops
+        self.prepare = self.pg and _allow_prepare(self.conn.connection)
 
     def execute(self, sql: str, params: Sequence[Any]) -> Any:
         """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
@@ -35,11 +38,10 @@ class Hot:
             if self.pg:
                 import psycopg
 
-                # Server-side binding, prepared: the claim and finish are parsed and planned once per
-                # connection rather than on every job. Django turns psycopg's automatic preparing off
-                # (prepare_threshold=None, for connection poolers), so ask for it per statement.
+                # Server-side binding, prepared: the claim and finish are parsed (and, once PostgreSQL
+                # settles on a generic plan, planned) once per connection rather than on every job.
                 cursor = psycopg.Cursor(self.conn.connection)
-                cursor.execute(sql, params, prepare=True)
+                cursor.execute(sql, params, prepare=self.prepare)
             else:
                 cursor = self.conn.connection.cursor()
                 cursor.execute(_qmark(sql), params)
@@ -69,6 +71,31 @@ class Hot:
 
     def json(self, value: Any) -> Any:
         return None if value is None else self.ops.adapt_json_value(value, None)
+
+
+# Far above any repeat count an ORM query reaches: psycopg prepares only what asks for it.
+EXPLICIT_ONLY = 2**62
+
+
+def _allow_prepare(raw: Any) -> bool:
+    """Whether the hot statements may be prepared on this psycopg connection, enabling it if so.
+
+    Django opens connections with prepare_threshold=None (for transaction-mode connection poolers,
+    where a prepared statement may land on another server connection), and psycopg then ignores
+    prepare=True. Unless JOBDECK_PREPARE_STATEMENTS is 0 (set it so behind such a pooler), the
+    threshold is raised to a count no query reaches: only the hot statements, which ask, are prepared.
+    A threshold the project set itself (OPTIONS["prepare_threshold"]) is left as it is.
+    """
+    if raw.prepare_threshold is None:
+        if not _prepare_setting():
+            return False
+        raw.prepare_threshold = EXPLICIT_ONLY
+    return True
+
+
+@functools.cache
+def _prepare_setting() -> bool:
+    return bool(read_setting("JOBDECK_PREPARE_STATEMENTS", 1))
 
 
 @functools.cache

@@ -342,8 +342,12 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
         # Claimers of concurrency-limited queues take turns, so two never both see "one slot free"
         # (the claim is a later statement, so its snapshot includes the previous holder's claim).
         # A claim lost in a server crash leaves the job queued, so it need not wait for the WAL flush.
+        # enable_sort off: the claim must walk job_claim_idx, which is already in claim order. With
+        # stale statistics (a queue that filled since the last ANALYZE) the planner otherwise picks a
+        # (queue, ...) index and sorts every queued job of the queue on each claim: O(backlog) per job.
         hot.execute(
-            "SELECT set_config('synchronous_commit', 'off', true), (SELECT count(*) FROM ("
+            "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true), "
+            "(SELECT count(*) FROM ("
             f"SELECT 1 FROM {Queue._meta.db_table} WHERE name = ANY(%s) AND concurrency IS NOT NULL "
             "ORDER BY name FOR UPDATE) AS limited)",
             [list(queues)],

@@ -141,22 +141,23 @@ def _ours(task: Task) -> DatabaseBackend | None:
     return backend if isinstance(backend, DatabaseBackend) else None
 
 
-def notify_started(task: Task, claimed: ClaimedJob) -> None:
-    """Send Django's task_started for a job a worker is about to run."""
+def notify_started(task: Task, result: TaskResult) -> None:
+    """Send Django's task_started for a job a worker is about to run (`result`: its claimed_result)."""
     backend = _ours(task)
     if backend is not None:
-        task_started.send(type(backend), task_result=claimed_result(task, claimed))
+        task_started.send(type(backend), task_result=result)
 
 
-def notify_finished(task: Task, claimed: ClaimedJob, outcome: Outcome) -> None:
+def notify_finished(task: Task, result: TaskResult, outcome: Outcome) -> None:
     """Send Django's task_finished once a job has ended for good (not for an attempt that will retry).
 
-    Receivers' errors are logged, not raised: the outcome is already decided.
+    `result` is the object task_started carried, brought up to date as Django's own backends do
+    with theirs. Receivers' errors are logged, not raised: the outcome is already decided.
     """
     backend = _ours(task)
     if backend is None or outcome.to not in FINISHED:
         return
-    result = claimed_result(task, claimed, DJANGO_STATUS[outcome.to])
+    object.__setattr__(result, "status", DJANGO_STATUS[outcome.to])
     object.__setattr__(result, "finished_at", outcome.ended_at)
     if outcome.failure is not None and outcome.failure.error_class:
         result.errors.append(
@@ -166,4 +167,4 @@ def notify_finished(task: Task, claimed: ClaimedJob, outcome: Outcome) -> None:
         object.__setattr__(result, "_return_value", outcome.result)
     for receiver, error in task_finished.send_robust(type(backend), task_result=result):
         if isinstance(error, Exception):
-            logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": claimed.id})
+            logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})

@@ -499,6 +499,7 @@ def finish_and_claim(
         with hot.batch():
             written = None if previous is None else _write_outcome(hot, previous)
             claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
+            hot.commit_in_batch()
         return (None if written is None else written()), claimed()
 
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from huey import Huey
 from huey.consumer import Consumer
@@ -33,6 +34,14 @@ class WorkerConfig:
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
 
 
+class JobdeckHuey(Huey):
+    """huey taking each claimed job's task straight from the storage: the job was read from the
+    database already, so pickling it into a message for huey to unpickle would be wasted work."""
+
+    def dequeue(self) -> Any:
+        return self.storage.next_task()
+
+
 class JobdeckConsumer(Consumer):
     """huey's consumer, calling `on_ready` once its signal handlers are in place (the end of
     start()): until then SIGTERM still has its default meaning, so only then is the worker
@@ -48,7 +57,7 @@ class JobdeckConsumer(Consumer):
 def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     """A huey consumer whose storage claims from the job table under `worker_name`."""
     engine = engine_settings()
-    huey = Huey(
+    huey = JobdeckHuey(
         "jobdeck",
         results=False,
         immediate=False,
@@ -101,7 +110,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
     huey.on_shutdown(name="jobdeck.flush")(storage.flush)
     huey.on_shutdown(name="jobdeck.totals")(write_totals)
-    storage.message_for = lambda claimed: huey.serialize_task(run_claimed.s(claimed))
+    storage.task_for = run_claimed.s
     return JobdeckConsumer(
         huey,
         workers=config.concurrency,

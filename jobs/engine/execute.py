@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import close_old_connections
-from django.tasks import Task, TaskContext
+from django.tasks import Task, TaskContext, TaskResult
 from django.utils import timezone
 from django.utils.json import normalize_json
 
@@ -42,36 +42,48 @@ def _failure(exc: BaseException, outcome: str) -> states.Failure:
     )
 
 
+# The job a process worker's main thread runs under hard limits. The signal handlers are installed
+# once per process and read it, so a job costs no handler swaps; between jobs a late signal is ignored.
+_hard_job: JobContext | None = None
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    ctx = _hard_job
+    if ctx is not None:
+        raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
+
+
+def _on_stop(signum: int, frame: Any) -> None:
+    ctx = _hard_job
+    if ctx is not None:
+        raise JobCancelled(f"job {ctx.job_id} was cancelled")
+
+
 @contextlib.contextmanager
 def _hard_limits(ctx: JobContext, hard: bool) -> Iterator[None]:
     """On a process worker's main thread: SIGALRM enforces the timeout, SIGUSR1 a cancel."""
+    global _hard_job
     if not hard:
         yield
         return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
-
-    def on_stop(signum: int, frame: Any) -> None:
-        raise JobCancelled(f"job {ctx.job_id} was cancelled")
-
-    old_alarm = signal.signal(signal.SIGALRM, on_alarm)
-    old_stop = signal.signal(HARD_STOP_SIGNAL, on_stop)
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.signal(HARD_STOP_SIGNAL, _on_stop)
+    _hard_job = ctx
     if ctx.timeout:
         signal.setitimer(signal.ITIMER_REAL, ctx.timeout)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old_alarm)
-        signal.signal(HARD_STOP_SIGNAL, old_stop)
+        if ctx.timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        _hard_job = None
 
 
-def _call(claimed: states.ClaimedJob, task: Task) -> Any:
-    backend.notify_started(task, claimed)
+def _call(claimed: states.ClaimedJob, task: Task, result: TaskResult) -> Any:
+    backend.notify_started(task, result)
     if task.takes_context:
-        context = TaskContext(task_result=backend.claimed_result(task, claimed))
-        return task.call(context, *claimed.args, **claimed.payload)
+        return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
     return task.call(*claimed.args, **claimed.payload)
 
 
@@ -108,13 +120,15 @@ def execute(
             return states.Outcome(
                 claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED)
             )
-        outcome = _run(claimed, task, ctx, hard, policy)
+        # One TaskResult per job: the task's context and both signals share it.
+        result = backend.claimed_result(task, claimed)
+        outcome = _run(claimed, task, result, ctx, hard, policy)
     finally:
         keeper.untrack(ctx)
         set_current(None)
         _write_logs(ctx)
         close_old_connections()
-    backend.notify_finished(task, claimed, outcome)
+    backend.notify_finished(task, result, outcome)
     return outcome
 
 
@@ -128,11 +142,13 @@ def _write_logs(ctx: JobContext) -> None:
         logger.exception("could not store the log lines of job %s", ctx.job_id, extra={"job_id": ctx.job_id})
 
 
-def _run(claimed: states.ClaimedJob, task: Task, ctx: JobContext, hard: bool, policy: RetryPolicy) -> states.Outcome:
+def _run(
+    claimed: states.ClaimedJob, task: Task, result: TaskResult, ctx: JobContext, hard: bool, policy: RetryPolicy
+) -> states.Outcome:
     """Call the task and decide the outcome."""
     try:
         with _hard_limits(ctx, hard):
-            value = _call(claimed, task)
+            value = _call(claimed, task, result)
         value = normalize_json(value)
         if ctx.timed_out():
             raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")

@@ -52,7 +52,7 @@ class JobStorage(BaseStorage):
         self.queues = queues
         self.worker_name = worker_name
         self.engine = engine
-        self.message_for: Callable[[states.ClaimedJob], bytes] | None = None  # set by the consumer
+        self.task_for: Callable[[states.ClaimedJob], Any] | None = None  # set by the consumer
         self._pid = os.getpid()
         self._local = threading.local()
         self._next_rescue = 0.0
@@ -116,10 +116,11 @@ class JobStorage(BaseStorage):
             return claimed
         return None
 
-    def dequeue(self) -> bytes | None:
-        """Claim and return the next job as a huey message, waiting up to idle_wait_seconds for one."""
+    def next_task(self) -> Any:
+        """Claim the next job and return the huey task that runs it, waiting up to idle_wait_seconds
+        for one (None then). JobdeckHuey.dequeue() calls this in place of dequeue()."""
         self._check_process()
-        assert self.message_for is not None, "the consumer sets message_for before starting"
+        assert self.task_for is not None, "the consumer sets task_for before starting"
         deadline = time.monotonic() + self.engine.idle_wait_seconds
         probe_first = False
         while True:
@@ -134,7 +135,7 @@ class JobStorage(BaseStorage):
             else:
                 claimed = self._finish_and_claim()
             if claimed is not None:
-                return self.message_for(claimed)
+                return self.task_for(claimed)
             probe_first = connection.vendor == "sqlite"
             # Nothing runnable: promote scheduled/retrying jobs whose time has come, so run_at is
             # honoured to the millisecond rather than to the next scheduler tick.
@@ -202,6 +203,9 @@ class JobStorage(BaseStorage):
         return []
 
     # --- the rest of huey's storage interface: unused, answered honestly --------------------------
+
+    def dequeue(self) -> bytes | None:
+        raise NotImplementedError("JobdeckHuey.dequeue() takes tasks from next_task(), unserialized")
 
     def close(self) -> None:
         connections.close_all()  # called before forking workers: children must open their own

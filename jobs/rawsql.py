@@ -11,11 +11,11 @@ import contextlib
 import datetime
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from jobs.conf import read_setting
 
@@ -66,13 +66,33 @@ class Hot:
         stack.enter_context(self.conn.connection.pipeline())
         return stack
 
-    def commit_in_batch(self) -> None:
-        """PostgreSQL, inside batch() and the outermost atomic block: queue the COMMIT with the
-        statements, so the transaction costs one round trip instead of two. The atomic block's own
-        commit then finds no transaction open and sends nothing; if anything fails, the pipeline
-        raises when it syncs and the block rolls back as usual. Elsewhere a no-op."""
-        if self.pg and len(self.conn.atomic_blocks) == 1 and not self.conn.needs_rollback:
-            self.conn.connection.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """One transaction for the statements run inside, sent as one batch (see batch()).
+
+        On PostgreSQL outside any atomic block, the pipeline itself is the transaction: statements
+        up to the pipeline's Sync run as one implicit transaction, committed at the Sync or rolled
+        back whole if one fails, so neither BEGIN nor COMMIT travels and the exchange is one round
+        trip. Inside a caller's atomic block, or on SQLite, it is an atomic block around batch().
+        """
+        if self.pg and self.conn.get_autocommit() and not self.conn.in_atomic_block:
+            return self._pipeline_transaction()
+        stack = contextlib.ExitStack()
+        stack.enter_context(transaction.atomic())
+        stack.enter_context(self.batch())
+        return stack
+
+    @contextlib.contextmanager
+    def _pipeline_transaction(self) -> Iterator[None]:
+        raw = self.conn.connection
+        with self.conn.wrap_database_errors, raw.pipeline():
+            try:
+                yield
+            except BaseException:
+                # The pipeline's closing Sync would commit what was sent so far: roll it back first
+                # (if the server already failed a statement, it skips this and rolls back at the Sync).
+                with contextlib.suppress(Exception):
+                    raw.execute("ROLLBACK")
+                raise
 
     def dt(self, value: datetime.datetime | None) -> Any:
         return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)

@@ -492,15 +492,13 @@ def finish_and_claim(
     transactions per job, which is what bounds throughput on SQLite. Returns (whether the
     outcome was written, or None without one; the claimed job or None).
     """
-    with transaction.atomic():
-        # On PostgreSQL _claim() sets synchronous_commit off for this transaction: an outcome lost
-        # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
-        hot = Hot()
-        with hot.batch():
-            written = None if previous is None else _write_outcome(hot, previous)
-            claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
-            hot.commit_in_batch()
-        return (None if written is None else written()), claimed()
+    # On PostgreSQL _claim() sets synchronous_commit off for this transaction: an outcome lost
+    # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
+    hot = Hot()
+    with hot.transaction():
+        written = None if previous is None else _write_outcome(hot, previous)
+        claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
+    return (None if written is None else written()), claimed()
 
 
 def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:

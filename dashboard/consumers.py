@@ -117,7 +117,9 @@ class JobListConsumer(LiveConsumer):
 
     def groups_for(self) -> list[str]:
         self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
-        self.first_page = not self.query.get("before")
+        # New jobs go on top of the first page of a newest-first list; an oldest-first list gets
+        # them at its far end, which a reload shows.
+        self.takes_new = not self.filters.oldest_first and not self.query.get("before")
         ids = [_int(i) for i in self.query.get("ids", "").split(",")[:MAX_SHOWN_IDS]]
         self.shown = {i for i in ids if i is not None}
         self.top_id = max(self.shown, default=0)
@@ -138,7 +140,7 @@ class JobListConsumer(LiveConsumer):
             if row["id"] in self.shown:
                 parts.append(row["html"])
             elif (
-                self.first_page
+                self.takes_new
                 and row["id"] > self.top_id
                 and self.filters.matches(
                     job_id=row["id"],

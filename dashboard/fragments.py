@@ -41,7 +41,7 @@ def job_data(job: Job, part: str) -> Any:
 
 def overview_context() -> dict[str, Any]:
     """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
-    recent, _ = listing.job_page(listing.JobFilters(), before_id=None, limit=RECENT_JOBS, fields=queries.ROW_FIELDS)
+    recent, _ = listing.job_page(listing.JobFilters(), past_id=None, limit=RECENT_JOBS, fields=queries.ROW_FIELDS)
     return {"queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP), "workers": selectors.worker_list(), "recent": recent}
 
 

@@ -86,4 +86,5 @@ def parse_filters(query: QueryDict) -> JobFilters:
         created_before=_time_or_none(query.get("created_before")),
         payload_path=path,
         payload_value=value,
+        oldest_first=query.get("order") == "oldest",
     )

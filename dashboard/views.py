@@ -113,6 +113,7 @@ def _query(filters: listing.JobFilters, **changes: Any) -> str:
         "created_after": filters.created_after_text,
         "created_before": filters.created_before_text,
         "q": filters.search,
+        "order": "oldest" if filters.oldest_first else "",
         **changes,
     }
     query = QueryDict(mutable=True)
@@ -196,9 +197,12 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
     if filters.payload_path and not access_for(request.user).see_payloads:
         # A payload search would reveal payload values one guess at a time.
         raise PermissionDenied("Payload search is not open to viewers while payloads are hidden from them")
-    before = queries.int_or_none(request.GET.get("before"))
+    # The keyset: `before` (newest first) or `after_job` (oldest first) the last id of the previous page;
+    # not `after`, which is the live connection's event cursor.
+    page_key = "after_job" if filters.oldest_first else "before"
+    past = queries.int_or_none(request.GET.get(page_key))
     cursor = selectors.last_event_id()
-    rows, next_before = listing.job_page(filters, before_id=before, limit=PAGE_SIZE, fields=queries.ROW_FIELDS)
+    rows, next_past = listing.job_page(filters, past_id=past, limit=PAGE_SIZE, fields=queries.ROW_FIELDS)
     tabs, capped = _tabs(filters)
     active_tab = filters.status or "all"
     access = access_for(request.user)
@@ -214,11 +218,11 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         # The snapshot "all matching" acts on: jobs created later are left out.
         "upto": selectors.last_job_id() if access.operate else 0,
         "filter_query": _query(filters),
-        "next_query": _query(filters, before=next_before) if next_before else "",
-        "first_query": _query(filters) if before else "",
+        "next_query": _query(filters, **{page_key: next_past}) if next_past else "",
+        "first_query": _query(filters) if past else "",
         "task_names": list(all_tasks()),
         "cursor": cursor,
-        "live_url": reverse("dashboard:ws_jobs") + ("?" + _query(filters, before=before or "")),
+        "live_url": reverse("dashboard:ws_jobs") + ("?" + _query(filters, **{page_key: past or ""})),
         "here": request.get_full_path(),
         "access": access,
     }

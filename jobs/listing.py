@@ -36,6 +36,7 @@ class JobFilters:
     created_before: datetime.datetime | None = None  # exclusive
     payload_path: tuple[str, ...] = ()  # a payload key path ("user", "id") ...
     payload_value: Any = None  # ... and the value it must hold exactly
+    oldest_first: bool = False  # not a filter: the list's order (newest first unless set)
 
     @property
     def is_empty(self) -> bool:
@@ -148,28 +149,35 @@ def list_jobs(
     filters: JobFilters,
     *,
     before_id: int | None = None,
+    after_id: int | None = None,
     offset: int = 0,
     limit: int = 50,
     fields: Sequence[str] = (),
 ) -> list[Job]:
-    """Jobs newest first, keyset-paginated on id (unique, so its own tie-break): pass the last id seen
-    as `before_id` for the next page. `fields` limits the columns read. One query.
+    """Jobs newest first (oldest first with `filters.oldest_first`), keyset-paginated on id (unique,
+    so its own tie-break): the next page starts past the last id seen, `before_id` newest first,
+    `after_id` oldest first. Every list index ends in id, so either direction walks it. `fields`
+    limits the columns read. One query.
 
-    `offset` serves page-number paging; its cost grows with the depth, before_id's does not.
+    `offset` serves page-number paging; its cost grows with the depth, the keyset's does not.
     """
-    qs = filtered_jobs(filters).order_by("-id")
+    qs = filtered_jobs(filters).order_by("id" if filters.oldest_first else "-id")
     if fields:
         qs = qs.only(*fields)
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
+    if after_id is not None:
+        qs = qs.filter(id__gt=after_id)
     return list(qs[offset : offset + limit])
 
 
 def job_page(
-    filters: JobFilters, *, before_id: int | None, limit: int, fields: Sequence[str] = ()
+    filters: JobFilters, *, past_id: int | None, limit: int, fields: Sequence[str] = ()
 ) -> tuple[list[Job], int | None]:
-    """One keyset page and the `before_id` of the next page (None on the last page). One query."""
-    rows = list_jobs(filters, before_id=before_id, limit=limit + 1, fields=fields)  # one extra: is there more?
+    """One keyset page in the filters' order, starting past `past_id` (None: the first page), and the
+    `past_id` of the next page (None on the last page). One query."""
+    keyset = {"after_id" if filters.oldest_first else "before_id": past_id}
+    rows = list_jobs(filters, **keyset, limit=limit + 1, fields=fields)  # one extra: is there more?
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].pk
     return rows, None

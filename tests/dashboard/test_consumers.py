@@ -114,6 +114,25 @@ def test_new_job_and_its_state_changes_reach_a_connected_jobs_page(viewer_ws_cli
     run(scenario)
 
 
+def test_an_oldest_first_list_updates_its_rows_but_takes_no_new_jobs_on_top(
+    viewer_ws_client: Client, make_job: Any
+) -> None:
+    shown = make_job()
+    cursor = selectors.last_event_id()
+
+    async def scenario() -> None:
+        ws = communicator(f"/ws/jobs/?order=oldest&after={cursor}&ids={shown.pk}", viewer_ws_client)
+        assert (await ws.connect())[0]
+        new = await db(make_job)()  # belongs at the far end of this list, not on top
+        await db(run_job)(shown.pk)
+        received: list[str] = []
+        await receive_until(ws, lambda m: received.append(m) or (f'id="job-{shown.pk}"' in m and "Done" in m))
+        assert not any(f'id="job-{new.pk}"' in m or "afterbegin" in m for m in received), received
+        await ws.disconnect()
+
+    run(scenario)
+
+
 def test_many_changes_in_one_interval_arrive_as_one_message(viewer_ws_client: Client) -> None:
     from jobs import services
 

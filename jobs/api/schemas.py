@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -43,7 +44,15 @@ def _storable(value: datetime.datetime) -> datetime.datetime:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_storable)]
+def _iso_text(value: Any) -> Any:
+    # pydantic would read a number (or a string of digits, as a query string carries it) as Unix
+    # seconds; the API documents ISO 8601, so a timestamp must be written as one.
+    if not isinstance(value, str) or value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        raise PydanticCustomError("iso_datetime", "Input should be an ISO 8601 date-time with a timezone")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_storable)]
 QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]

@@ -186,6 +186,17 @@ def test_list_filters_by_created_range(api: ApiClient, three_jobs: list[Any]) ->
     assert [j["id"] for j in before.json()] == [three_jobs[0].pk]
 
 
+@pytest.mark.parametrize("value", ["3547654254", "1893456000.5", "-5"])
+def test_timestamps_written_as_unix_seconds_are_refused(api: ApiClient, db: None, value: str) -> None:
+    listed = api.get(f"/jobs?created_after={value}")
+    enqueued = api.post("/jobs", {"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}, "run_at": float(value)})
+
+    for response, field in ((listed, "created_after"), (enqueued, "run_at")):
+        assert response.status_code == 400
+        assert response.json() == {"error": f"Invalid '{field}': Input should be an ISO 8601 date-time with a timezone"}
+    assert not Job.objects.exists()
+
+
 def test_list_refuses_unknown_status_and_per_page_over_200(api: ApiClient) -> None:
     assert api.get("/jobs?status=lost").status_code == 400
     response = api.get("/jobs?per_page=201")

@@ -86,6 +86,20 @@ def test_filters_narrow_the_list(make_job: MakeJob) -> None:
     assert run("--queue", "nowhere") == ["No jobs."]
 
 
+def test_priority_and_worker_narrow_the_list(make_job: MakeJob) -> None:
+    from tests.dashboard.conftest import run_job
+
+    urgent = make_job(priority=50)
+    ran = run_job(make_job(queue="other").pk, to="running")  # claimed by "test-worker"
+
+    def ids(*args: str) -> list[int]:
+        return [int(line.split()[0]) for line in run(*args)[1:]]
+
+    assert ids("--priority", "50") == [urgent.pk]
+    assert ids("--worker", "test-worker") == [ran.pk]
+    assert run("--priority", "-100") == ["No jobs."]
+
+
 def test_limit_and_before_id_page_through_older_jobs(make_job: MakeJob) -> None:
     jobs = [make_job() for _ in range(5)]
     newest_first = [j.pk for j in reversed(jobs)]
@@ -113,6 +127,7 @@ def test_limit_and_before_id_page_through_older_jobs(make_job: MakeJob) -> None:
         (["--limit", "1001"], "Error: argument --limit: must be between 1 and 1000"),
         (["--limit", "ten"], "Error: argument --limit: 'ten' is not a whole number"),
         (["--before-id", "0"], f"Error: argument --before-id: must be between 1 and {sys.maxsize}"),
+        (["--priority", "101"], "Error: argument --priority: must be between -100 and 100"),
     ],
 )
 def test_bad_options_are_refused(args: list[str], message: str) -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from jobs import listing
 from jobs.management.validators import whole_number
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import Status
 
 COLUMNS = ("ID", "TASK", "QUEUE", "STATUS", "ATTEMPTS", "AGE")
@@ -50,6 +51,10 @@ class Command(BaseCommand):
         parser.add_argument("--status", type=status, help=f"only jobs in this state ({', '.join(Status.values)})")
         parser.add_argument("--queue", help="only jobs on this queue")
         parser.add_argument("--task", help="only jobs of this task (full path, e.g. jobs.tasks.echo)")
+        parser.add_argument(
+            "--priority", type=whole_number(PRIORITY_MIN, PRIORITY_MAX), help="only jobs of this priority"
+        )
+        parser.add_argument("--worker", help="only jobs whose latest attempt this worker ran (or runs)")
         parser.add_argument("--limit", type=whole_number(1, 1000), default=20, help="rows to show (default: 20)")
         parser.add_argument(
             "--before-id", type=whole_number(1, sys.maxsize), metavar="ID", help="only jobs older than this id"
@@ -59,7 +64,11 @@ class Command(BaseCommand):
         limit = options["limit"]
         # One row more than shown tells whether an older page exists.
         filters = listing.JobFilters(
-            status=options["status"] or "", queue=options["queue"] or "", task=options["task"] or ""
+            status=options["status"] or "",
+            queue=options["queue"] or "",
+            task=options["task"] or "",
+            priority=options["priority"],
+            worker=options["worker"] or "",
         )
         jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1)
         if not jobs:

@@ -118,12 +118,13 @@ class DatabaseBackend(BaseTaskBackend):
         return result
 
 
-def claimed_result(task: Task, claimed: ClaimedJob, status: str = TaskResultStatus.RUNNING) -> TaskResult:
-    """The TaskResult a worker hands to TaskContext and to the started/finished signals (no query)."""
+def claimed_result(task: Task, claimed: ClaimedJob) -> TaskResult:
+    """The running job's TaskResult a worker hands to TaskContext and to the started/finished signals
+    (no query); notify_finished() brings it up to date."""
     return TaskResult(
         task=task,
         id=str(claimed.id),
-        status=status,
+        status=TaskResultStatus.RUNNING,
         enqueued_at=None,
         started_at=claimed.started_at,
         finished_at=None,

@@ -6,6 +6,7 @@ makes channels_redis the channel layer. JOBDECK_* variables override the engine'
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +31,7 @@ INSTALLED_APPS = [
     "channels",
     "jobs",
     "dashboard",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -41,7 +43,28 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Password guessing (django-axes). After JOBDECK_LOGIN_FAILURE_LIMIT failed sign-ins for one user
+# name, or from one address, sign-ins for it are refused for JOBDECK_LOGIN_COOLOFF_MINUTES, on the
+# dashboard's and the admin's login forms alike. The two are counted apart so an attacker guessing
+# one operator's password from many addresses locks only that name, and only for the cool-off: the
+# real user is never locked out for good. Every failure is logged (logger "axes", with the user
+# name tried and the address) and kept for admins (Admin > Axes > Access failures).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("JOBDECK_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("JOBDECK_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # guesses during a lockout do not extend it
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_SENSITIVE_PARAMETERS: list[str] = []  # the log names the user name tried; passwords are never logged
+AXES_LOCKOUT_CALLABLE = "dashboard.lockout.locked_out"
 
 ROOT_URLCONF = "project.urls"
 
@@ -154,5 +177,7 @@ LOGGING = {
         # costs workers a third of their throughput, and every state change is in JobEvent anyway.
         # Failures still log at ERROR. JOBDECK_TASK_LOG_LEVEL=INFO brings the per-job lines back.
         "django.tasks": {"level": os.environ.get("JOBDECK_TASK_LOG_LEVEL", "WARNING")},
+        # django-axes logs each failed sign-in and lockout at WARNING; its INFO lines are noise.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ from ninja.utils import check_csrf
 from jobs import tokens
 from jobs.api.errors import Forbidden, NotAuthenticated
 from jobs.models import ApiToken
+
+log = logging.getLogger("jobdeck.auth")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_PERMISSION = "jobs.change_job"  # what a session user needs for unsafe methods
@@ -42,9 +45,11 @@ def authenticate(request: HttpRequest) -> Caller:
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
+            log_refused(request, "malformed Authorization header")
             raise NotAuthenticated("Authorization header must be 'Bearer <token>'")
         token = tokens.authenticate(secret.strip())
         if token is None:
+            log_refused(request, f"invalid or revoked token {secret.strip()[: tokens.DISPLAY_CHARS]!r}...")
             raise NotAuthenticated("Invalid or revoked token")
         caller = Caller(user=token.user, token=token, read_only=token.read_only)
     elif request.user.is_authenticated:
@@ -56,6 +61,12 @@ def authenticate(request: HttpRequest) -> Caller:
     if caller.read_only and request.method not in SAFE_METHODS:
         raise Forbidden("This token is read-only" if caller.token else "You may not change jobs")
     return caller
+
+
+def log_refused(request: HttpRequest, why: str) -> None:
+    """Log a refused credential with the caller's address, as failed sign-ins are (only the
+    token's public prefix, never the secret), so token guessing shows in the logs."""
+    log.warning("API: %s from %s (%s %s)", why, request.META.get("REMOTE_ADDR", "?"), request.method, request.path)
 
 
 class ApiAuth(HttpBearer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -37,6 +38,19 @@ def test_bad_authorization_header_gets_401(anonymous_api: ApiClient, header: str
 
     assert response.status_code == 401
     assert response.json() == {"error": message}
+
+
+def test_a_refused_token_is_logged_with_the_address_but_never_the_secret(
+    anonymous_api: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "jd_guessedsecretvalue123456"
+    with caplog.at_level(logging.WARNING, logger="jobdeck.auth"):
+        anonymous_api.get("/stats", headers={"Authorization": f"Bearer {secret}"}, REMOTE_ADDR="203.0.113.9")
+        anonymous_api.get("/stats", headers={"Authorization": "Basic YWxpY2U6cHc="}, REMOTE_ADDR="203.0.113.9")
+    lines = [r.getMessage() for r in caplog.records if r.name == "jobdeck.auth"]
+    assert len(lines) == 2
+    assert all("203.0.113.9" in line for line in lines)
+    assert "jd_guessed" in lines[0] and secret not in lines[0]
 
 
 def test_revoked_token_gets_401(writer: Any, api: ApiClient) -> None:

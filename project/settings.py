@@ -87,6 +87,12 @@ WSGI_APPLICATION = "project.wsgi.application"
 ASGI_APPLICATION = "project.asgi.application"
 
 
+# The largest size the SQLite write-ahead log keeps on disk once a checkpoint has emptied it. While
+# any reader holds a snapshot open (a backup, a long query) checkpoints cannot empty the log, so it
+# grows with every write; without a limit the file then stays at its largest size for good.
+SQLITE_WAL_LIMIT_BYTES = 8 * 1024 * 1024
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -112,6 +118,7 @@ def _database() -> dict:
                 "PRAGMA temp_store=MEMORY;"
                 "PRAGMA cache_size=-32000;"
                 "PRAGMA mmap_size=134217728;"
+                f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES};"
             ),
         },
         "TEST": {"NAME": os.environ.get("JOBDECK_SQLITE_TEST_PATH", str(VAR_DIR / "test_jobdeck.sqlite3"))},

@@ -98,8 +98,10 @@ def _database() -> dict:
     if url:
         config = dj_database_url.parse(url, conn_max_age=600)
         if config["ENGINE"] == "django.db.backends.postgresql":
-            # Test databases get their own name so a run never touches real data.
-            config.setdefault("TEST", {})["NAME"] = os.environ.get("JOBDECK_TEST_DB_NAME", "test_jobdeck")
+            # Test databases get their own name so a run never touches real data, and one per test
+            # run (the process id) so two runs on one server never drop each other's database.
+            test_name = os.environ.get("JOBDECK_TEST_DB_NAME") or f"test_jobdeck_{os.getpid()}"
+            config.setdefault("TEST", {})["NAME"] = test_name
         return config
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {

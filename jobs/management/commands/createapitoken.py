@@ -1,12 +1,13 @@
 """`manage.py createapitoken <user>`: make a REST API token and print its secret (shown only this once)."""
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import tokens
 from jobs.exceptions import JobdeckError
+from jobs.management.base import JobdeckCommand
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "Create an API token for an existing user and print it. Only a hash is stored: save it now."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -8,10 +8,11 @@ import threading
 import time
 from collections import Counter
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import services
 from jobs.exceptions import JobdeckError
+from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 
 # Relative weights of the demo tasks in the mix (noop is left to the benchmarks).
@@ -51,7 +52,7 @@ def random_spec(rng: random.Random) -> services.JobSpec:
     )
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "Enqueue a steady mix of the demo tasks (echo, sleep, flaky, primes, thumbnail, always_fail)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -7,11 +7,12 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import dateparse, timezone
 
 from jobs import services
 from jobs.exceptions import JobdeckError
+from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import Status
@@ -61,7 +62,7 @@ def seconds(*, allow_zero: bool) -> Callable[[str], float]:
     return parse
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = 'Enqueue one job: manage.py enqueue jobs.tasks.echo --payload \'{"message": "hi"}\''
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -90,7 +91,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-attempts",
             type=whole_number(1, services.MAX_ATTEMPTS_LIMIT),
-            help="executions allowed, retries included (default: the task's or JOBDECK_MAX_ATTEMPTS)",
+            help="executions allowed, retries included (default: the task's or JOBDECK_DEFAULT_MAX_ATTEMPTS)",
         )
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
         parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")

@@ -5,10 +5,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.utils import timezone
 
 from jobs import listing
+from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import Status
@@ -44,7 +45,7 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: fr
     return "\n".join(lines)
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "List jobs newest first (id, task, queue, status, attempts, age)."
 
     def add_arguments(self, parser: CommandParser) -> None:

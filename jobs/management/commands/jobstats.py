@@ -3,9 +3,10 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from jobs import selectors
+from jobs.management.base import JobdeckCommand
 from jobs.management.commands.jobs import humanise_age, render_table
 from jobs.status import Status
 
@@ -24,7 +25,7 @@ def oldest(seconds: float | None) -> str:
     return "-" if seconds is None else humanise_age(seconds)
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "Show job counts per queue and state, the oldest waiting job's age, and paused/limited queues."
 
     def add_arguments(self, parser: CommandParser) -> None:

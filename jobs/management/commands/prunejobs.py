@@ -3,10 +3,11 @@
 import argparse
 import datetime
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import services
 from jobs.exceptions import JobdeckError
+from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 
 
@@ -20,7 +21,7 @@ def days(value: str) -> datetime.timedelta:
     return datetime.timedelta(days=number)
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "Delete finished jobs (with their events, attempts and logs) older than their retention."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,12 +4,13 @@ import argparse
 import re
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import registry
 from jobs.conf import engine_settings
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
+from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -32,7 +33,7 @@ def non_negative(value: str) -> float:
     return number
 
 
-class Command(BaseCommand):
+class Command(JobdeckCommand):
     help = "Run Jobdeck workers (huey consumers claiming jobs from the database)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,6 +4,16 @@
 # Ctrl-C or SIGTERM stops all three; running jobs get the workers' shutdown grace to finish.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Started in the background by another script (`scripts/start.sh &`), this shell inherits SIGINT
+# ignored, and bash cannot trap a signal that was ignored when it started: Ctrl-C and `kill -INT`
+# would do nothing. Re-run once with SIGINT restored so the traps below apply.
+if [ -z "${JOBDECK_START_SIGINT_RESTORED:-}" ] && [ -r /proc/$$/status ] \
+    && (( 0x$(awk '/^SigIgn:/ {print $2}' /proc/$$/status) & 2 )); then
+  export JOBDECK_START_SIGINT_RESTORED=1
+  exec python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+    bash scripts/start.sh "$@"
+fi
 bash scripts/bootstrap.sh requirements.txt
 PY=.venv/bin/python
 PORT="${PORT:-8000}"

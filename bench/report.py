@@ -44,6 +44,8 @@ TARGETS = [
     Target("bulk enqueue", "postgres", ("enqueue", "bulk_per_s"), operator.ge, 20_000, ">= 20,000/s"),
     Target("RSS growth", "sqlite", ("variant", "rss", "growth"), operator.le, RSS_FLAT, "<= +5% (flat)"),
     Target("RSS growth", "postgres", ("variant", "rss", "growth"), operator.le, RSS_FLAT, "<= +5% (flat)"),
+    Target("process PSS", "sqlite", ("variant", "rss", "peak_process_pss_mb"), operator.le, 60, "<= 60 MB"),
+    Target("process PSS", "postgres", ("variant", "rss", "peak_process_pss_mb"), operator.le, 60, "<= 60 MB"),
 ]
 
 
@@ -151,6 +153,13 @@ def _figure_rows(
             f"{rss['peak_pss_mb']:.0f} MB",
             f"{rrss['peak_pss_mb']:.0f} MB",
             _ratio(rss["peak_pss_mb"], rrss["peak_pss_mb"]),
+        ),
+        _row(
+            "largest worker process PSS",
+            f"{rss['peak_process_pss_mb']:.0f} MB",
+            f"{rrss['peak_process_pss_mb']:.0f} MB",
+            _ratio(rss["peak_process_pss_mb"], rrss["peak_process_pss_mb"]),
+            _target_for(db, "process PSS", checks),
         ),
         _row(
             "largest worker process RSS",

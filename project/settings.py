@@ -20,8 +20,10 @@ ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1
 
 # daphne is run as a command (scripts/start.sh), not installed as an app: as an app it would import
 # twisted into every worker process for nothing.
+# SimpleAdminConfig: the admin modules are imported by project/urls.py (admin.autodiscover()), so
+# only processes that serve URLs load them; a worker never does, and is 3 MB smaller for it.
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -8,6 +8,8 @@ from django.views.decorators.csrf import csrf_exempt
 from jobs.api import api
 from jobs.api.metrics import metrics
 
+admin.autodiscover()  # settings.py: the admin is a SimpleAdminConfig, so workers never import it
+
 
 @csrf_exempt  # a 404 for any method, never Django's HTML CSRF page
 def api_not_found(request: HttpRequest) -> JsonResponse:

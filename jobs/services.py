@@ -12,12 +12,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import states
 from jobs.conf import engine_settings
 from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
 
@@ -417,3 +418,14 @@ def prune_jobs(
         logs += deleted.get(JobLog._meta.label, 0)
         batches += 1
     return PruneResult(jobs=jobs, events=events, attempts=attempts, logs=logs, batches=batches)
+
+
+def prune_workers(*, retention: datetime.timedelta | None = None) -> int:
+    """Delete gone worker rows (stopped, or silent past the lease) last heard from longer than
+    `retention` ago (JOBDECK_WORKER_RETENTION_SECONDS, a day) on the database clock. Alive workers
+    are never touched. Returns the number deleted."""
+    if retention is None:
+        retention = datetime.timedelta(seconds=engine_settings().worker_retention_seconds)
+    stale = WorkerProcess.objects.gone().filter(last_heartbeat__lt=Now() - retention)
+    deleted, _ = stale.delete()
+    return deleted

@@ -222,6 +222,9 @@ class WorkerProcess(models.Model):
 
     objects = WorkerProcessQuerySet.as_manager()
 
+    class Meta:
+        verbose_name_plural = "worker processes"  # Django's default would say "worker processs"
+
     def __str__(self) -> str:
         return self.name
 

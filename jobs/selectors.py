@@ -11,6 +11,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from jobs import dbguard
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
 from jobs.status import Status
@@ -233,17 +234,19 @@ def health_problems(*, max_wait: datetime.timedelta) -> list[str]:
     2. Every unpaused queue with runnable jobs needs an alive worker (WorkerProcessQuerySet) serving it.
     3. No runnable job in an unpaused queue may have waited longer than `max_wait`.
     Paused queues hold their jobs on purpose and are left out.
+    4. The database must not have refused a write in this process lately (disk full, locked...),
+       and (SQLite) its filesystem must have JOBDECK_MIN_FREE_DISK_MB free.
     """
+    problems = _write_problems()
     if not database_ok():
-        return ["database unreachable"]
+        return ["database unreachable", *problems]
     try:
         runnable = runnable_by_queue()
         paused = set(Queue.objects.filter(paused=True).values_list("name", flat=True))
         served = live_worker_queues()
     except DatabaseError:
-        return ["database unreachable"]
+        return ["database unreachable", *problems]
     now = timezone.now()
-    problems = []
     for name, (count, oldest) in sorted(runnable.items()):
         if name in paused:
             continue
@@ -252,6 +255,18 @@ def health_problems(*, max_wait: datetime.timedelta) -> list[str]:
         waited = (now - oldest).total_seconds()
         if waited > max_wait.total_seconds():
             problems.append(f"queue '{name}': oldest waiting job has waited {waited:.0f}s")
+    return problems
+
+
+def _write_problems() -> list[str]:
+    problems = []
+    refused = dbguard.recent_refusal()
+    if refused is not None:
+        ago, reason = refused
+        problems.append(f"database refused a write {ago:.0f}s ago: {reason}")
+    low = dbguard.low_disk_space()
+    if low is not None:
+        problems.append(f"low disk space for the database: {low}")
     return problems
 
 

@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "project.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, when the database refuses a write
 ]
 
 ROOT_URLCONF = "project.urls"

@@ -40,9 +40,16 @@ def job_data(job: Job, part: str) -> Any:
 
 
 def overview_context() -> dict[str, Any]:
-    """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
+    """Per-queue counts and settings, alive workers (and how many are gone) and the newest jobs. Seven queries."""
     recent, _ = listing.job_page(listing.JobFilters(), past_id=None, limit=RECENT_JOBS, fields=queries.ROW_FIELDS)
-    return {"queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP), "workers": selectors.worker_list(), "recent": recent}
+    workers = selectors.worker_list(include_gone=False)
+    _, gone = selectors.worker_counts()
+    return {
+        "queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP),
+        "workers": workers,
+        "workers_gone": gone,
+        "recent": recent,
+    }
 
 
 def overview_html(context: dict[str, Any]) -> str:

@@ -523,9 +523,9 @@ def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpRespon
 @with_csp
 @require(VIEWER)
 def workers(request: HtmxHttpRequest) -> HttpResponse:
-    """Running worker processes; stale = no heartbeat within the lease; the jobs each one holds now."""
+    """Worker processes, alive first, with the jobs each one holds now; gone ones until pruned."""
     lease = datetime.timedelta(seconds=engine_settings().lease_seconds)
-    rows = selectors.worker_list(stale_after=lease)
+    rows = selectors.worker_list()
     running = selectors.running_by_worker()
     for worker in rows:
         worker.running = running.get(worker.name, [])  # type: ignore[attr-defined]

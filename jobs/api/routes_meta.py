@@ -20,10 +20,7 @@ AUTH_ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut}
 @router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, exclude_none=True)
 def health(request: HttpRequest) -> Status:
     """Whether jobs are being served: 200 OK, or 503 DEGRADED with the reasons."""
-    problems = selectors.health_problems(
-        live_within=datetime.timedelta(seconds=engine_settings().lease_seconds),
-        max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds),
-    )
+    problems = selectors.health_problems(max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds))
     if problems:
         return Status(503, HealthOut(status="DEGRADED", reasons=problems))
     return Status(200, HealthOut(status="OK"))

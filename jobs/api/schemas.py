@@ -308,8 +308,9 @@ class WorkerOut(Schema):
     concurrency: int
     worker_type: str
     started_at: datetime.datetime
-    last_heartbeat: datetime.datetime
-    is_stale: bool
+    last_heartbeat: datetime.datetime  # when it was last heard from (a heartbeat, or its clean stop)
+    stopped_at: datetime.datetime | None
+    is_alive: bool  # not stopped, and a heartbeat within the lease (JOBDECK_LEASE_SECONDS)
     running_job_ids: list[int]
 
 

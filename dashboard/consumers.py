@@ -18,7 +18,8 @@ from dashboard import fragments, queries
 from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
 from dashboard.permissions import access_for
 from jobs import selectors
-from jobs.exceptions import JobNotFound
+from jobs.exceptions import InvalidSearch, JobNotFound
+from jobs.listing import JobFilters
 
 REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
 MAX_SHOWN_IDS = 500
@@ -65,7 +66,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.operate = access.operate
         self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.after = _int(self.query.get("after"))
-        self.groups_joined = self.groups_for()
+        # In a thread: reading a jobs page's filters may look a task name up in the database.
+        self.groups_joined = await database_sync_to_async(self.groups_for)()
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await fanout.join(self.page, self.job_id())
@@ -116,10 +118,14 @@ class JobListConsumer(LiveConsumer):
     page = "jobs"
 
     def groups_for(self) -> list[str]:
-        self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
+        try:
+            self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
+            valid = True
+        except InvalidSearch:  # the page showed the error and no rows: it takes no new ones either
+            self.filters, valid = JobFilters(), False
         # New jobs go on top of the first page of a newest-first list; an oldest-first list gets
         # them at its far end, which a reload shows.
-        self.takes_new = not self.filters.oldest_first and not self.query.get("before")
+        self.takes_new = valid and not self.filters.oldest_first and not self.query.get("before")
         ids = [_int(i) for i in self.query.get("ids", "").split(",")[:MAX_SHOWN_IDS]]
         self.shown = {i for i in ids if i is not None}
         self.top_id = max(self.shown, default=0)

@@ -140,7 +140,14 @@ class JobListConsumer(LiveConsumer):
             await self.jobs_changed({"cursor": cursor, "rows": rows, "truncated": truncated})
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
+        """Send the rows this page shows that changed, new rows for its top, notices and counts.
+
+        New rows (each in a <tbody> swapped in at the top of #job-rows) travel in a message of their own:
+        after a bare <tr>, the HTML parser ignores a <tbody> start tag, so in one message with replaced
+        rows the new row lost its wrapper and htmx looked for an element with its id (oobErrorNoTarget).
+        """
         parts = []
+        prepend = []
         new = []
         for row in event.get("rows", []):
             if row["id"] in self.shown:
@@ -161,7 +168,7 @@ class JobListConsumer(LiveConsumer):
             if self.prepended >= MAX_PREPENDED:
                 parts.append(fragments.notice_html("More new jobs: reload to see them."))
                 break
-            parts.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
+            prepend.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
             self.shown.add(row["id"])
             self.top_id = max(self.top_id, row["id"])
             self.prepended += 1
@@ -169,8 +176,11 @@ class JobListConsumer(LiveConsumer):
             parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
         if "counts" in event and not self.filters.narrowed:  # the live counts are global: a narrowed list keeps its own
             parts.append(event["counts"])
-        if parts:
-            await self.send(text_data="".join(parts) + fragments.cursor_html(event["cursor"]))
+        messages = [text for text in ("".join(prepend), "".join(parts)) if text]
+        if messages:
+            messages[-1] += fragments.cursor_html(event["cursor"])  # the cursor moves once everything arrived
+        for text in messages:
+            await self.send(text_data=text)
 
 
 class JobConsumer(LiveConsumer):

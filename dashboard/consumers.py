@@ -176,6 +176,15 @@ class JobListConsumer(LiveConsumer):
             parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
         if "counts" in event and not self.filters.narrowed:  # the live counts are global: a narrowed list keeps its own
             parts.append(event["counts"])
+            if self.operate:  # only operators' pages have the "select all N matching" form
+                parts.append(
+                    fragments.matching_html(
+                        event["count_values"],
+                        status=self.filters.status,
+                        upto=event["upto"],
+                        cap=fragments.TAB_COUNT_CAP,
+                    )
+                )
         messages = [text for text in ("".join(prepend), "".join(parts)) if text]
         if messages:
             messages[-1] += fragments.cursor_html(event["cursor"])  # the cursor moves once everything arrived

@@ -111,6 +111,82 @@ def test_jobs_list_under_a_live_load_logs_no_console_error(
 
     for job in jobs:
         expect(page.locator(f"#job-{job.pk}")).to_contain_text("Done", timeout=WAIT)
+    # The tab and "select all N matching" agree, and the form's snapshot moved with them.
     expect(page.locator("#count-all")).to_have_text(str(len(jobs)), timeout=WAIT)
-    expect(page.locator("#count-done")).to_have_text(str(len(jobs)), timeout=WAIT)
+    expect(page.locator("#matching-count")).to_have_text(str(len(jobs)), timeout=WAIT)
+    expect(page.locator("#matching-upto")).to_have_value(str(jobs[-1].pk))
+
+    # The same on a state tab, under more load.
+    page.goto(f"{daphne}/jobs/?status=done")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
+    more = [enqueue() for _ in range(10)]
+    wait_until(lambda: not Job.objects.active().exists(), timeout=60, message="the load did not finish")
+    total = str(len(jobs) + len(more))
+    expect(page.locator("#count-done")).to_have_text(total, timeout=WAIT)
+    expect(page.locator("#matching-count")).to_have_text(total, timeout=WAIT)
     assert page.console_errors == []
+
+
+def test_bulk_buttons_show_only_while_a_row_is_checked(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+) -> None:
+    from playwright.sync_api import expect
+
+    make_user("otto", "operator")
+    first, second = enqueue(), enqueue()
+    page = browser_page
+    sign_in(page, daphne, "otto", "/jobs/")
+    buttons = page.locator("#bulk-form button")
+
+    expect(buttons.first).to_be_hidden()
+    page.locator(f"#job-{first.pk} input[name=ids]").check()
+    expect(buttons.first).to_be_visible()
+    page.locator(f"#job-{first.pk} input[name=ids]").uncheck()
+    expect(buttons.first).to_be_hidden()
+    page.locator("#select-all").check()
+    expect(buttons.first).to_be_visible()
+    assert page.locator("#job-rows input[name=ids]:checked").count() == 2
+    expect(page.locator("#bulk-matching")).to_contain_text("select all 2 matching")
+    assert second.pk
+
+
+# The width of the text in a box, measured with the box's own font: the placeholder fits when it is no
+# wider than the box's content area.
+PLACEHOLDER_FITS = """(input) => {
+  const style = getComputedStyle(input);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = style.font;
+  const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return context.measureText(input.placeholder).width <= room;
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_nav_search_and_status_column_stay_in_view(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+    width: int,
+) -> None:
+    from playwright.sync_api import expect
+
+    make_user("otto", "operator")
+    job = enqueue(queue="a-rather-long-queue-name")
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 844})
+    sign_in(page, daphne, "otto", "/jobs/")
+
+    def in_view(locator: Any) -> bool:
+        expect(locator).to_be_visible()
+        box = locator.bounding_box()
+        return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+
+    links = page.locator("header nav a")
+    assert links.count() == 6
+    for i in range(6):
+        assert in_view(links.nth(i)), links.nth(i).text_content()
+    assert in_view(page.locator("table.jobs th", has_text="Status"))
+    assert in_view(page.locator(f"#job-{job.pk} .status"))
+    assert in_view(page.locator("#job-search"))
+    assert page.locator("#job-search").evaluate(PLACEHOLDER_FITS)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # nothing scrolls sideways

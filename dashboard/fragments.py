@@ -89,6 +89,26 @@ def counts_html(counts: dict[str, int], *, cap: int = listing.COUNT_CAP) -> str:
     return format_html_join("", '<span class="count" id="{}">{}</span>', items)
 
 
+def matching_html(counts: dict[str, int], *, status: str, upto: int, cap: int = listing.COUNT_CAP) -> str:
+    """For an operator's list filtered by state alone: the "select all N matching" count and snapshot,
+    moved with the live tab counts so the two agree ("" when "All" keeps an estimate, as counts_html does).
+
+    N is the active tab's count (a state, or all of them) and `upto` the newest job id read before the
+    counts, so the action takes no job the count did not.
+    """
+    if status:
+        label = listing.count_label(counts.get(status, 0), cap=cap)
+    elif all(count <= cap for count in counts.values()):
+        label = f"{sum(counts.values()):,}"
+    else:
+        return ""
+    return format_html(
+        '<span id="matching-count">{}</span><input type="hidden" name="upto" value="{}" id="matching-upto">',
+        label,
+        upto,
+    )
+
+
 def cursor_html(event_id: int) -> str:
     """The element that tells the browser the newest event it has seen (sent back on reconnect)."""
     return format_html('<span id="live-cursor" data-event-id="{}" hidden></span>', event_id)

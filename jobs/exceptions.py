@@ -19,6 +19,10 @@ class UnknownTask(InvalidJob):
     """No registered task has that name."""
 
 
+class InvalidSearch(JobdeckError):
+    """A jobs search or filter that cannot be run (malformed, too long, or naming no known task)."""
+
+
 class JobNotFound(JobdeckError):
     status_code = 404
 

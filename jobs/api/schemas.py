@@ -106,18 +106,30 @@ class JobFilters(BaseModel):
 
     status: StatusName | None = None
     queue: QueueName | None = None
-    task: TaskName | None = Field(None, description="the task's full name, as jobs show it")
+    task: TaskName | None = Field(
+        None,
+        description="a task name as enqueue takes it (full or unambiguous short name), or the stored name "
+        "of jobs whose task has left the code; an unknown name is a 400",
+    )
     created_after: Timestamp | None = None
     created_before: Timestamp | None = None
+    q: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
+        None,
+        description="search: a job id (123 or #123), payload.<key>:<value> for an exact payload value, or free "
+        "text in the task name, last error, payload and arguments of the newest JOBDECK_SEARCH_WINDOW "
+        "(100,000) jobs; a search that cannot run is a 400",
+    )
 
     def for_listing(self) -> listing.JobFilters:
-        """The same filters in the form jobs.listing (shared with the dashboard and the CLI) takes."""
+        """The same filters in the form jobs.listing (shared with the dashboard and the CLI) takes.
+        Raises InvalidSearch (400) for a search or task name that cannot be run."""
         return listing.JobFilters(
             status=self.status or "",
             queue=self.queue or "",
-            task=self.task or "",
+            task=listing.resolve_task_filter(self.task or ""),
             created_after=self.created_after,
             created_before=self.created_before,
+            **listing.parse_search(self.q or ""),
         )
 
 

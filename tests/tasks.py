@@ -164,3 +164,13 @@ def _on_finished(sender: object, task_result: object, **kwargs: object) -> None:
 
 task_started.connect(_on_started)
 task_finished.connect(_on_finished)
+
+
+@task()
+def record_pid(path: str, seconds: float = 0.0) -> int:
+    """Append "<job id> <attempt> <pid>" to a file, then sleep: the test sees which process ran what."""
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
+    time.sleep(seconds)
+    return ctx.job_id

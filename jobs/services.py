@@ -200,7 +200,7 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
         "finished_at": None,
         "result": None,
         "cancel_requested_at": None,
-        "max_attempts": max(job.max_attempts, job.attempt + 1),
+        "max_attempts": max(job.max_attempts, job.attempts_spent + 1),
     }
     try:
         moved = states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields)

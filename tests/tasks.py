@@ -174,3 +174,17 @@ def record_pid(path: str, seconds: float = 0.0) -> int:
         f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
     time.sleep(seconds)
     return ctx.job_id
+
+
+@task()
+def held_then_flaky(started_path: str, release_path: str, failed_path: str) -> int:
+    """Note its pid, wait (never checking for cancellation) until `release_path` exists, then fail
+    once (creating `failed_path`) and succeed on every later run."""
+    ctx = current_job()
+    Path(started_path).write_text(str(os.getpid()))
+    while not Path(release_path).exists():
+        time.sleep(0.02)
+    if not Path(failed_path).exists():
+        Path(failed_path).touch()
+        raise RuntimeError("a transient failure")
+    return ctx.attempt

@@ -183,7 +183,7 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
         extra={"job_id": claimed.id, "worker_id": claimed.worker},
     )
     retry_at = next_run_at(
-        attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
+        attempt=claimed.attempts_spent, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
     )
     if retry_at is None:
         return states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=failure)

@@ -167,3 +167,31 @@ def test_replacement_process_workers_open_their_own_connections(start_workers, t
         assert error not in log, log
     ran_last = {pid for job_id, _, pid in lines() if job_id in {job.pk for job in last}}
     assert not ran_last & set(killed)
+
+
+@pytest.mark.parametrize("kind", ["thread", "process"])
+def test_shutdowns_do_not_spend_attempts(start_workers, tmp_path: Path, kind: str) -> None:
+    """Two deploys interrupt a job with max_attempts=2; it still has both attempts for a transient
+    failure and a success."""
+    started, release, failed = tmp_path / "started", tmp_path / "release", tmp_path / "failed"
+    job = services.enqueue_job(
+        spec=JobSpec(
+            task_name="tests.tasks.held_then_flaky", args=[str(started), str(release), str(failed)], max_attempts=2
+        )
+    )
+    for _ in range(2):
+        started.unlink(missing_ok=True)
+        worker = start_workers("-w", "1", "-k", kind, "--shutdown-grace", "0.2")
+        wait_until(started.exists)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        assert status_of(job) == Status.QUEUED
+
+    assert (job.attempt, job.interrupted, job.attempts_spent) == (2, 2, 0)
+    release.touch()
+    start_workers("-w", "1", "-k", kind)
+
+    wait_until(lambda: status_of(job) == Status.DONE, timeout=30)
+    assert (job.attempt, job.interrupted, job.attempts_spent, job.result) == (4, 2, 2, 4)
+    outcomes = list(Attempt.objects.filter(job=job).values_list("outcome", flat=True))
+    assert outcomes == ["interrupted", "interrupted", "failed", "done"]

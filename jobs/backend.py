@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult, TaskResultStatus, signals
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
@@ -166,6 +166,22 @@ def notify_finished(task: Task, result: TaskResult, outcome: Outcome) -> None:
         )
     if outcome.to == Status.DONE:
         object.__setattr__(result, "_return_value", outcome.result)
+    # Django's own line ("Task id=… state=…"), with the state we stored: a cancel is not an error.
+    state = "CANCELLED" if outcome.to == Status.CANCELLED else DJANGO_STATUS[outcome.to]
+    signals.logger.log(
+        logging.ERROR if outcome.to == Status.FAILED else logging.INFO,
+        "Task id=%s path=%s state=%s",
+        result.id,
+        task.module_path,
+        state,
+    )
     for receiver, error in task_finished.send_robust(type(backend), task_result=result):
         if isinstance(error, Exception):
             logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})
+
+
+def log_task_finished(sender: type, task_result: TaskResult, **kwargs: Any) -> None:
+    """Django's logging receiver for task_finished, except for our jobs: notify_finished() logs
+    those with the state stored (Django would log a cancelled job as an ERROR, state=FAILED)."""
+    if not issubclass(sender, DatabaseBackend):
+        signals.log_task_finished(sender, task_result=task_result, **kwargs)

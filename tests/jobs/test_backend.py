@@ -215,3 +215,38 @@ def test_refresh_picks_up_the_new_state() -> None:
     result.refresh()
 
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 3)
+
+
+def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from jobs import backend
+
+    job = add.enqueue(1, 2)
+    claimed = claim()
+    services.cancel_job(job_id=int(job.id))
+    outcome = states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=FAILURE)
+    assert states.record(outcome)
+
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        backend.notify_finished(add, backend.claimed_result(add, claimed), outcome)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
+    assert lines == [("INFO", f"Task id={job.id} path=tests.tasks.add state=CANCELLED")]
+
+
+def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from jobs import backend
+
+    job = add.enqueue(1, 2)
+    claimed = claim()
+    outcome = states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=FAILURE)
+    assert states.record(outcome)
+
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        backend.notify_finished(add, backend.claimed_result(add, claimed), outcome)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
+    assert lines == [("ERROR", f"Task id={job.id} path=tests.tasks.add state=FAILED")]

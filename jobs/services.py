@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs import states
+from jobs import states, taskresults
 from jobs.conf import engine_settings
 from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue
@@ -115,6 +115,12 @@ def _active_with_key(key: str) -> Job | None:
     return Job.objects.active().filter(idempotency_key=key).first()
 
 
+def _announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
+    """Every enqueue path ends here: Django's task_enqueued for each new job, as get_result() reads it."""
+    taskresults.send_enqueued(jobs)
+    return jobs
+
+
 def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """Validate and store one job. Joins the caller's transaction when there is one.
 
@@ -124,14 +130,14 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """
     job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     if job.idempotency_key is None:
-        return states.create_jobs([job], actor=actor)[0].as_job()
+        return _announced(states.create_jobs([job], actor=actor))[0].as_job()
     for _ in range(3):
         existing = _active_with_key(job.idempotency_key)
         if existing is not None:
             return existing
         try:
             with transaction.atomic():
-                return states.create_jobs([job], actor=actor)[0].as_job()
+                return _announced(states.create_jobs([job], actor=actor))[0].as_job()
         except IntegrityError:
             job.pk = None  # another enqueue won the race; loop to read its job
     raise InvalidJob("idempotency_key is contended; try again")
@@ -155,7 +161,7 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     if not any(j.idempotency_key for j in jobs):
-        return states.create_jobs(jobs, actor=actor)
+        return _announced(states.create_jobs(jobs, actor=actor))
     with transaction.atomic():
         return [states.NewJob.from_job(enqueue_job(spec=spec, actor=actor)) for spec in specs]
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from jobs.exceptions import InvalidTransition
 from jobs.models import Attempt, Job, JobEvent, Queue
-from jobs.rawsql import From, Hot, json_value, update_then_insert
+from jobs.rawsql import From, Hot, datetime_value, json_value, update_then_insert
 from jobs.status import ALLOWED, Status
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class ClaimedJob:
     worker: str
     started_at: datetime.datetime
     interrupted: int = 0  # earlier attempts our own shutdown interrupted (see attempts_spent)
+    priority: int = 0
+    enqueued_at: datetime.datetime | None = None
 
     @property
     def attempts_spent(self) -> int:
@@ -366,7 +368,19 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
             "ORDER BY name FOR UPDATE) AS limited)",
             [list(queues)],
         )
-    returning = ["id", "queue", "task_name", "args", "payload", "attempt", "max_attempts", "timeout", "interrupted"]
+    returning = [
+        "id",
+        "queue",
+        "task_name",
+        "args",
+        "payload",
+        "attempt",
+        "max_attempts",
+        "timeout",
+        "interrupted",
+        "priority",
+        "created_at",
+    ]
     event = [
         From("id"),
         From("queue"),
@@ -395,6 +409,8 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
             worker=worker,
             started_at=now,
             interrupted=row[8],
+            priority=row[9],
+            enqueued_at=datetime_value(row[10]),
         )
 
     return claimed

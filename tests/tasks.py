@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.tasks import task
 from django.tasks.signals import task_finished, task_started
@@ -147,11 +148,24 @@ def chatty(lines: int, width: int = 10) -> int:
     return lines
 
 
+def _facts(result: object) -> tuple:
+    """Everything a TaskResult tells a receiver (the return value only once successful)."""
+    r: Any = result
+    errors = [(e.exception_class_path, e.traceback) for e in r.errors]
+    value = getattr(r, "_return_value", None) if r.status == "SUCCESSFUL" else None
+    times = (r.enqueued_at, r.started_at, r.finished_at, r.last_attempted_at)
+    return (r.id, r.status, errors, r.worker_ids, times, r.args, r.kwargs, value, r.task.queue_name, r.task.priority)
+
+
 def _log_signal(name: str, task_result: object) -> None:
+    """Log "<signal> <id> <status> <attempts> <errors> <same>": `same` tells whether the signal's
+    TaskResult matches what get_result() returns at that moment."""
     path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
     if path:
+        r: Any = task_result
+        same = _facts(r) == _facts(r.task.get_backend().get_result(r.id))
         with open(path, "a") as f:
-            f.write(f"{name} {task_result.id} {task_result.status} {task_result.attempts}\n")  # type: ignore[attr-defined]
+            f.write(f"{name} {r.id} {r.status} {r.attempts} {len(r.errors)} {same}\n")
 
 
 def _on_started(sender: object, task_result: object, **kwargs: object) -> None:

@@ -94,14 +94,14 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
         lease_keeper = keeper()
-        outcome = execute(
+        outcome, on_stored = execute(
             claimed,
             keeper=lease_keeper,
             policy=policy,
             hard_stops=config.worker_type == "process",
             log_limits=log_limits,
         )
-        storage.defer(outcome)  # written with this worker's next claim, in one transaction
+        storage.defer(outcome, on_stored)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)
 
     def write_totals() -> None:

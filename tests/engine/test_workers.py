@@ -242,6 +242,7 @@ def test_django_task_signals_fire_on_the_worker_once_per_attempt_and_at_the_end(
     result = with_context.enqueue(fail_until_attempt=2)
 
     wait_until(lambda: with_context.get_result(result.id).status == "SUCCESSFUL")
+    wait_until(lambda: "finished" in log.read_text())  # sent just after the outcome is stored
 
     assert log.read_text().splitlines() == [
         f"started {result.id} RUNNING 1 0 True",

@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.tasks import task
 from django.tasks.signals import task_finished, task_started
@@ -147,11 +148,24 @@ def chatty(lines: int, width: int = 10) -> int:
     return lines
 
 
+def _facts(result: object) -> tuple:
+    """Everything a TaskResult tells a receiver (the return value only once successful)."""
+    r: Any = result
+    errors = [(e.exception_class_path, e.traceback) for e in r.errors]
+    value = getattr(r, "_return_value", None) if r.status == "SUCCESSFUL" else None
+    times = (r.enqueued_at, r.started_at, r.finished_at, r.last_attempted_at)
+    return (r.id, r.status, errors, r.worker_ids, times, r.args, r.kwargs, value, r.task.queue_name, r.task.priority)
+
+
 def _log_signal(name: str, task_result: object) -> None:
+    """Log "<signal> <id> <status> <attempts> <errors> <same>": `same` tells whether the signal's
+    TaskResult matches what get_result() returns at that moment."""
     path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
     if path:
+        r: Any = task_result
+        same = _facts(r) == _facts(r.task.get_backend().get_result(r.id))
         with open(path, "a") as f:
-            f.write(f"{name} {task_result.id} {task_result.status} {task_result.attempts}\n")  # type: ignore[attr-defined]
+            f.write(f"{name} {r.id} {r.status} {r.attempts} {len(r.errors)} {same}\n")
 
 
 def _on_started(sender: object, task_result: object, **kwargs: object) -> None:
@@ -164,3 +178,27 @@ def _on_finished(sender: object, task_result: object, **kwargs: object) -> None:
 
 task_started.connect(_on_started)
 task_finished.connect(_on_finished)
+
+
+@task()
+def record_pid(path: str, seconds: float = 0.0) -> int:
+    """Append "<job id> <attempt> <pid>" to a file, then sleep: the test sees which process ran what."""
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
+    time.sleep(seconds)
+    return ctx.job_id
+
+
+@task()
+def held_then_flaky(started_path: str, release_path: str, failed_path: str) -> int:
+    """Note its pid, wait (never checking for cancellation) until `release_path` exists, then fail
+    once (creating `failed_path`) and succeed on every later run."""
+    ctx = current_job()
+    Path(started_path).write_text(str(os.getpid()))
+    while not Path(release_path).exists():
+        time.sleep(0.02)
+    if not Path(failed_path).exists():
+        Path(failed_path).touch()
+        raise RuntimeError("a transient failure")
+    return ctx.attempt

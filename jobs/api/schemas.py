@@ -201,7 +201,9 @@ class JobOut(Schema):
     payload: dict[str, Any]
     result: Any = None
     last_error: str
-    attempt: int
+    attempt: int = Field(description="attempts started, including those interrupted by a worker shutdown")
+    interrupted: int = Field(description="attempts interrupted by a worker shutdown; they do not count")
+    attempts_spent: int = Field(description="attempts counted against max_attempts: attempt - interrupted")
     max_attempts: int
     run_at: datetime.datetime
     created_at: datetime.datetime

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
 from jobs import schedules, states
 from jobs.conf import engine_settings
-from jobs.engine import logcapture, workers
+from jobs.engine import forks, logcapture, workers
 from jobs.engine.execute import execute
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
@@ -70,6 +71,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
     log_limits = Limits(max_lines=engine.log_max_lines, max_line_chars=engine.log_max_line_chars)
     logcapture.install()
+    forks.install()  # children forked now or later (huey's restarts) open their own connections
     keepers: dict[int, LeaseKeeper] = {}
     keepers_lock = threading.Lock()
 
@@ -92,14 +94,14 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
         lease_keeper = keeper()
-        outcome = execute(
+        outcome, on_stored = execute(
             claimed,
             keeper=lease_keeper,
             policy=policy,
             hard_stops=config.worker_type == "process",
             log_limits=log_limits,
         )
-        storage.defer(outcome)  # written with this worker's next claim, in one transaction
+        storage.defer(outcome, on_stored)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)
 
     def write_totals() -> None:
@@ -145,6 +147,9 @@ def run(config: WorkerConfig) -> None:
             config.worker_type,
             extra={"worker_id": name},
         )
+        # huey forks replacements for dead process workers from this process later on: hold no
+        # connection across those forks (jobs.engine.forks makes children drop one regardless).
+        connections.close_all()
 
     consumer.on_ready = ready
     try:

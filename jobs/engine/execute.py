@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import signal
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import close_old_connections
@@ -23,7 +24,7 @@ from jobs.engine.logcapture import Limits, LogBuffer
 from jobs.exceptions import UnknownTask
 from jobs.models import Attempt
 from jobs.retry import RetryPolicy, next_run_at
-from jobs.status import Status
+from jobs.status import FINISHED, Status
 
 logger = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - jitter, not security
@@ -94,8 +95,9 @@ def execute(
     policy: RetryPolicy,
     hard_stops: bool,
     log_limits: Limits | None = None,
-) -> states.Outcome:
-    """Run a claimed job and return how it ended, for the storage to record with the next claim.
+) -> tuple[states.Outcome, Callable[[], None] | None]:
+    """Run a claimed job and return how it ended, for the storage to record with the next claim,
+    and what to call once that outcome is stored (task_finished; None when nothing is due).
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
@@ -117,19 +119,20 @@ def execute(
         try:
             task = registry.resolve_for_execution(claimed.task_name).task
         except UnknownTask as exc:  # retrying cannot help
-            return states.Outcome(
-                claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED)
-            )
-        # One TaskResult per job: the task's context and both signals share it.
-        result = backend.claimed_result(task, claimed)
+            failure = _failure(exc, Attempt.Outcome.FAILED)
+            return states.Outcome(claimed, Status.FAILED, "task not found", failure=failure), None
+        # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
+        earlier = backend.earlier_attempts(claimed)
+        result = backend.claimed_result(task, claimed, earlier)
         outcome = _run(claimed, task, result, ctx, hard, policy)
     finally:
         keeper.untrack(ctx)
         set_current(None)
         _write_logs(ctx)
         close_old_connections()
-    backend.notify_finished(task, result, outcome)
-    return outcome
+    if outcome.to not in FINISHED:
+        return outcome, None
+    return outcome, functools.partial(backend.notify_finished, task, outcome, earlier)
 
 
 def _write_logs(ctx: JobContext) -> None:
@@ -183,7 +186,7 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
         extra={"job_id": claimed.id, "worker_id": claimed.worker},
     )
     retry_at = next_run_at(
-        attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
+        attempt=claimed.attempts_spent, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
     )
     if retry_at is None:
         return states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=failure)

@@ -95,7 +95,7 @@ class Command(JobdeckCommand):
                 job.task_name,
                 job.queue,
                 job.status,
-                f"{job.attempt}/{job.max_attempts}",
+                f"{job.attempts_spent}/{job.max_attempts}",
                 humanise_age((now - job.created_at).total_seconds()),
             )
             for job in jobs[:limit]

@@ -147,6 +147,35 @@ def chatty(lines: int, width: int = 10) -> int:
     return lines
 
 
+class UnprintableError(Exception):
+    """An exception that breaks whatever tries to describe it, chosen by `mode`."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+    def __str__(self) -> str:
+        if self.mode in ("str", "both"):
+            raise RuntimeError("__str__ is broken")
+        return "printable after all"
+
+    def __repr__(self) -> str:
+        if self.mode in ("repr", "both"):
+            raise RuntimeError("__repr__ is broken")
+        return "UnprintableError()"
+
+    @property
+    def __notes__(self) -> list[str]:  # read by traceback formatting, which lets this escape
+        if self.mode == "traceback":
+            raise RuntimeError("__notes__ is broken")
+        raise AttributeError("__notes__")
+
+
+@task()
+def raise_unprintable(mode: str) -> None:
+    raise UnprintableError(mode)
+
+
 def _log_signal(name: str, task_result: object) -> None:
     path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
     if path:

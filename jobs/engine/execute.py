@@ -7,7 +7,6 @@ import logging
 import random
 import signal
 import threading
-import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.utils.json import normalize_json
 
 from jobs import backend, registry, states
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
+from jobs.engine import failures
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.engine.logcapture import Limits, LogBuffer
 from jobs.exceptions import UnknownTask
@@ -34,12 +34,7 @@ def get_module_path(cls: type) -> str:
 
 
 def _failure(exc: BaseException, outcome: str) -> states.Failure:
-    return states.Failure(
-        outcome=outcome,
-        error_class=get_module_path(type(exc)),
-        message=str(exc) or type(exc).__name__,
-        traceback="".join(traceback.format_exception(exc)),
-    )
+    return failures.describe(exc, outcome)
 
 
 # The job a process worker's main thread runs under hard limits. The signal handlers are installed

@@ -87,6 +87,11 @@ def with_context(context, fail_until_attempt: int = 0) -> int:  # noqa: ANN001 -
 
 
 @task()
+def returns_chars(count: int) -> str:
+    return "x" * count
+
+
+@task()
 def returns_unserialisable() -> object:
     return object()
 

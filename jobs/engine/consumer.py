@@ -13,7 +13,7 @@ from huey import Huey
 from huey.consumer import Consumer
 
 from jobs import schedules, states
-from jobs.conf import engine_settings
+from jobs.conf import engine_settings, size_limits
 from jobs.engine import logcapture, workers
 from jobs.engine.execute import execute
 from jobs.engine.lease import LeaseKeeper
@@ -69,6 +69,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
     log_limits = Limits(max_lines=engine.log_max_lines, max_line_chars=engine.log_max_line_chars)
+    max_result_bytes = size_limits().max_result_bytes
     logcapture.install()
     keepers: dict[int, LeaseKeeper] = {}
     keepers_lock = threading.Lock()
@@ -98,6 +99,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
             policy=policy,
             hard_stops=config.worker_type == "process",
             log_limits=log_limits,
+            max_result_bytes=max_result_bytes,
         )
         storage.defer(outcome)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)

@@ -16,11 +16,12 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from jobs import backend, registry, states
+from jobs.conf import json_size
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
 from jobs.engine import failures
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.engine.logcapture import Limits, LogBuffer
-from jobs.exceptions import UnknownTask
+from jobs.exceptions import ResultTooLarge, UnknownTask
 from jobs.models import Attempt
 from jobs.retry import RetryPolicy, next_run_at
 from jobs.status import Status
@@ -89,12 +90,14 @@ def execute(
     policy: RetryPolicy,
     hard_stops: bool,
     log_limits: Limits | None = None,
+    max_result_bytes: int | None = None,
 ) -> states.Outcome:
     """Run a claimed job and return how it ended, for the storage to record with the next claim.
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
-    once and propagates. With `log_limits`, the task's log lines are kept with the attempt.
+    once and propagates. With `log_limits`, the task's log lines are kept with the attempt. A
+    result larger than `max_result_bytes` (as JSON) fails the job instead of being stored.
     """
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
@@ -117,7 +120,7 @@ def execute(
             )
         # One TaskResult per job: the task's context and both signals share it.
         result = backend.claimed_result(task, claimed)
-        outcome = _run(claimed, task, result, ctx, hard, policy)
+        outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
         keeper.untrack(ctx)
         set_current(None)
@@ -138,7 +141,13 @@ def _write_logs(ctx: JobContext) -> None:
 
 
 def _run(
-    claimed: states.ClaimedJob, task: Task, result: TaskResult, ctx: JobContext, hard: bool, policy: RetryPolicy
+    claimed: states.ClaimedJob,
+    task: Task,
+    result: TaskResult,
+    ctx: JobContext,
+    hard: bool,
+    policy: RetryPolicy,
+    max_result_bytes: int | None,
 ) -> states.Outcome:
     """Call the task and decide the outcome."""
     try:
@@ -162,6 +171,12 @@ def _run(
             message="cancelled while running",
         )
         return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+    if max_result_bytes is not None:
+        size = json_size(value)
+        if size > max_result_bytes:
+            # Not retried: another attempt would most likely return as much again.
+            failure = _failure(ResultTooLarge(size, max_result_bytes), Attempt.Outcome.FAILED)
+            return states.Outcome(claimed, Status.FAILED, "result too large", failure=failure)
     return states.Outcome(claimed, Status.DONE, "done", result=value)
 
 

@@ -304,3 +304,15 @@ def test_jobs_list_query_count_does_not_grow_with_filters_or_jobs(
     for query in ({}, {"queue": "q1", "status": "queued", "q": "payload.lines:2", "created_after": "2000-01-01"}):
         with django_assert_max_num_queries(7):
             assert operator_client.get(reverse("dashboard:jobs"), query).status_code == 200
+
+
+def test_duplicate_of_a_job_over_the_payload_limit_is_refused_with_a_message(
+    operator_client: Client, make_job: Any, settings: Any
+) -> None:
+    original = make_job("tests.tasks.append_line", args=["p", "x" * 2000])
+    settings.JOBDECK_MAX_PAYLOAD_BYTES = 1000  # lowered after the job was stored
+
+    response = operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]), follow=True)
+
+    assert "payload too large: 2011 bytes &gt; limit 1000 bytes" in response.content.decode()
+    assert Job.objects.count() == 1

@@ -44,6 +44,9 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: fr
     return "\n".join(lines)
 
 
+SHOWN_FIELDS = ("id", "task_name", "queue", "status", "attempt", "max_attempts", "created_at")
+
+
 class Command(BaseCommand):
     help = "List jobs newest first (id, task, queue, status, attempts, age)."
 
@@ -70,7 +73,8 @@ class Command(BaseCommand):
             priority=options["priority"],
             worker=options["worker"] or "",
         )
-        jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1)
+        # Only the columns shown: a job's args, payload and result may be large.
+        jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1, fields=SHOWN_FIELDS)
         if not jobs:
             self.stdout.write("No jobs.")
             return

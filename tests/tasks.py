@@ -181,6 +181,36 @@ def raise_unprintable(mode: str) -> None:
     raise UnprintableError(mode)
 
 
+@task()
+def spawn_and_linger(pids_path: str, linger: float = 0.0) -> int:
+    """Start `sleep 600` twice (a plain child, and a double-forked daemon in its own session),
+    write "<worker pid> <child pid> <daemon pid>" to `pids_path`, then sleep `linger` seconds."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])  # noqa: S607 - the test's own helper
+    daemon_pid_path = f"{pids_path}.daemon"
+    # setsid sh forks the sleep into the background and exits: the sleep's parent is gone.
+    subprocess.run(["setsid", "sh", "-c", f"sleep 600 & echo $! > {daemon_pid_path}"], check=True)  # noqa: S607
+    daemon_pid = int(Path(daemon_pid_path).read_text())
+    Path(pids_path).write_text(f"{os.getpid()} {child.pid} {daemon_pid}")
+    time.sleep(linger)
+    return child.pid
+
+
+@task()
+def record_pid(path: str, leak_mb: int = 0) -> int:
+    """Append "<job id> <attempt> <pid>"; with `leak_mb`, keep that much memory for good."""
+    if leak_mb:
+        _leaked.append(b"x" * (leak_mb * 1024 * 1024))
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
+    return os.getpid()
+
+
+_leaked: list[bytes] = []
+
+
 def _log_signal(name: str, task_result: object) -> None:
     path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
     if path:

@@ -14,7 +14,7 @@ from huey.consumer import Consumer
 
 from jobs import schedules, states
 from jobs.conf import engine_settings, size_limits
-from jobs.engine import logcapture, workers
+from jobs.engine import children, logcapture, workers
 from jobs.engine.execute import execute
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
@@ -32,6 +32,8 @@ class WorkerConfig:
     concurrency: int
     worker_type: str  # "thread" or "process"
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
+    max_tasks_per_child: int | None = None  # process workers: replace a child after this many jobs
+    max_memory_per_child: float | None = None  # process workers: replace a child past this RSS (MB)
 
 
 class JobdeckHuey(Huey):
@@ -48,6 +50,7 @@ class JobdeckConsumer(Consumer):
     registered as running."""
 
     on_ready: Callable[[], None] = staticmethod(lambda: None)
+    worker_class = children.RecyclingWorker
 
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
@@ -89,20 +92,31 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
             return keepers[pid]
 
     storage: JobStorage = huey.storage  # type: ignore[assignment]
+    processes = config.worker_type == "process"
+    recycler = children.Recycler(max_tasks=config.max_tasks_per_child, max_memory_mb=config.max_memory_per_child)
+    huey.recycler = recycler if processes else None  # read by children.RecyclingWorker
 
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
         lease_keeper = keeper()
-        outcome = execute(
-            claimed,
-            keeper=lease_keeper,
-            policy=policy,
-            hard_stops=config.worker_type == "process",
-            log_limits=log_limits,
-            max_result_bytes=max_result_bytes,
-        )
+        if processes:
+            children.contain_jobs()
+        try:
+            outcome = execute(
+                claimed,
+                keeper=lease_keeper,
+                policy=policy,
+                hard_stops=processes,
+                log_limits=log_limits,
+                max_result_bytes=max_result_bytes,
+            )
+        finally:
+            if processes:  # whatever the job started ends with it, even when it was interrupted
+                children.stop_leftovers(claimed.id)
         storage.defer(outcome)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)
+        if processes:
+            recycler.job_ended()
 
     def write_totals() -> None:
         with keepers_lock:
@@ -120,7 +134,8 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
         periodic=False,
         scheduler_interval=1,
         check_worker_health=True,
-        health_check_interval=5,
+        # A recycled child is replaced at the next health check: look often when recycling.
+        health_check_interval=1 if processes and recycler.enabled else 5,
         shutdown_timeout=config.shutdown_grace,
         graceful_signal="TERM",  # SIGTERM drains; SIGINT (or a second SIGTERM) stops now
     )

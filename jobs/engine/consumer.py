@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
@@ -55,6 +56,16 @@ class JobdeckConsumer(Consumer):
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
         self.on_ready()
+
+    def check_worker_health(self) -> bool:
+        # A dead (or recycled) process worker is replaced by a fork of this process, which must not
+        # inherit its database connections: two processes on one socket corrupt the session
+        # (on PostgreSQL: "prepared statement already exists", then a hang). Opened since the first
+        # forks (registering the worker), they are closed here first; this process reopens on need.
+        processes = [self.scheduler, *(t for _, t in self.worker_threads)]
+        if self.environment.forks and not all(self.environment.is_alive(p) for p in processes):
+            connections.close_all()
+        return super().check_worker_health()
 
 
 def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:

@@ -16,9 +16,17 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import states, taskresults
-from jobs.conf import engine_settings
+from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
-from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
+from jobs.exceptions import (
+    Conflict,
+    InvalidJob,
+    InvalidQueue,
+    InvalidTransition,
+    JobdeckError,
+    JobNotFound,
+    PayloadTooLarge,
+)
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
@@ -62,10 +70,16 @@ def build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) 
         raise InvalidJob("payload must be a JSON object")
     try:
         # A round trip stores exactly what the task will receive (tuples become lists, keys strings).
-        args = json.loads(json.dumps(list(spec.args), allow_nan=False)) if spec.args else []
-        kwargs = json.loads(json.dumps(spec.kwargs, allow_nan=False)) if spec.kwargs else {}
+        args_json = json.dumps(list(spec.args), ensure_ascii=False, allow_nan=False)
+        kwargs_json = json.dumps(spec.kwargs, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidJob(f"payload is not JSON-serialisable: {exc}") from None
+    # The one payload limit: every entry point enqueues through here.
+    size = len(args_json.encode()) + len(kwargs_json.encode())
+    limit = size_limits().max_payload_bytes
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+    args, kwargs = json.loads(args_json), json.loads(kwargs_json)
 
     queue = task.queue_name if spec.queue is None else spec.queue
     if not isinstance(queue, str) or not QUEUE_NAME.match(queue):

@@ -88,6 +88,11 @@ def with_context(context, fail_until_attempt: int = 0) -> int:  # noqa: ANN001 -
 
 
 @task()
+def returns_chars(count: int) -> str:
+    return "x" * count
+
+
+@task()
 def returns_unserialisable() -> object:
     return object()
 
@@ -157,6 +162,67 @@ def _facts(result: object) -> tuple:
     return (r.id, r.status, errors, r.worker_ids, times, r.args, r.kwargs, value, r.task.queue_name, r.task.priority)
 
 
+class UnprintableError(Exception):
+    """An exception that breaks whatever tries to describe it, chosen by `mode`."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+    def __str__(self) -> str:
+        if self.mode in ("str", "both"):
+            raise RuntimeError("__str__ is broken")
+        return "printable after all"
+
+    def __repr__(self) -> str:
+        if self.mode in ("repr", "both"):
+            raise RuntimeError("__repr__ is broken")
+        return "UnprintableError()"
+
+    @property
+    def __notes__(self) -> list[str]:  # read by traceback formatting, which lets this escape
+        if self.mode == "traceback":
+            raise RuntimeError("__notes__ is broken")
+        raise AttributeError("__notes__")
+
+
+@task()
+def raise_unprintable(mode: str) -> None:
+    raise UnprintableError(mode)
+
+
+@task()
+def spawn_and_linger(pids_path: str, linger: float = 0.0) -> int:
+    """Start `sleep 600` twice (a plain child, and a double-forked daemon in its own session),
+    write "<worker pid> <child pid> <daemon pid>" to `pids_path`, then sleep `linger` seconds."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])  # noqa: S607 - the test's own helper
+    daemon_pid_path = f"{pids_path}.daemon"
+    # setsid sh forks the sleep into the background and exits: the sleep's parent is gone.
+    subprocess.run(["setsid", "sh", "-c", f"sleep 600 & echo $! > {daemon_pid_path}"], check=True)  # noqa: S607
+    daemon_pid = int(Path(daemon_pid_path).read_text())
+    Path(pids_path).write_text(f"{os.getpid()} {child.pid} {daemon_pid}")
+    time.sleep(linger)
+    return child.pid
+
+
+@task()
+def record_pid(path: str, seconds: float = 0.0, leak_mb: int = 0) -> int:
+    """Append "<job id> <attempt> <pid>" to a file, then sleep `seconds`: the test sees which process
+    ran what. With `leak_mb`, keep that much memory for good. Returns the pid."""
+    if leak_mb:
+        _leaked.append(b"x" * (leak_mb * 1024 * 1024))
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()
+
+
+_leaked: list[bytes] = []
+
+
 def _log_signal(name: str, task_result: object) -> None:
     """Log "<signal> <id> <status> <attempts> <errors> <same>": `same` tells whether the signal's
     TaskResult matches what get_result() returns at that moment."""
@@ -178,16 +244,6 @@ def _on_finished(sender: object, task_result: object, **kwargs: object) -> None:
 
 task_started.connect(_on_started)
 task_finished.connect(_on_finished)
-
-
-@task()
-def record_pid(path: str, seconds: float = 0.0) -> int:
-    """Append "<job id> <attempt> <pid>" to a file, then sleep: the test sees which process ran what."""
-    ctx = current_job()
-    with open(path, "a") as f:
-        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
-    time.sleep(seconds)
-    return ctx.job_id
 
 
 @task()

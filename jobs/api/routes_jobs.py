@@ -20,6 +20,7 @@ from jobs.api.schemas import (
     JobActionIn,
     JobBulkIn,
     JobIn,
+    JobListItemOut,
     JobListQuery,
     JobOut,
     JobsAcceptedOut,
@@ -28,6 +29,7 @@ from jobs.api.schemas import (
     LogOut,
     LogQuery,
 )
+from jobs.conf import size_limits
 from jobs.exceptions import InvalidJob, JobdeckError
 
 router = Router(tags=["jobs"])
@@ -118,13 +120,19 @@ def act(request: HttpRequest, body: JobActionIn) -> Status:
     return Status(200, ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors))
 
 
-@router.get("/jobs", response={200: list[JobOut], **READ})
+@router.get("/jobs", response={200: list[JobListItemOut], **READ})
 def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobListQuery]) -> Status:
     """Jobs newest first. The X-Next-Cursor header, when present, fetches the next page via `cursor`."""
     check_params(request, JobListQuery)
     before = decode_cursor(query.cursor) if query.cursor else None
     offset = 0 if before is not None else (query.page - 1) * query.per_page
-    jobs = listing.list_jobs(query.for_listing(), before_id=before, offset=offset, limit=query.per_page + 1)
+    jobs = listing.list_jobs(
+        query.for_listing(),
+        before_id=before,
+        offset=offset,
+        limit=query.per_page + 1,
+        embed_max_chars=size_limits().list_field_max_chars,
+    )
     if len(jobs) > query.per_page:
         jobs = jobs[: query.per_page]
         response["X-Next-Cursor"] = encode_cursor(jobs[-1].pk)

@@ -226,6 +226,36 @@ class JobOut(Schema):
         return job.created_at
 
 
+class JobListItemOut(JobOut):
+    """A job in a list: args, payload and result are embedded only when short (see
+    JOBDECK_LIST_FIELD_MAX_CHARS); a longer one is null and named in `omitted`."""
+
+    args: list[Any] | None
+    payload: dict[str, Any] | None
+    result: Any = None
+    omitted: list[str] = Field(description="fields left out for size; GET /jobs/{id} has them")
+
+    @staticmethod
+    def resolve_args(job: Job) -> Any:
+        return job.args_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_payload(job: Job) -> Any:
+        return job.payload_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_result(job: Job) -> Any:
+        return job.result_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_omitted(job: Job) -> list[str]:
+        return [
+            name
+            for name in listing.UNBOUNDED_FIELDS
+            if getattr(job, f"{name}_chars") is not None and getattr(job, f"{name}_embedded") is None
+        ]
+
+
 class EventOut(Schema):
     id: int
     old_status: str

@@ -8,7 +8,6 @@ import logging
 import random
 import signal
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,10 +17,12 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from jobs import backend, registry, states
+from jobs.conf import json_size
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
+from jobs.engine import failures
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.engine.logcapture import Limits, LogBuffer
-from jobs.exceptions import UnknownTask
+from jobs.exceptions import ResultTooLarge, UnknownTask
 from jobs.models import Attempt
 from jobs.retry import RetryPolicy, next_run_at
 from jobs.status import FINISHED, Status
@@ -35,12 +36,7 @@ def get_module_path(cls: type) -> str:
 
 
 def _failure(exc: BaseException, outcome: str) -> states.Failure:
-    return states.Failure(
-        outcome=outcome,
-        error_class=get_module_path(type(exc)),
-        message=str(exc) or type(exc).__name__,
-        traceback="".join(traceback.format_exception(exc)),
-    )
+    return failures.describe(exc, outcome)
 
 
 # The job a process worker's main thread runs under hard limits. The signal handlers are installed
@@ -95,13 +91,15 @@ def execute(
     policy: RetryPolicy,
     hard_stops: bool,
     log_limits: Limits | None = None,
+    max_result_bytes: int | None = None,
 ) -> tuple[states.Outcome, Callable[[], None] | None]:
     """Run a claimed job and return how it ended, for the storage to record with the next claim,
     and what to call once that outcome is stored (task_finished; None when nothing is due).
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
-    once and propagates. With `log_limits`, the task's log lines are kept with the attempt.
+    once and propagates. With `log_limits`, the task's log lines are kept with the attempt. A
+    result larger than `max_result_bytes` (as JSON) fails the job instead of being stored.
     """
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
@@ -124,7 +122,7 @@ def execute(
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
         earlier = backend.earlier_attempts(claimed)
         result = backend.claimed_result(task, claimed, earlier)
-        outcome = _run(claimed, task, result, ctx, hard, policy)
+        outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
         keeper.untrack(ctx)
         set_current(None)
@@ -146,7 +144,13 @@ def _write_logs(ctx: JobContext) -> None:
 
 
 def _run(
-    claimed: states.ClaimedJob, task: Task, result: TaskResult, ctx: JobContext, hard: bool, policy: RetryPolicy
+    claimed: states.ClaimedJob,
+    task: Task,
+    result: TaskResult,
+    ctx: JobContext,
+    hard: bool,
+    policy: RetryPolicy,
+    max_result_bytes: int | None,
 ) -> states.Outcome:
     """Call the task and decide the outcome."""
     try:
@@ -170,6 +174,12 @@ def _run(
             message="cancelled while running",
         )
         return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+    if max_result_bytes is not None:
+        size = json_size(value)
+        if size > max_result_bytes:
+            # Not retried: another attempt would most likely return as much again.
+            failure = _failure(ResultTooLarge(size, max_result_bytes), Attempt.Outcome.FAILED)
+            return states.Outcome(claimed, Status.FAILED, "result too large", failure=failure)
     return states.Outcome(claimed, Status.DONE, "done", result=value)
 
 

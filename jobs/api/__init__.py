@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 
 from jobs.api import routes_jobs, routes_meta, routes_queues, routes_schedules
 from jobs.api.auth import ApiAuth
+from jobs.api.docs import LocalSwagger
 from jobs.api.errors import JsonParser, install_handlers
 
 api = NinjaAPI(
@@ -14,6 +15,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=ApiAuth(),
     parser=JsonParser(),
+    docs=LocalSwagger(),
     docs_decorator=require_safe,  # the schema and the docs page answer GET and HEAD only (else a JSON 405)
 )
 install_handlers(api)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.conftest import make_user
-from tests.dashboard.test_browser import browser_page, daphne, free_port  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import CHROMIUM_ARGS, browser_page, chromium_path, daphne, free_port  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 WAIT = 15_000  # ms
@@ -74,3 +74,64 @@ def test_a_page_on_another_port_cannot_open_the_socket_while_the_user_is_signed_
 
     assert page.evaluate("window.result").startswith("closed")
     assert page.evaluate("window.received") == 0
+
+
+@pytest.fixture
+def browser_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """One Chromium profile (shared cookies) in which a test opens several tabs."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context()
+        finally:
+            connections.close_all()
+            browser.close()
+
+
+def watched_tab(context: Any) -> Any:
+    """A new tab that records console errors (CSP violations included) and the WebSockets it opens."""
+    tab = context.new_page()
+    tab.errors = []
+    tab.sockets = []
+    tab.on("console", lambda msg: tab.errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    tab.on("websocket", lambda ws: tab.sockets.append(ws.url))
+    return tab
+
+
+def test_logging_out_in_another_tab_closes_the_pages_socket(daphne: str, browser_context: Any) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    from jobs import services
+
+    make_user("vera", "viewer")
+    jobs_tab = watched_tab(browser_context)
+    sign_in(jobs_tab, daphne, "vera", "/jobs/")
+    expect(jobs_tab.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
+
+    other_tab = watched_tab(browser_context)
+    other_tab.goto(f"{daphne}/jobs/")
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.wait_for_url(f"{daphne}/login/")
+
+    label = jobs_tab.locator("#live-state")
+    expect(label).to_have_attribute("data-state", "signed-out", timeout=WAIT)
+    expect(label).to_contain_text("signed out")
+
+    # Sign in again in the other tab (the shared cookie now holds a new session) and watch a new job arrive
+    # there live: by then it has been sent to every open jobs page, and the signed-out page got nothing,
+    # nor did it reconnect with the new cookie.
+    sign_in(other_tab, daphne, "vera", "/jobs/")
+    expect(other_tab.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
+    job = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2]))
+    expect(other_tab.locator(f"#job-{job.pk}")).to_be_visible(timeout=WAIT)
+
+    assert jobs_tab.locator(f"#job-{job.pk}").count() == 0
+    assert len(jobs_tab.sockets) == 1
+    assert jobs_tab.locator("#live-state").get_attribute("data-state") == "signed-out"
+    assert jobs_tab.errors == [] and other_tab.errors == []

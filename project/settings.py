@@ -17,6 +17,9 @@ VAR_DIR = Path(os.environ.get("JOBDECK_VAR_DIR", BASE_DIR / "var"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "jobdeck-dev-only-secret-key-change-me-in-production")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+# Other origins (scheme://host[:port]) whose pages may post forms and open the dashboard's WebSockets,
+# e.g. the public address of a proxy that rewrites Host (dashboard/origin.py).
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 # daphne is run as a command (scripts/start.sh), not installed as an app: as an app it would import
 # twisted into every worker process for nothing.

@@ -7,6 +7,9 @@ htmx-ext-ws swaps into the page by element id; each ends with #live-cursor (the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -14,13 +17,14 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
-from dashboard import fragments, queries
+from dashboard import fragments, livesession, queries
 from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
 from dashboard.permissions import access_for
 from jobs import selectors
 from jobs.exceptions import InvalidSearch, JobNotFound
 from jobs.listing import JobFilters
 
+logger = logging.getLogger(__name__)
 REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
 MAX_SHOWN_IDS = 500
 MAX_PREPENDED = 200  # new rows one open page receives before it asks for a reload
@@ -66,16 +70,42 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.operate = access.operate
         self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.after = _int(self.query.get("after"))
+        session_key = self.scope["session"].session_key
         # In a thread: reading a jobs page's filters may look a task name up in the database.
-        self.groups_joined = await database_sync_to_async(self.groups_for)()
+        groups = await database_sync_to_async(self.groups_for)()
+        self.groups_joined = [*groups, livesession.session_group(session_key)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await fanout.join(self.page, self.job_id())
         self.joined = True
         await self.accept()
+        self.session_watch = asyncio.create_task(self.watch_session(session_key, self.scope["user"].pk))
         await self.catch_up()
 
+    async def watch_session(self, session_key: str, user_id: Any) -> None:
+        """Close this socket once its session no longer signs the user in (see dashboard/livesession.py)."""
+        check = database_sync_to_async(livesession.still_signed_in)
+        while True:
+            await asyncio.sleep(livesession.check_interval())
+            try:
+                signed_in = await check(session_key=session_key, user_id=user_id)
+            except Exception:  # a database hiccup: keep the socket, check again next time
+                logger.warning("could not check a live socket's session", exc_info=True)
+                continue
+            if not signed_in:
+                await self.close(code=livesession.SESSION_ENDED)
+                return
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        """The session logged out (livesession.close_sockets_on_logout)."""
+        await self.close(code=livesession.SESSION_ENDED)
+
     async def disconnect(self, code: int) -> None:
+        watch = getattr(self, "session_watch", None)
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         if getattr(self, "joined", False):
             self.joined = False
             for group in self.groups_joined:

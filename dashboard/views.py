@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -41,28 +40,9 @@ FAILURE_GROUPS = 100  # groups the failed page shows
 TAB_COUNT_CAP = fragments.TAB_COUNT_CAP
 POLL = "every 5s"  # how often the queues and workers pages refresh their tables (htmx polling)
 
-# A strict policy: only our own files, no inline script or style, no framing. WebSockets to this
-# origin are covered by 'self' (CSP level 3).
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
-
-
-def with_csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Send the dashboard's Content-Security-Policy with every response of `view`."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        return response
-
-    return wrapped
 
 
 def _actor(request: HttpRequest) -> str:
@@ -82,12 +62,11 @@ def _back(request: HttpRequest, default: str) -> str:
     return default
 
 
-login = with_csp(auth_views.LoginView.as_view(template_name="dashboard/login.html", next_page="dashboard:overview"))
-logout = with_csp(auth_views.LogoutView.as_view(next_page="dashboard:login"))
+login = auth_views.LoginView.as_view(template_name="dashboard/login.html", next_page="dashboard:overview")
+logout = auth_views.LogoutView.as_view(next_page="dashboard:login")
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def overview(request: HtmxHttpRequest) -> HttpResponse:
     cursor = selectors.last_event_id()  # read before the data: whatever happens later is re-sent live
@@ -190,7 +169,6 @@ def _tabs(filters: listing.JobFilters) -> tuple[list[dict[str, Any]], bool]:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
     try:
@@ -275,7 +253,6 @@ def _report(request: HttpRequest, result: services.BulkResult, done: str) -> Non
 
 
 @require_POST
-@with_csp
 @require(OPERATOR)
 def jobs_bulk(request: HtmxHttpRequest) -> HttpResponse:
     """Cancel, retry or delete jobs through the bulk services, after a confirmation stating the count.
@@ -334,7 +311,6 @@ def _error_page(request: HttpRequest, exc: JobdeckError) -> HttpResponse:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     cursor = selectors.last_event_id()
@@ -351,7 +327,6 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def job_data(request: HtmxHttpRequest, job_id: int, part: str) -> HttpResponse:
     """A job's whole payload or result: the "Expand" of a value cut on the job page.
@@ -381,7 +356,6 @@ JOB_ACTIONS: dict[str, tuple[Callable[..., Any], str]] = {
 
 
 @require_POST
-@with_csp
 @require(OPERATOR)
 def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpResponse:
     """Cancel, retry or run one job now through its service.
@@ -414,7 +388,6 @@ def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpRespon
 
 
 @require_POST
-@with_csp
 @require(OPERATOR)
 def job_duplicate(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """Enqueue a new job with the same task, arguments, payload, queue, priority, attempts and timeout."""
@@ -443,7 +416,6 @@ def job_duplicate(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def failed(request: HtmxHttpRequest) -> HttpResponse:
     """Failed jobs grouped by task + exception class + normalised message, with retry forms bound to now."""
@@ -462,7 +434,6 @@ def _snapshot_time(value: str | None) -> datetime.datetime | None:
 
 
 @require_POST
-@with_csp
 @require(OPERATOR)
 def failed_retry(request: HtmxHttpRequest) -> HttpResponse:
     """Retry the failed jobs of one group, or all, as they were when the page was rendered (`at`).
@@ -506,7 +477,6 @@ def failed_retry(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def queues(request: HtmxHttpRequest) -> HttpResponse:
     """Per queue: counts by state, oldest waiting age, paused badge and limit; admins get the controls."""
@@ -528,7 +498,6 @@ def _concurrency(value: str) -> int | None:
 
 
 @require_POST
-@with_csp
 @require(ADMIN)
 def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
     """Pause, resume or limit a queue through its service; back to the queues page with the outcome."""
@@ -554,7 +523,6 @@ def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpRespon
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def workers(request: HtmxHttpRequest) -> HttpResponse:
     """Worker processes, alive first, with the jobs each one holds now; gone ones until pruned."""
@@ -573,7 +541,6 @@ def workers(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@with_csp
 @require(VIEWER)
 def schedules_page(request: HtmxHttpRequest) -> HttpResponse:
     """Every schedule with its cron in words, next and last run, and the actions the user's role allows."""
@@ -584,7 +551,6 @@ def schedules_page(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
-@with_csp
 @require(ADMIN)
 def schedule_enable(request: HtmxHttpRequest, schedule_id: int, enabled: bool) -> HttpResponse:
     """Enable or disable a database schedule (settings schedules are refused by the service)."""
@@ -600,7 +566,6 @@ def schedule_enable(request: HtmxHttpRequest, schedule_id: int, enabled: bool) -
 
 
 @require_POST
-@with_csp
 @require(OPERATOR)
 def schedule_run_now(request: HtmxHttpRequest, schedule_id: int) -> HttpResponse:
     """Enqueue a schedule's job now (its cron timing is unchanged)."""

@@ -13,9 +13,9 @@ configure_web_process()  # a request waits a few seconds for a database lock, th
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - Django must be set up first
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from dashboard.origin import SameOriginValidator  # noqa: E402
 from dashboard.routing import websocket_urlpatterns  # noqa: E402
 
 # daphne serves no static files, and Django's own serving needs DEBUG=True. This handler answers
@@ -23,10 +23,11 @@ from dashboard.routing import websocket_urlpatterns  # noqa: E402
 # everything else on, so one daphne process is a complete server for the admin's CSS and the
 # dashboard's scripts. Behind a real proxy, run collectstatic and let the proxy serve STATIC_ROOT.
 # WebSockets: the session cookie identifies the user (consumers refuse anonymous ones), and the
-# Origin header must name an ALLOWED_HOSTS host, so another site's page cannot open them.
+# Origin header must be the dashboard's own origin or a trusted one (dashboard/origin.py), so no
+# other page, not even one on another port of this host, can open them with the user's cookie.
 application = ProtocolTypeRouter(
     {
         "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

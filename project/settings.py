@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JOBDECK_VAR_DIR", BASE_DIR / "var"))
@@ -17,6 +18,9 @@ VAR_DIR = Path(os.environ.get("JOBDECK_VAR_DIR", BASE_DIR / "var"))
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "jobdeck-dev-only-secret-key-change-me-in-production")
 DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+# Other origins (scheme://host[:port]) whose pages may post forms and open the dashboard's WebSockets,
+# e.g. the public address of a proxy that rewrites Host (dashboard/origin.py).
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 # daphne is run as a command (scripts/start.sh), not installed as an app: as an app it would import
 # twisted into every worker process for nothing.
@@ -38,6 +42,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security, so every response carries the policy: error pages (403, 404, 500) too.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Outside everything that can answer with an HTML error page (CommonMiddleware's bad Host, a 404,
+    # a 500), so every error under /api/ leaves as JSON.
+    "jobs.api.errors.JsonErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -70,6 +79,21 @@ AXES_SENSITIVE_PARAMETERS: list[str] = []  # the log names the user name tried; 
 AXES_LOCKOUT_CALLABLE = "dashboard.lockout.locked_out"
 
 ROOT_URLCONF = "project.urls"
+
+# A strict policy for every response: only our own files, no inline script or style, no framing.
+# WebSockets to this origin are covered by 'self' (CSP level 3).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 TEMPLATES = [
     {

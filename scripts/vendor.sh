@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-vendor the dashboard's browser libraries from their npm packages (never a CDN) into
+# Re-vendor the browser libraries of the dashboard and the API docs page from their npm packages (never a CDN) into
 # static/vendor/, each with its version in the file name, and rewrite static/vendor/VERSIONS.md
 # with the exact versions and sha256 sums. Needs npm and access to the npm registry.
 # Usage: scripts/vendor.sh   (then commit static/vendor/)
@@ -15,10 +15,12 @@ files=(
   "htmx-ext-ws 2.0.4 dist/ws.min.js htmx-ext-ws-2.0.4.min.js"
   "uplot 1.6.32 dist/uPlot.iife.min.js uplot-1.6.32.min.js"
   "uplot 1.6.32 dist/uPlot.min.css uplot-1.6.32.min.css"
+  "swagger-ui-dist 5.36.0 swagger-ui-bundle.js swagger-ui-bundle-5.36.0.js"
+  "swagger-ui-dist 5.36.0 swagger-ui.css swagger-ui-5.36.0.css"
 )
 
 mkdir -p "$out"
-rm -f "$out"/htmx-*.js "$out"/uplot-*.js "$out"/uplot-*.css
+rm -f "$out"/htmx-*.js "$out"/uplot-*.js "$out"/uplot-*.css "$out"/swagger-ui-*
 {
   echo "# Vendored browser libraries"
   echo

@@ -35,12 +35,13 @@ HISTORY_LIMIT = 50  # attempts, events and log lines shown on a job's page (the 
 JSON_DISPLAY_LIMIT = 100_000  # characters of args, payload or result shown on a job's page
 LEVELS = [(logging.DEBUG, "debug"), (logging.INFO, "info"), (logging.WARNING, "warning"), (logging.ERROR, "error")]
 BOTH_PLACES = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
+ADMIN_CSS = {"all": ["jobs_admin/jobs.css"]}
 
 
 def _pre(text: str, limit: int = JSON_DISPLAY_LIMIT) -> SafeString:
     if len(text) > limit:
         text = f"{text[:limit]}\n… ({len(text) - limit:,} more characters)"
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+    return format_html('<pre class="job-text">{}</pre>', text)  # styled by ADMIN_CSS: the CSP forbids style=""
 
 
 def _pretty_json(value: Any) -> SafeString:
@@ -155,6 +156,9 @@ class JobChangeList(ChangeList):
 
 @admin.register(Job)
 class JobAdmin(LargeTableAdmin):
+    class Media:
+        css = ADMIN_CSS
+
     list_display = (
         "id",
         "task_name",
@@ -334,6 +338,9 @@ class JobAdmin(LargeTableAdmin):
 
 class HistoryAdmin(LargeTableAdmin):
     """Read-only records of jobs: viewable, never added, changed or deleted here (pruning deletes them)."""
+
+    class Media:
+        css = ADMIN_CSS
 
     list_select_related = ("job",)
     search_fields = ("=job__id",)  # shows the search box; get_search_results decides what runs

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from http import HTTPStatus
 from typing import Any, NoReturn
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
@@ -157,3 +158,49 @@ def install_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
         return error_response(api, request, 404, "Not found")
+
+
+API_PREFIX = "/api/"
+
+
+class JsonErrorsMiddleware:
+    """Under /api/, turn any error response that is not JSON into `{"error": ...}` with its status.
+
+    Ninja's own errors are JSON already (install_handlers). This catches what happens outside an
+    operation: a wrong method (ninja's bare 405), an unknown path (Django's 404 page), a disallowed
+    Host (400) or an unhandled exception (Django's 500 page). Headers such as `Allow` are kept.
+    """
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path.startswith(API_PREFIX)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        return self._as_json(request, response)
+
+    @staticmethod
+    def _as_json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        status = response.status_code
+        if status == 405:
+            allowed = ", ".join(sorted(m.strip() for m in response.get("Allow", "").split(",") if m.strip()))
+            message = f"Method {request.method} is not allowed here" + (f" (allowed: {allowed})" if allowed else "")
+        elif status == 404:
+            message = "Not found"
+        elif status >= 500:
+            message = "Internal server error"
+        else:
+            try:
+                message = HTTPStatus(status).phrase
+            except ValueError:
+                message = "Request refused"
+        json_response = JsonResponse({"error": message}, status=status)
+        for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if header in response:
+                json_response[header] = response[header]
+        return json_response

@@ -259,6 +259,7 @@
   var userPaused = false;
   var retryTimer = null;
   var retries = 0;
+  var ended = false; // refused or signed out: only a reload (through the sign-in page) brings live updates back
 
   function setState(state, text) {
     stateLabel.dataset.state = state;
@@ -289,7 +290,7 @@
   };
 
   function connect() {
-    if (socketHolder) return;
+    if (socketHolder || ended) return;
     clearTimeout(retryTimer);
     socketHolder = document.createElement("div");
     socketHolder.setAttribute("hx-ext", "ws");
@@ -318,9 +319,12 @@
   live.addEventListener("htmx:wsClose", function (event) {
     var code = event.detail.event.code;
     if (userPaused || document.hidden || !socketHolder) return; // closed on purpose
-    if (code === 4003) {
+    if (code === 4003 || code === 4001) { // 4001: the session ended (logout, expiry...; livesession.py)
+      ended = true;
       disconnect();
-      setState("refused", "refused: sign in again");
+      pauseButton.hidden = true;
+      if (code === 4003) setState("refused", "refused: sign in again");
+      else setState("signed-out", "signed out: reload to sign in");
       return;
     }
     retries += 1;

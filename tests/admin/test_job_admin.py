@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -188,3 +189,18 @@ def test_filters_offer_queues_and_tasks_without_reading_the_job_table(
     assert listed(admin_client, "?queue=only-one-job-uses-this") == [job.pk]
     assert listed(admin_client, "?queue=only-one-job-uses-this&status__exact=done") == []
     assert listed(admin_client, "?task=tests.tasks.add") == [job.pk]
+
+
+def test_job_page_keeps_the_sites_csp_no_inline_style_or_script(
+    admin_client: Client, job_in: Callable[..., Job]
+) -> None:
+    job = job_in(Status.DONE, kwargs={"b": 2}, args=[1])
+
+    response = admin_client.get(change("job", job.pk))
+    html = response.content.decode()
+
+    assert "style-src 'self';" in response["Content-Security-Policy"]
+    assert 'class="job-history"' in html and 'class="job-text"' in html
+    assert "jobs_admin/jobs.css" in html
+    assert " style=" not in html and "<style" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html) == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
 
@@ -131,10 +133,67 @@ def test_unknown_api_path_gets_404_json(api: ApiClient) -> None:
         assert response.json() == {"error": "Not found"}
 
 
-def test_wrong_method_gets_405(api: ApiClient) -> None:
-    response = api.request("DELETE", "/jobs")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
-    assert response.status_code == 405
+
+def _api_routes() -> list[tuple[str, set[str]]]:
+    """Every route of the ninja API's URL patterns as a concrete path, with the methods it serves."""
+    from jobs.api import api
+
+    schema_paths = api.get_openapi_schema()["paths"]
+    routes: dict[str, set[str]] = {}
+    for pattern in api.urls[0]:
+        route = str(pattern.pattern)
+        schema_path = "/api/v1/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        concrete = "/api/v1/" + re.sub(r"<int:\w+>", "1", re.sub(r"<(?:str:)?\w+>", "x", route))
+        if schema_path in schema_paths:
+            allowed = {m.upper() for m in schema_paths[schema_path]}
+        elif pattern.name in ("openapi-json", "openapi-view"):
+            allowed = {"GET", "HEAD"}
+        else:  # ninja's root, which only answers 404
+            allowed = set()
+        routes[concrete] = allowed
+    return sorted(routes.items())
+
+
+def _assert_json_error(response: Any, method: str) -> None:
+    assert response["Content-Type"].startswith("application/json"), (method, response.status_code)
+    if method != "HEAD":  # a HEAD answer has no body
+        message = json.loads(response.content)["error"]
+        assert isinstance(message, str) and message
+
+
+def test_every_route_answers_a_wrong_method_with_json_405(anonymous_api: ApiClient) -> None:
+    routes = _api_routes()
+    assert len(routes) > 15  # the walk found the API's routes
+    client = anonymous_api.client
+    for path, allowed in routes:
+        for method in METHODS:
+            if method in allowed:
+                continue
+            response = client.generic(method, path)
+            assert response.status_code in (404, 405), (method, path, response.status_code)
+            _assert_json_error(response, method)
+            if response.status_code == 405:
+                assert set(response["Allow"].replace(" ", "").split(",")) == allowed, (method, path)
+
+
+def test_wrong_method_names_the_allowed_ones(api: ApiClient) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = api.request(method, "/jobs")
+
+        assert response.status_code == 405
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": f"Method {method} is not allowed here (allowed: GET, POST)"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/nothing", "/api/v2/jobs", "/api/", "/api/v1/jobs/1/nothing"])
+def test_unknown_paths_get_json_404_for_every_method(anonymous_api: ApiClient, path: str) -> None:
+    for method in METHODS:
+        response = anonymous_api.client.generic(method, path)
+
+        assert response.status_code == 404, (method, path)
+        _assert_json_error(response, method)
 
 
 def test_errors_are_json_even_for_query_parameters(api: ApiClient) -> None:
@@ -145,3 +204,17 @@ def test_errors_are_json_even_for_query_parameters(api: ApiClient) -> None:
     assert json.loads(response.content) == {
         "error": "Invalid 'page': Input should be a valid integer, unable to parse string as an integer"
     }
+
+
+def test_html_error_pages_under_api_become_json_and_others_are_left_alone() -> None:
+    from django.http import HttpResponseServerError
+    from django.test import RequestFactory
+
+    from jobs.api.errors import JsonErrorsMiddleware
+
+    middleware = JsonErrorsMiddleware(lambda request: HttpResponseServerError("<h1>Server Error (500)</h1>"))
+
+    response = middleware(RequestFactory().get("/api/v1/jobs"))
+    assert (response.status_code, response["Content-Type"]) == (500, "application/json")
+    assert json.loads(response.content) == {"error": "Internal server error"}
+    assert middleware(RequestFactory().get("/jobs/"))["Content-Type"].startswith("text/html")

@@ -22,6 +22,7 @@ from tests.dashboard.conftest import client_for, make_user, run_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+HOST = (b"host", b"localhost")  # as a browser sends it: the page's origin is http://localhost
 ORIGIN = (b"origin", b"http://localhost")
 TIMEOUT = 20  # generous: a failing test waits this long, a passing one a few ticks
 
@@ -35,7 +36,7 @@ def session_cookie(client: Client) -> tuple[bytes, bytes]:
 
 
 def communicator(path: str, client: Client | None = None, origin: tuple[bytes, bytes] = ORIGIN) -> Any:
-    headers = [origin] + ([session_cookie(client)] if client is not None else [])
+    headers = [HOST, origin] + ([session_cookie(client)] if client is not None else [])
     return WebsocketCommunicator(application, path, headers=headers)
 
 

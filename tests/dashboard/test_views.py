@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import path, reverse
 
 from jobs.models import Job, JobEvent
 from jobs.status import Status
+from project import urls as project_urls
 from tests.dashboard.conftest import run_job
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +134,29 @@ def test_every_page_sends_a_strict_content_security_policy_and_has_no_inline_scr
         assert "unsafe-inline" not in response["Content-Security-Policy"]
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
         assert " style=" not in html and "<style" not in html
+
+
+def _boom(request: Any) -> Any:
+    raise RuntimeError("boom")
+
+
+urlpatterns = [path("boom/", _boom), *project_urls.urlpatterns]
+
+
+@pytest.mark.urls(__name__)
+def test_error_pages_carry_the_same_policy(outsider_client: Client, viewer_client: Client) -> None:
+    """403, 404 and 500 pages are rendered outside any view, so only a middleware can give them the policy."""
+    viewer_client.raise_request_exception = False
+    page = viewer_client.get(reverse("dashboard:overview"))
+    responses = {
+        403: outsider_client.get(reverse("dashboard:overview")),
+        404: viewer_client.get("/no-such-page/"),
+        500: viewer_client.get("/boom/"),
+    }
+    for status, response in responses.items():
+        assert response.status_code == status
+        assert response["Content-Security-Policy"] == page["Content-Security-Policy"]
+        assert "script-src 'self';" in response["Content-Security-Policy"]
 
 
 def test_pages_load_vendored_scripts_never_a_cdn(viewer_client: Client) -> None:

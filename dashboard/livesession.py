@@ -1,0 +1,76 @@
+"""Live sockets end with the session that opened them.
+
+A WebSocket is authenticated once, at its handshake. Without more, a socket opened before a logout
+keeps streaming payloads, results and logs after it. So:
+- logging out sends `session.ended` to the session's channel group (across web processes with
+  channels_redis), and every socket of that session closes at once;
+- each socket re-checks its session every JOBDECK_LIVE_SESSION_CHECK_SECONDS (5 s): the session
+  still exists and has not expired, it still belongs to the user, its auth hash still matches the
+  user's password, the user is still active and still has a dashboard role. This covers expiry, a
+  password change elsewhere, deactivation and a lost role, wherever they happened.
+A socket whose session ended closes with SESSION_ENDED (4001); reconnecting is then refused at the
+handshake like any anonymous one, and app.js tells the user they are signed out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from importlib import import_module
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model, user_logged_out
+from django.dispatch import receiver
+from django.utils.crypto import constant_time_compare
+
+from dashboard.permissions import access_for
+
+logger = logging.getLogger(__name__)
+# The close code app.js reads as "signed out". Not 1008 (policy violation): daphne's WebSocket library
+# lets a server send only 1000 or 3000-4999, and raises on anything else.
+SESSION_ENDED = 4001
+
+
+def check_interval() -> float:
+    """Seconds between two checks of an open socket's session (Django setting, else environment, else 5)."""
+    value = getattr(settings, "JOBDECK_LIVE_SESSION_CHECK_SECONDS", None)
+    if value is None:
+        value = os.environ.get("JOBDECK_LIVE_SESSION_CHECK_SECONDS", "")
+    return float(value) if value != "" else 5.0
+
+
+def session_group(session_key: str) -> str:
+    """The channel group of one session's sockets (hashed: the key is a credential, the group name is not)."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def still_signed_in(*, session_key: str, user_id: Any) -> bool:
+    """Whether the session `session_key` still signs in `user_id` with a dashboard role. Reads only."""
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()  # {} once gone or expired
+    if data.get(SESSION_KEY) is None or str(data[SESSION_KEY]) != str(user_id):
+        return False
+    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return False
+    session_hash = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, h) for h in hashes):
+        return False  # the password changed since this session signed in
+    return access_for(user).view
+
+
+@receiver(user_logged_out, dispatch_uid="jobdeck-close-live-sockets")
+def close_sockets_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Close every live socket of the session being logged out (sent before Django flushes it)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    layer = get_channel_layer()
+    if not session_key or layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
+    except Exception:  # the channel layer is down: the logout still succeeds, the periodic check closes them
+        logger.warning("could not tell the live sockets of a logged-out session to close", exc_info=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import (
@@ -17,12 +18,13 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from jobs import listing
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobLog
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Schedule
 from jobs.services import MAX_ATTEMPTS_LIMIT
 from jobs.status import Status
 
@@ -33,8 +35,64 @@ MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
 SCHEDULE_FIELDS = "Required fields: payload (object), run_at (ISO8601)"
 
-StatusName = Literal["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"]
-assert set(StatusName.__args__) == set(Status.values)  # type: ignore[attr-defined]
+
+# Every closed set of values is one enum here, so the OpenAPI document holds it once as a component
+# that each use refers to (a generated client gets one enum class per set, not one per field).
+class JobStatus(StrEnum):
+    """A job's state (docs/architecture.md: "Job states")."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+assert {s.value for s in JobStatus} == set(Status.values)
+
+
+class JobAction(StrEnum):
+    """What POST /jobs/actions does to the selected jobs."""
+
+    CANCEL = "cancel"
+    RETRY = "retry"
+    DELETE = "delete"
+
+
+class AttemptOutcome(StrEnum):
+    """How an attempt ended."""
+
+    DONE = "done"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    INTERRUPTED = "interrupted"
+
+
+assert {o.value for o in AttemptOutcome} == set(Attempt.Outcome.values)
+
+
+class WorkerType(StrEnum):
+    THREAD = "thread"
+    PROCESS = "process"
+
+
+class HealthStatus(StrEnum):
+    OK = "OK"
+    DEGRADED = "DEGRADED"
+
+
+class ScheduleSource(StrEnum):
+    """Where a schedule is defined: JOBDECK_SCHEDULES in settings ("code"), or the database."""
+
+    CODE = "code"
+    DATABASE = "database"
+
+
+assert {s.value for s in ScheduleSource} == set(Schedule.Source.values)
 
 
 def _storable(value: datetime.datetime) -> datetime.datetime:
@@ -56,6 +114,22 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(
 QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# Any JSON value, spelt out: an untyped schema would leave a generated client guessing.
+AnyJson = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "object", "additionalProperties": True},
+                {"type": "array", "items": {}},
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class JobIn(BaseModel):
@@ -104,7 +178,7 @@ class JobBulkIn(BaseModel):
 class JobFilters(BaseModel):
     """Filters shared by listing and bulk actions; the created range is [created_after, created_before)."""
 
-    status: StatusName | None = None
+    status: JobStatus | None = None
     queue: QueueName | None = None
     task: TaskName | None = Field(None, description="the task's full name, as jobs show it")
     created_after: Timestamp | None = None
@@ -130,11 +204,11 @@ class JobListQuery(JobFilters):
 
 
 class JobActionIn(JobFilters):
-    """Cancel or retry every job matching the filters (at least one filter or `ids`)."""
+    """Cancel, retry or delete every job matching the filters (at least one filter or `ids`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["cancel", "retry"]
+    action: JobAction
     ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=MAX_ACTION_JOBS)
 
     @model_validator(mode="after")
@@ -183,11 +257,11 @@ class JobOut(Schema):
     id: int
     task: str
     queue: str
-    status: StatusName
+    status: JobStatus
     priority: int
     args: list[Any]
     payload: dict[str, Any]
-    result: Any = None
+    result: AnyJson = Field(None, description="the task's return value (any JSON value); null until done")
     last_error: str
     attempt: int
     max_attempts: int
@@ -214,12 +288,16 @@ class JobOut(Schema):
 
 class EventOut(Schema):
     id: int
-    old_status: str
-    new_status: str
+    old_status: JobStatus | None = Field(description="null for the job's creation")
+    new_status: JobStatus
     attempt: int
     reason: str
     actor: str
     created_at: datetime.datetime
+
+    @staticmethod
+    def resolve_old_status(event: JobEvent) -> str | None:
+        return event.old_status or None  # stored as "" for the creation
 
 
 class AttemptOut(Schema):
@@ -228,7 +306,7 @@ class AttemptOut(Schema):
     started_at: datetime.datetime
     finished_at: datetime.datetime
     duration_seconds: float
-    outcome: str
+    outcome: AttemptOutcome
     error_class: str
     error_message: str
     traceback: str
@@ -286,7 +364,7 @@ class StatsOut(Schema):
 
 
 class HealthOut(Schema):
-    status: Literal["OK", "DEGRADED"]
+    status: HealthStatus
     reasons: list[str] | None = None
 
 
@@ -306,7 +384,7 @@ class WorkerOut(Schema):
     pid: int
     queues: list[str]
     concurrency: int
-    worker_type: str
+    worker_type: WorkerType
     started_at: datetime.datetime
     last_heartbeat: datetime.datetime
     is_stale: bool
@@ -362,7 +440,7 @@ class ScheduleOut(Schema):
     max_attempts: int | None
     timeout: float | None
     enabled: bool
-    source: Literal["code", "database"]
+    source: ScheduleSource
     next_run_at: datetime.datetime | None
     last_run_at: datetime.datetime | None
     created_at: datetime.datetime

@@ -87,6 +87,12 @@ def with_context(context, fail_until_attempt: int = 0) -> int:  # noqa: ANN001 -
 
 
 @task()
+def echo(*args: object, **kwargs: object) -> dict:
+    """Return the arguments as the task received them."""
+    return {"args": list(args), "kwargs": kwargs}
+
+
+@task()
 def returns_unserialisable() -> object:
     return object()
 

@@ -18,7 +18,8 @@ from dashboard import fragments, queries
 from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
 from dashboard.permissions import access_for
 from jobs import selectors
-from jobs.exceptions import JobNotFound
+from jobs.exceptions import InvalidSearch, JobNotFound
+from jobs.listing import JobFilters
 
 REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
 MAX_SHOWN_IDS = 500
@@ -65,7 +66,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.operate = access.operate
         self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.after = _int(self.query.get("after"))
-        self.groups_joined = self.groups_for()
+        # In a thread: reading a jobs page's filters may look a task name up in the database.
+        self.groups_joined = await database_sync_to_async(self.groups_for)()
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await fanout.join(self.page, self.job_id())
@@ -116,10 +118,14 @@ class JobListConsumer(LiveConsumer):
     page = "jobs"
 
     def groups_for(self) -> list[str]:
-        self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
+        try:
+            self.filters = queries.parse_filters(QueryDict(self.scope.get("query_string", b"")))
+            valid = True
+        except InvalidSearch:  # the page showed the error and no rows: it takes no new ones either
+            self.filters, valid = JobFilters(), False
         # New jobs go on top of the first page of a newest-first list; an oldest-first list gets
         # them at its far end, which a reload shows.
-        self.takes_new = not self.filters.oldest_first and not self.query.get("before")
+        self.takes_new = valid and not self.filters.oldest_first and not self.query.get("before")
         ids = [_int(i) for i in self.query.get("ids", "").split(",")[:MAX_SHOWN_IDS]]
         self.shown = {i for i in ids if i is not None}
         self.top_id = max(self.shown, default=0)
@@ -134,7 +140,14 @@ class JobListConsumer(LiveConsumer):
             await self.jobs_changed({"cursor": cursor, "rows": rows, "truncated": truncated})
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
+        """Send the rows this page shows that changed, new rows for its top, notices and counts.
+
+        New rows (each in a <tbody> swapped in at the top of #job-rows) travel in a message of their own:
+        after a bare <tr>, the HTML parser ignores a <tbody> start tag, so in one message with replaced
+        rows the new row lost its wrapper and htmx looked for an element with its id (oobErrorNoTarget).
+        """
         parts = []
+        prepend = []
         new = []
         for row in event.get("rows", []):
             if row["id"] in self.shown:
@@ -155,7 +168,7 @@ class JobListConsumer(LiveConsumer):
             if self.prepended >= MAX_PREPENDED:
                 parts.append(fragments.notice_html("More new jobs: reload to see them."))
                 break
-            parts.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
+            prepend.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
             self.shown.add(row["id"])
             self.top_id = max(self.top_id, row["id"])
             self.prepended += 1
@@ -163,8 +176,20 @@ class JobListConsumer(LiveConsumer):
             parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
         if "counts" in event and not self.filters.narrowed:  # the live counts are global: a narrowed list keeps its own
             parts.append(event["counts"])
-        if parts:
-            await self.send(text_data="".join(parts) + fragments.cursor_html(event["cursor"]))
+            if self.operate:  # only operators' pages have the "select all N matching" form
+                parts.append(
+                    fragments.matching_html(
+                        event["count_values"],
+                        status=self.filters.status,
+                        upto=event["upto"],
+                        cap=fragments.TAB_COUNT_CAP,
+                    )
+                )
+        messages = [text for text in ("".join(prepend), "".join(parts)) if text]
+        if messages:
+            messages[-1] += fragments.cursor_html(event["cursor"])  # the cursor moves once everything arrived
+        for text in messages:
+            await self.send(text_data=text)
 
 
 class JobConsumer(LiveConsumer):

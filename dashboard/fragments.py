@@ -40,9 +40,16 @@ def job_data(job: Job, part: str) -> Any:
 
 
 def overview_context() -> dict[str, Any]:
-    """Per-queue counts and settings, live workers and the newest jobs. Six queries."""
+    """Per-queue counts and settings, alive workers (and how many are gone) and the newest jobs. Seven queries."""
     recent, _ = listing.job_page(listing.JobFilters(), past_id=None, limit=RECENT_JOBS, fields=queries.ROW_FIELDS)
-    return {"queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP), "workers": selectors.worker_list(), "recent": recent}
+    workers = selectors.worker_list(include_gone=False)
+    _, gone = selectors.worker_counts()
+    return {
+        "queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP),
+        "workers": workers,
+        "workers_gone": gone,
+        "recent": recent,
+    }
 
 
 def overview_html(context: dict[str, Any]) -> str:
@@ -80,6 +87,26 @@ def counts_html(counts: dict[str, int], *, cap: int = listing.COUNT_CAP) -> str:
     if all(count <= cap for count in counts.values()):
         items.insert(0, ("count-all", f"{sum(counts.values()):,}"))
     return format_html_join("", '<span class="count" id="{}">{}</span>', items)
+
+
+def matching_html(counts: dict[str, int], *, status: str, upto: int, cap: int = listing.COUNT_CAP) -> str:
+    """For an operator's list filtered by state alone: the "select all N matching" count and snapshot,
+    moved with the live tab counts so the two agree ("" when "All" keeps an estimate, as counts_html does).
+
+    N is the active tab's count (a state, or all of them) and `upto` the newest job id read before the
+    counts, so the action takes no job the count did not.
+    """
+    if status:
+        label = listing.count_label(counts.get(status, 0), cap=cap)
+    elif all(count <= cap for count in counts.values()):
+        label = f"{sum(counts.values()):,}"
+    else:
+        return ""
+    return format_html(
+        '<span id="matching-count">{}</span><input type="hidden" name="upto" value="{}" id="matching-upto">',
+        label,
+        upto,
+    )
 
 
 def cursor_html(event_id: int) -> str:

@@ -1,18 +1,15 @@
 """The jobs list's URL: its query string read into jobs.listing.JobFilters, and the columns a row shows.
 
-Malformed values are ignored rather than refused: a hand-edited or old link still opens a page.
+A search or task that cannot be run is refused (InvalidSearch); other malformed values are ignored.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import re
-from typing import Any
 
 from django.http import QueryDict
 
-from jobs.listing import JobFilters
+from jobs.listing import JobFilters, parse_search, resolve_task_filter
 from jobs.status import Status
 
 # The columns a job row shows: never the payload or result, which can be large.
@@ -34,10 +31,6 @@ ROW_FIELDS = (
 )
 
 
-# "payload.user_id:42" or "payload.user.id:\"abc\"": a key path of plain names, then the value.
-PAYLOAD_SEARCH = re.compile(r"^payload((?:\.[A-Za-z0-9_-]{1,100}){1,5}):(.*)$", re.DOTALL)
-
-
 def int_or_none(value: str | None) -> int | None:
     """The integer in a query-string value, or None when it is empty or not a number."""
     try:
@@ -57,34 +50,23 @@ def _time_or_none(value: str | None) -> datetime.datetime | None:
     return moment.astimezone(datetime.UTC)
 
 
-def _payload_search(text: str) -> tuple[tuple[str, ...], Any]:
-    """("user_id",), 42 from "payload.user_id:42"; ((), None) when the text is not a payload search."""
-    found = PAYLOAD_SEARCH.match(text)
-    if not found:
-        return (), None
-    raw = found.group(2).strip()
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw  # plain text: payload.email:a@example.com
-    return tuple(found.group(1).lstrip(".").split(".")), value
-
-
 def parse_filters(query: QueryDict) -> JobFilters:
-    """The jobs list's filters from a query string; unknown or malformed values are ignored."""
+    """The jobs list's filters from a query string.
+
+    The search (`q`) and the task are read as the API and the CLI read them (listing.parse_search,
+    listing.resolve_task_filter): one that cannot be run raises InvalidSearch, which the page shows,
+    rather than being dropped (a dropped search lists, and offers to act on, every job). Other
+    malformed values are ignored, so a hand-edited or old link still opens a page.
+    """
     status = query.get("status", "")
-    search = query.get("q", "").strip()[:500]
-    path, value = _payload_search(search)
     return JobFilters(
         status=status if status in Status.values else "",
         queue=query.get("queue", "").strip()[:100],
-        task=query.get("task", "").strip()[:255],
+        task=resolve_task_filter(query.get("task", "")[:300]),
         priority=int_or_none(query.get("priority")),
-        job_id=None if path else int_or_none(search.lstrip("#")),
         worker=query.get("worker", "").strip()[:200],
         created_after=_time_or_none(query.get("created_after")),
         created_before=_time_or_none(query.get("created_before")),
-        payload_path=path,
-        payload_value=value,
         oldest_first=query.get("order") == "oldest",
+        **parse_search(query.get("q", "")),
     )

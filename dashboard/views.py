@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any
 
@@ -29,7 +29,7 @@ from dashboard.permissions import ADMIN, OPERATOR, VIEWER, access_for, require
 from jobs import listing, schedules, selectors, services
 from jobs.admin.pagination import CappedPaginator
 from jobs.conf import engine_settings
-from jobs.exceptions import InvalidQueue, JobdeckError
+from jobs.exceptions import InvalidQueue, InvalidSearch, JobdeckError
 from jobs.models import Job
 from jobs.registry import all_tasks
 from jobs.status import ACTIVE, FINISHED, Status
@@ -193,10 +193,15 @@ def _tabs(filters: listing.JobFilters) -> tuple[list[dict[str, Any]], bool]:
 @with_csp
 @require(VIEWER)
 def jobs(request: HtmxHttpRequest) -> HttpResponse:
-    filters = queries.parse_filters(request.GET)
-    if filters.payload_path and not access_for(request.user).see_payloads:
-        # A payload search would reveal payload values one guess at a time.
-        raise PermissionDenied("Payload search is not open to viewers while payloads are hidden from them")
+    try:
+        filters = queries.parse_filters(request.GET)
+    except InvalidSearch as exc:
+        return _search_error(request, exc)
+    if not access_for(request.user).see_payloads:
+        if filters.payload_path:
+            # A payload search would reveal payload values one guess at a time.
+            raise PermissionDenied("Payload search is not open to viewers while payloads are hidden from them")
+        filters = replace(filters, text_in_payload=False)  # for the same reason, text is not looked for there
     # The keyset: `before` (newest first) or `after_job` (oldest first) the last id of the previous page;
     # not `after`, which is the live connection's event cursor.
     page_key = "after_job" if filters.oldest_first else "before"
@@ -221,6 +226,9 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
         "next_query": _query(filters, **{page_key: next_past}) if next_past else "",
         "first_query": _query(filters) if past else "",
         "task_names": list(all_tasks()),
+        "search_text": filters.search,
+        "task_text": filters.task,
+        "search_window": f"{listing.search_window():,}",
         "cursor": cursor,
         "live_url": reverse("dashboard:ws_jobs") + ("?" + _query(filters, **{page_key: past or ""})),
         "here": request.get_full_path(),
@@ -229,6 +237,28 @@ def jobs(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "dashboard/jobs.html#job-table", context)
     return _page(request, "dashboard/jobs.html", context)
+
+
+def _search_error(request: HtmxHttpRequest, exc: InvalidSearch) -> HttpResponse:
+    """The jobs page with the search as typed and why it cannot run: no rows, no counts, no bulk actions
+    (dropping the search instead would list, and offer to act on, every job)."""
+    context = {
+        "search_error": exc.message,
+        "filters": listing.JobFilters(),
+        "search_text": request.GET.get("q", "")[:1000],
+        "task_text": request.GET.get("task", "")[:300],
+        "tabs": [],
+        "jobs": [],
+        "task_names": list(all_tasks()),
+        "search_window": f"{listing.search_window():,}",
+        "cursor": selectors.last_event_id(),
+        "live_url": "",
+        "access": access_for(request.user),
+    }
+    template = "dashboard/jobs.html#job-table" if request.htmx else "dashboard/jobs.html"
+    response = _page(request, template, context)
+    response.status_code = exc.status_code
+    return response
 
 
 def _confirm(request: HttpRequest, *, title: str, text: str, fields: list[tuple[str, Any]], back: str) -> HttpResponse:
@@ -263,7 +293,11 @@ def jobs_bulk(request: HtmxHttpRequest) -> HttpResponse:
     fields: list[tuple[str, Any]] = [("action", name), ("next", back)]
     more = ""
     if request.POST.get("scope") == "matching":
-        filters = queries.parse_filters(QueryDict(request.POST.get("filter", "")))
+        try:
+            filters = queries.parse_filters(QueryDict(request.POST.get("filter", "")))
+        except InvalidSearch as exc:  # never "all jobs" in place of a search that cannot run
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(back)
         upto = queries.int_or_none(request.POST.get("upto"))
         if filters.status and filters.status not in action.statuses:
             messages.error(request, f"{filters.status.capitalize()} jobs cannot be {action.done}.")
@@ -523,9 +557,9 @@ def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpRespon
 @with_csp
 @require(VIEWER)
 def workers(request: HtmxHttpRequest) -> HttpResponse:
-    """Running worker processes; stale = no heartbeat within the lease; the jobs each one holds now."""
+    """Worker processes, alive first, with the jobs each one holds now; gone ones until pruned."""
     lease = datetime.timedelta(seconds=engine_settings().lease_seconds)
-    rows = selectors.worker_list(stale_after=lease)
+    rows = selectors.worker_list()
     running = selectors.running_by_worker()
     for worker in rows:
         worker.running = running.get(worker.name, [])  # type: ignore[attr-defined]

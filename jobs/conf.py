@@ -37,6 +37,7 @@ class EngineSettings:
     failed_retention_days: float  # failed jobs (the dead-letter set) are kept longer
     prune_batch: int  # jobs deleted per transaction
     prune_interval_seconds: float  # how often workers prune
+    worker_retention_seconds: float  # gone worker rows are deleted this long after they were last heard from
     schedule_interval_seconds: float  # how often workers look for cron schedules that are due
     log_max_lines: int  # log lines kept per attempt; later ones are counted, not stored
     log_max_line_chars: int  # a longer log line is cut to this length
@@ -59,6 +60,7 @@ def engine_settings() -> EngineSettings:
         failed_retention_days=read_setting("JOBDECK_FAILED_RETENTION_DAYS", 30.0),
         prune_batch=int(read_setting("JOBDECK_PRUNE_BATCH", 1000)),
         prune_interval_seconds=read_setting("JOBDECK_PRUNE_INTERVAL_SECONDS", 300.0),
+        worker_retention_seconds=read_setting("JOBDECK_WORKER_RETENTION_SECONDS", 86400.0),
         schedule_interval_seconds=read_setting("JOBDECK_SCHEDULE_INTERVAL_SECONDS", 1.0),
         log_max_lines=int(read_setting("JOBDECK_LOG_MAX_LINES", 1000)),
         log_max_line_chars=int(read_setting("JOBDECK_LOG_MAX_LINE_CHARS", 4000)),

@@ -19,6 +19,10 @@ class UnknownTask(InvalidJob):
     """No registered task has that name."""
 
 
+class InvalidSearch(JobdeckError):
+    """A jobs search or filter that cannot be run (malformed, too long, or naming no known task)."""
+
+
 class JobNotFound(JobdeckError):
     status_code = 404
 
@@ -59,3 +63,19 @@ class ScheduleNotFound(JobdeckError):
     def __init__(self, schedule_id: object) -> None:
         super().__init__("Schedule not found")
         self.schedule_id = schedule_id
+
+
+class DatabaseUnavailable(JobdeckError):
+    """The database refused a write (disk full, lock held too long, connection lost); nothing was stored.
+
+    Raised by the write services (enqueue, cancel, retry, queue and schedule changes...) instead of
+    Django's raw OperationalError, so every caller meets one documented error: the API answers 503
+    with Retry-After, the CLI prints one line, Python callers may retry later.
+    """
+
+    status_code = 503
+    retry_after = 5  # seconds a client should wait before trying again
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Database unavailable ({reason}); nothing was stored, try again later")
+        self.reason = reason

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
+from django.db.models import Q, Subquery, TextField
 from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast
 
+from jobs.conf import read_setting
+from jobs.exceptions import InvalidSearch, UnknownTask
 from jobs.models import Job, JobQuerySet
+from jobs.registry import all_tasks, get_task
 from jobs.status import Status
 
 COUNT_CAP = 10_000  # per-state counts stop here unless a caller asks for another cap
 INPUT_TIME = "%Y-%m-%dT%H:%M:%S"  # how a time bound is written in a URL or a form
+SEARCH_WINDOW = 100_000  # default of JOBDECK_SEARCH_WINDOW: free text reads at most the newest this many job ids
+MAX_SEARCH = 200  # characters of free text
+MAX_JOB_ID = 2**63 - 1
+# "payload.user_id:42" or "payload.user.id:\"abc\"": a key path of plain names, then the value.
+PAYLOAD_SEARCH = re.compile(r"^payload((?:\.[A-Za-z0-9_-]{1,100}){1,5}):(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class JobFilters:
     created_before: datetime.datetime | None = None  # exclusive
     payload_path: tuple[str, ...] = ()  # a payload key path ("user", "id") ...
     payload_value: Any = None  # ... and the value it must hold exactly
+    text: str = ""  # free text in the task name, last error, payload or arguments, within search_window()
+    text_in_payload: bool = True  # False for viewers payloads are hidden from
     oldest_first: bool = False  # not a filter: the list's order (newest first unless set)
 
     @property
@@ -46,7 +59,14 @@ class JobFilters:
     def counts_by_sample(self) -> bool:
         """Whether no (column, status) index serves per-state counts within these filters: the task,
         worker, priority or time range narrow the list (the queue has job_queue_status_idx)."""
-        return bool(self.task or self.worker or self.priority is not None or self.created_after or self.created_before)
+        return bool(
+            self.task
+            or self.worker
+            or self.priority is not None
+            or self.created_after
+            or self.created_before
+            or self.text
+        )
 
     @property
     def narrowed(self) -> bool:
@@ -60,16 +80,18 @@ class JobFilters:
             or self.created_after
             or self.created_before
             or self.payload_path
+            or self.text
         )
 
     @property
     def search(self) -> str:
-        """The filter as a search box shows it: "123" for one job, "payload.user_id:42" for a payload value."""
+        """The filter as a search box shows it (parse_search reads it back): "123" for one job,
+        "payload.user_id:42" for a payload value, else the free text."""
         if self.job_id is not None:
             return str(self.job_id)
         if self.payload_path:
             return "payload." + ".".join(self.payload_path) + ":" + _value_text(self.payload_value)
-        return ""
+        return self.text
 
     @property
     def created_after_text(self) -> str:
@@ -83,9 +105,9 @@ class JobFilters:
         """Whether a new job with these values belongs in a list with these filters (no query).
 
         A new job has no worker yet and was created now; its payload is not known here, so a
-        payload search or a worker or end-time filter never takes new jobs live (reload shows them).
+        payload or text search or a worker or end-time filter never takes new jobs live (reload shows them).
         """
-        if self.worker or self.created_before or self.payload_path:
+        if self.worker or self.created_before or self.payload_path or self.text:
             return False
         return (
             (not self.status or status == self.status)
@@ -94,6 +116,62 @@ class JobFilters:
             and (self.priority is None or priority == self.priority)
             and (self.job_id is None or job_id == self.job_id)
         )
+
+
+def search_window() -> int:
+    """How many of the newest job ids a free-text search reads (JOBDECK_SEARCH_WINDOW, default 100,000):
+    no index serves a substring match, so the search is bounded rather than a scan of the whole table."""
+    return max(1, int(read_setting("JOBDECK_SEARCH_WINDOW", SEARCH_WINDOW)))
+
+
+def parse_search(text: str) -> dict[str, Any]:
+    """The JobFilters fields a search box's text asks for; the one parser of the dashboard, the API (`q`)
+    and `manage.py jobs --search`. Raises InvalidSearch with what to write instead.
+
+    "" nothing; "123" or "#123" one job by id; "payload.<key>[.<key>...]:<value>" jobs whose payload holds
+    exactly that value (read as JSON when it parses, else as text); anything else is free text.
+    """
+    text = text.strip()
+    if not text:
+        return {}
+    if "\x00" in text:
+        raise InvalidSearch("A search cannot contain a NUL character")
+    number = text.removeprefix("#")
+    if number.isdigit() and number.isascii():
+        if not 1 <= int(number) <= MAX_JOB_ID:
+            raise InvalidSearch(f"No job can have the id {number}")
+        return {"job_id": int(number)}
+    if text.startswith("payload."):
+        found = PAYLOAD_SEARCH.match(text)
+        if not found:
+            raise InvalidSearch(
+                "A payload search is payload.<key>:<value> (up to 5 keys of letters, digits, _ or -), "
+                "e.g. payload.user_id:42"
+            )
+        raw = found.group(2).strip()
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw  # plain text: payload.email:a@example.com
+        return {"payload_path": tuple(found.group(1).lstrip(".").split(".")), "payload_value": value}
+    if len(text) > MAX_SEARCH:
+        raise InvalidSearch(f"A search is at most {MAX_SEARCH} characters")
+    return {"text": text}
+
+
+def resolve_task_filter(name: str) -> str:
+    """The stored task name a task filter means: a registered task by full or short name (as enqueue takes
+    it), or the stored name of jobs whose task has since left the code. Raises InvalidSearch otherwise,
+    so an unknown or misspelt name is an error, never an empty list."""
+    name = name.strip()
+    if not name:
+        return ""
+    try:
+        return get_task(name).name
+    except UnknownTask as exc:
+        if name in all_tasks() or Job.objects.filter(task_name=name).exists():
+            return name
+        raise InvalidSearch(exc.message) from None
 
 
 def _value_text(value: Any) -> str:
@@ -131,7 +209,24 @@ def filtered_jobs(filters: JobFilters, *, with_status: bool = True) -> JobQueryS
         qs = qs.filter(created_at__lt=filters.created_before)
     if filters.payload_path:
         qs = payload_equals(qs, path=filters.payload_path, value=filters.payload_value)
+    if filters.text:
+        qs = text_search(qs, text=filters.text, in_payload=filters.text_in_payload)
     return qs
+
+
+def text_search(qs: JobQuerySet, *, text: str, in_payload: bool = True) -> JobQuerySet:
+    """`qs` narrowed to the newest search_window() job ids whose task name, last error or (unless
+    `in_payload` is False) payload or arguments contain `text`, ignoring case.
+
+    No index serves a substring match: the window (an id range below the newest id, a scalar subquery)
+    bounds what the database reads, whatever the table's size.
+    """
+    newest = Subquery(Job.objects.order_by("-id").values("id")[:1])
+    match = Q(task_name__icontains=text) | Q(last_error__icontains=text)
+    if in_payload:
+        match |= Q(payload_text__icontains=text) | Q(args_text__icontains=text)
+        qs = qs.alias(payload_text=Cast("payload", TextField()), args_text=Cast("args", TextField()))
+    return qs.filter(match, id__gt=newest - search_window())
 
 
 def payload_equals(qs: JobQuerySet, *, path: tuple[str, ...], value: Any) -> JobQuerySet:

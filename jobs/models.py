@@ -8,8 +8,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models.functions import Now
 
+from jobs.conf import engine_settings
 from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status
 
 PRIORITY_MIN = -100
@@ -177,8 +179,36 @@ class Queue(models.Model):
         return self.name
 
 
+class WorkerProcessQuerySet(models.QuerySet["WorkerProcess"]):
+    """Whether a worker is alive: the one rule every page, the API, /metrics, /health and the admin use.
+
+    A worker is alive while it has not stopped and its last heartbeat is younger than a lease
+    (JOBDECK_LEASE_SECONDS): the same window after which its jobs' leases expire and are rescued,
+    so a worker is shown as gone exactly when its jobs stop being its own. Heartbeats are written
+    and compared on the database clock, so hosts with skewed clocks agree. A worker killed with -9
+    never marks itself stopped; it falls silent and is gone a lease later.
+    """
+
+    @staticmethod
+    def alive_condition() -> Q:
+        lease = datetime.timedelta(seconds=engine_settings().lease_seconds)
+        return Q(stopped_at__isnull=True, last_heartbeat__gt=Now() - lease)
+
+    def alive(self) -> WorkerProcessQuerySet:
+        return self.filter(self.alive_condition())
+
+    def gone(self) -> WorkerProcessQuerySet:
+        """Stopped cleanly, or silent for longer than a lease (killed, host lost)."""
+        return self.exclude(self.alive_condition())
+
+    def with_liveness(self) -> WorkerProcessQuerySet:
+        """Each row annotated with `is_alive`."""
+        alive = Case(When(self.alive_condition(), then=Value(True)), default=Value(False), output_field=BooleanField())
+        return self.annotate(is_alive=alive)
+
+
 class WorkerProcess(models.Model):
-    """A running `runworkers` process: its identity and heartbeat."""
+    """A `runworkers` process: its identity and heartbeat; alive or gone (WorkerProcessQuerySet)."""
 
     name = models.CharField(max_length=200, unique=True)  # host:pid:random
     host = models.CharField(max_length=255)
@@ -189,6 +219,11 @@ class WorkerProcess(models.Model):
     started_at = models.DateTimeField()
     last_heartbeat = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WorkerProcessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "worker processes"  # Django's default would say "worker processs"
 
     def __str__(self) -> str:
         return self.name

@@ -17,7 +17,8 @@ from django.utils.timezone import now as timezone_now
 from jobs import cron as cronexpr
 from jobs import services
 from jobs.conf import engine_settings
-from jobs.exceptions import Conflict, InvalidJob, InvalidSchedule, JobdeckError, ScheduleNotFound
+from jobs.dbguard import write_service
+from jobs.exceptions import Conflict, DatabaseUnavailable, InvalidJob, InvalidSchedule, JobdeckError, ScheduleNotFound
 from jobs.models import Job, Schedule, ScheduleRun
 from jobs.services import JobSpec
 
@@ -138,6 +139,7 @@ def _refuse_code(schedule: Schedule) -> None:
         raise Conflict(f"Schedule '{schedule.name}' is defined in settings (JOBDECK_SCHEDULES); change it there")
 
 
+@write_service
 def create_schedule(*, actor: str = "", **fields: Any) -> Schedule:
     """Store a new database schedule from validate_schedule()'s keyword arguments; an enabled one
     gets its first fire time after now.
@@ -192,6 +194,7 @@ def _apply(schedule: Schedule, definition: Definition, now: datetime.datetime) -
     return changed
 
 
+@write_service
 def update_schedule(*, schedule_id: int, actor: str = "", **changes: Any) -> Schedule:
     """Change a database schedule's definition (the keywords of create_schedule()).
 
@@ -222,6 +225,7 @@ def update_schedule(*, schedule_id: int, actor: str = "", **changes: Any) -> Sch
     return schedule
 
 
+@write_service
 def delete_schedule(*, schedule_id: int) -> None:
     """Delete a database schedule and its run history (the jobs it enqueued stay).
 
@@ -234,6 +238,7 @@ def delete_schedule(*, schedule_id: int) -> None:
     logger.info("schedule %s deleted", schedule.name, extra={"schedule_id": schedule_id, "action": "schedule_deleted"})
 
 
+@write_service
 def set_schedule_enabled(*, schedule_id: int, enabled: bool, actor: str = "") -> Schedule:
     """Enable or disable a database schedule. Disabling clears the next fire time; enabling computes
     it from now, so fire times missed while disabled are not caught up. Setting the current value
@@ -277,6 +282,7 @@ def _spec(schedule: Schedule) -> JobSpec:
     )
 
 
+@write_service
 def run_schedule_now(*, schedule_id: int, actor: str = "") -> Job:
     """Enqueue the schedule's job now, recorded as a manual run; disabled schedules too.
 
@@ -363,6 +369,8 @@ def _fire(schedule: Schedule, now: datetime.datetime) -> bool:
                 extra={"schedule_id": schedule.pk, "action": "schedule_duplicate"},
             )
             return False
+        except DatabaseUnavailable:
+            raise  # not the schedule's fault: roll the advance back too, so the next tick fires it
         except JobdeckError as exc:
             logger.error(
                 "schedule %s could not enqueue its job for %s: %s",

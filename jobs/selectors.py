@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from jobs import dbguard
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
 from jobs.status import Status
@@ -154,17 +155,30 @@ def job_logs(job_id: int, *, attempt: int | None = None, after_id: int = 0, limi
     return list(qs.order_by("id")[:limit])
 
 
-def worker_list(*, stale_after: datetime.timedelta = datetime.timedelta(seconds=60)) -> list[WorkerProcess]:
-    """Workers that have not stopped, newest first; those silent longer than stale_after are marked stale."""
-    now = timezone.now()
-    workers = list(WorkerProcess.objects.filter(stopped_at__isnull=True).order_by("-started_at"))
+def worker_list(*, include_gone: bool = True) -> list[WorkerProcess]:
+    """Workers, alive ones first, then newest first; each with `is_alive` and `running_job_ids`.
+
+    Alive or gone is decided by WorkerProcessQuerySet, the one rule. Gone workers (stopped, or
+    killed and silent) stay listed until pruned (JOBDECK_WORKER_RETENTION_SECONDS).
+    """
+    workers = WorkerProcess.objects.with_liveness().order_by("-is_alive", "-started_at", "-id")
+    if not include_gone:
+        workers = workers.filter(is_alive=True)
+    rows = list(workers)
     running: dict[str, list[int]] = {}
     for worker, job_id in Job.objects.filter(status=Status.RUNNING).values_list("worker", "pk"):
         running.setdefault(worker, []).append(job_id)
-    for w in workers:
-        w.is_stale = now - w.last_heartbeat > stale_after  # type: ignore[attr-defined]
+    for w in rows:
         w.running_job_ids = running.get(w.name, [])  # type: ignore[attr-defined]
-    return workers
+    return rows
+
+
+def worker_counts() -> tuple[int, int]:
+    """(alive, gone) worker processes. One query."""
+    counts = WorkerProcess.objects.with_liveness().aggregate(
+        alive=Count("id", filter=Q(is_alive=True)), total=Count("id")
+    )
+    return counts["alive"], counts["total"] - counts["alive"]
 
 
 def database_ok() -> bool:
@@ -183,22 +197,13 @@ def runnable_by_queue() -> dict[str, tuple[int, datetime.datetime]]:
     return {name: (count, oldest) for name, count, oldest in rows}
 
 
-def live_worker_queues(*, fresh_within: datetime.timedelta) -> dict[str, int]:
-    """Queues served by workers that have not stopped and heartbeat within `fresh_within`, with their count."""
-    since = timezone.now() - fresh_within
+def live_worker_queues() -> dict[str, int]:
+    """Queues served by alive workers, with how many serve each."""
     served: dict[str, int] = {}
-    for queues in WorkerProcess.objects.filter(stopped_at__isnull=True, last_heartbeat__gte=since).values_list(
-        "queues", flat=True
-    ):
+    for queues in WorkerProcess.objects.alive().values_list("queues", flat=True):
         for name in queues:
             served[name] = served.get(name, 0) + 1
     return served
-
-
-def live_worker_count(*, fresh_within: datetime.timedelta) -> int:
-    """Workers that have not stopped and heartbeat within `fresh_within`."""
-    since = timezone.now() - fresh_within
-    return WorkerProcess.objects.filter(stopped_at__isnull=True, last_heartbeat__gte=since).count()
 
 
 def recent_run_seconds(*, limit: int = 1000) -> list[float]:
@@ -222,24 +227,26 @@ def recent_wait_seconds(*, limit: int = 1000) -> list[float]:
     return [max(0.0, (started - run_at).total_seconds()) for run_at, started in rows]
 
 
-def health_problems(*, live_within: datetime.timedelta, max_wait: datetime.timedelta) -> list[str]:
+def health_problems(*, max_wait: datetime.timedelta) -> list[str]:
     """Why the system is not healthy, as short sentences that reveal no data; empty when it is.
 
     1. The database must answer (nothing else can be checked without it).
-    2. Every unpaused queue with runnable jobs needs a live worker serving it.
+    2. Every unpaused queue with runnable jobs needs an alive worker (WorkerProcessQuerySet) serving it.
     3. No runnable job in an unpaused queue may have waited longer than `max_wait`.
     Paused queues hold their jobs on purpose and are left out.
+    4. The database must not have refused a write in this process lately (disk full, locked...),
+       and (SQLite) its filesystem must have JOBDECK_MIN_FREE_DISK_MB free.
     """
+    problems = _write_problems()
     if not database_ok():
-        return ["database unreachable"]
+        return ["database unreachable", *problems]
     try:
         runnable = runnable_by_queue()
         paused = set(Queue.objects.filter(paused=True).values_list("name", flat=True))
-        served = live_worker_queues(fresh_within=live_within)
+        served = live_worker_queues()
     except DatabaseError:
-        return ["database unreachable"]
+        return ["database unreachable", *problems]
     now = timezone.now()
-    problems = []
     for name, (count, oldest) in sorted(runnable.items()):
         if name in paused:
             continue
@@ -248,6 +255,18 @@ def health_problems(*, live_within: datetime.timedelta, max_wait: datetime.timed
         waited = (now - oldest).total_seconds()
         if waited > max_wait.total_seconds():
             problems.append(f"queue '{name}': oldest waiting job has waited {waited:.0f}s")
+    return problems
+
+
+def _write_problems() -> list[str]:
+    problems = []
+    refused = dbguard.recent_refusal()
+    if refused is not None:
+        ago, reason = refused
+        problems.append(f"database refused a write {ago:.0f}s ago: {reason}")
+    low = dbguard.low_disk_space()
+    if low is not None:
+        problems.append(f"low disk space for the database: {low}")
     return problems
 
 

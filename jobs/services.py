@@ -12,12 +12,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import states
 from jobs.conf import engine_settings
+from jobs.dbguard import write_service
 from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
 
@@ -115,6 +117,7 @@ def _active_with_key(key: str) -> Job | None:
     return Job.objects.active().filter(idempotency_key=key).first()
 
 
+@write_service
 def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """Validate and store one job. Joins the caller's transaction when there is one.
 
@@ -137,6 +140,7 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     raise InvalidJob("idempotency_key is contended; try again")
 
 
+@write_service
 def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.NewJob]:
     """Validate and store many jobs in one transaction: all are stored or none.
 
@@ -167,6 +171,7 @@ def _get(job_id: int) -> Job:
         raise JobNotFound(job_id) from None
 
 
+@write_service
 def cancel_job(*, job_id: int, actor: str = "") -> Job:
     """Cancel a job: waiting jobs end `cancelled` at once and never start; a running job is
     flagged and its worker ends it (cooperatively, or by a hard stop on process workers).
@@ -186,6 +191,7 @@ def cancel_job(*, job_id: int, actor: str = "") -> Job:
     raise InvalidTransition(job_id, "changing", Status.CANCELLED)
 
 
+@write_service
 def retry_job(*, job_id: int, actor: str = "") -> Job:
     """Queue a finished job (done, failed or cancelled) again for one more attempt; history is kept.
 
@@ -213,6 +219,7 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
     return job
 
 
+@write_service
 def run_job_now(*, job_id: int, actor: str = "") -> Job:
     """Make a scheduled or retrying job runnable now instead of at its run_at.
 
@@ -255,6 +262,7 @@ def _bulk(ids: Sequence[int], action: Any, actor: str) -> BulkResult:
     return BulkResult(matched=changed + skipped, changed=changed, skipped=skipped, errors=errors)
 
 
+@write_service
 def delete_job(*, job_id: int, actor: str = "") -> None:
     """Delete a finished job with its history. Raises JobNotFound, or InvalidTransition when the
     job is not finished (the status is checked again in the DELETE: a job retried meanwhile stays)."""
@@ -266,21 +274,25 @@ def delete_job(*, job_id: int, actor: str = "") -> None:
         raise InvalidTransition(job.pk, _get(job_id).status, "deleted")
 
 
+@write_service
 def delete_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
     """delete_job() for each id; unfinished jobs are counted as skipped."""
     return _bulk(ids, delete_job, actor)
 
 
+@write_service
 def cancel_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
     """cancel_job() for each id; jobs that cannot be cancelled are counted as skipped."""
     return _bulk(ids, cancel_job, actor)
 
 
+@write_service
 def retry_jobs(*, ids: Sequence[int], actor: str = "") -> BulkResult:
     """retry_job() for each id; jobs that cannot be retried are counted as skipped."""
     return _bulk(ids, retry_job, actor)
 
 
+@write_service
 def run_jobs_now(*, ids: Sequence[int], actor: str = "") -> BulkResult:
     """run_job_now() for each id; running and finished jobs are counted as skipped."""
     return _bulk(ids, run_job_now, actor)
@@ -292,12 +304,14 @@ def _queue_name(name: str) -> str:
     return name
 
 
+@write_service
 def pause_queue(*, name: str) -> Queue:
     """Stop workers claiming from `name` (running jobs finish). Returns the queue's settings."""
     queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"paused": True})
     return queue
 
 
+@write_service
 def resume_queue(*, name: str) -> Queue:
     """Let workers claim from `name` again. Returns the queue's settings."""
     with transaction.atomic():
@@ -306,6 +320,7 @@ def resume_queue(*, name: str) -> Queue:
     return queue
 
 
+@write_service
 def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
     """Limit how many jobs of `name` run at once across all workers (None: no limit)."""
     if limit is not None and (not _is_int(limit) or limit < 1):
@@ -417,3 +432,14 @@ def prune_jobs(
         logs += deleted.get(JobLog._meta.label, 0)
         batches += 1
     return PruneResult(jobs=jobs, events=events, attempts=attempts, logs=logs, batches=batches)
+
+
+def prune_workers(*, retention: datetime.timedelta | None = None) -> int:
+    """Delete gone worker rows (stopped, or silent past the lease) last heard from longer than
+    `retention` ago (JOBDECK_WORKER_RETENTION_SECONDS, a day) on the database clock. Alive workers
+    are never touched. Returns the number deleted."""
+    if retention is None:
+        retention = datetime.timedelta(seconds=engine_settings().worker_retention_seconds)
+    stale = WorkerProcess.objects.gone().filter(last_heartbeat__lt=Now() - retention)
+    deleted, _ = stale.delete()
+    return deleted

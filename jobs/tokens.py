@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.db import DatabaseError
 from django.utils import timezone
 
+from jobs import dbguard
+from jobs.dbguard import write_service
 from jobs.exceptions import JobdeckError
 from jobs.models import ApiToken
 
 SECRET_PREFIX = "jd_"  # noqa: S105 - a marker, not a secret
 DISPLAY_CHARS = 10  # "jd_" and 7 characters of the secret: enough to tell tokens apart
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)  # write last_used_at at most this often
+
+logger = logging.getLogger("jobs.tokens")
 
 
 class TokenError(JobdeckError):
@@ -26,6 +32,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@write_service
 def create_token(*, username: str, name: str = "", read_only: bool = False) -> tuple[ApiToken, str]:
     """Create a token for an existing user. Returns the row and the secret (not stored; show it once)."""
     user_model = get_user_model()
@@ -47,6 +54,7 @@ def create_token(*, username: str, name: str = "", read_only: bool = False) -> t
     return token, secret
 
 
+@write_service
 def revoke_token(*, token_id: int) -> ApiToken:
     """Revoke a token; requests with it are refused from now on. Revoking twice is harmless."""
     try:
@@ -68,6 +76,21 @@ def authenticate(secret: str) -> ApiToken | None:
         return None
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+        _touch(token, now)
     return token
+
+
+def _touch(token: ApiToken, now: datetime.datetime) -> None:
+    """Record when a token was last used. Bookkeeping: it never fails the request (a full disk or a
+    held lock refuses this write while the request itself may only read), and while this process has
+    seen writes refused it is skipped rather than made to wait out the lock again."""
+    if dbguard.recent_refusal() is not None:
+        return
+    try:
+        # One autocommit UPDATE (requests run outside transactions): a refusal leaves nothing to undo.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    except DatabaseError as exc:
+        dbguard.record_refusal(exc)
+        logger.warning("could not record the use of API token %s: %s", token.prefix, exc)
+        return
+    token.last_used_at = now

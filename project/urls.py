@@ -17,6 +17,8 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"error": "Not found"}, status=404)
 
 
+handler500 = "project.middleware.server_error"  # a database refusing a write answers 503, not 500
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -87,7 +87,7 @@ def with_context(context, fail_until_attempt: int = 0) -> int:  # noqa: ANN001 -
 
 
 @task()
-def echo(*args: object, **kwargs: object) -> dict:
+def echo_arguments(*args: object, **kwargs: object) -> dict:
     """Return the arguments as the task received them."""
     return {"args": list(args), "kwargs": kwargs}
 

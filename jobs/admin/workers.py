@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.db.models import BooleanField, Case, Model, Q, QuerySet, Value, When
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from jobs.conf import engine_settings
 from jobs.models import WorkerProcess
-
-
-def _alive_condition() -> Q:
-    """Not stopped, with a heartbeat fresher than a lease: its jobs' leases are still being renewed."""
-    fresh_after = timezone.now() - datetime.timedelta(seconds=engine_settings().lease_seconds)
-    return Q(stopped_at__isnull=True, last_heartbeat__gt=fresh_after)
 
 
 class AliveFilter(admin.SimpleListFilter):
@@ -29,13 +20,13 @@ class AliveFilter(admin.SimpleListFilter):
     parameter_name = "alive"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Alive"), ("no", "Stopped or silent")]
+        return [("yes", "Alive"), ("no", "Gone (stopped or silent)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
-            return queryset.filter(_alive_condition())
+            return queryset.alive()
         if self.value() == "no":
-            return queryset.exclude(_alive_condition())
+            return queryset.gone()
         return queryset
 
 
@@ -73,8 +64,7 @@ class WorkerProcessAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerProcess]:
-        alive = Case(When(_alive_condition(), then=Value(True)), default=Value(False), output_field=BooleanField())
-        return super().get_queryset(request).annotate(is_alive=alive)
+        return super().get_queryset(request).with_liveness()  # type: ignore[attr-defined]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

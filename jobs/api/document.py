@@ -14,12 +14,23 @@ WWW_AUTHENTICATE = {
 }
 
 
+# Every 503 error answer (the database refused) says when to try again (jobs/api/errors.py).
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+
+
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     """Declare the headers every operation shares and drop schemas no operation refers to."""
     for operation in _operations(document):
-        unauthorised = operation.get("responses", {}).get(401)
-        if unauthorised is not None:
-            unauthorised.setdefault("headers", {}).update(WWW_AUTHENTICATE)
+        responses = operation.get("responses", {})
+        if 401 in responses:
+            responses[401].setdefault("headers", {}).update(WWW_AUTHENTICATE)
+        if 503 in responses and "ErrorOut" in json.dumps(responses[503]):  # not /health's own 503
+            responses[503].setdefault("headers", {}).update(RETRY_AFTER)
     _drop_unused_schemas(document)
     return document
 

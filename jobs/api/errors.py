@@ -7,13 +7,15 @@ import re
 from typing import Any, NoReturn
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 
+from jobs import dbguard
 from jobs.api.conf import MAX_JSON_DEPTH, api_settings
-from jobs.exceptions import JobdeckError
+from jobs.exceptions import DatabaseUnavailable, JobdeckError
 
 # NUL cannot be stored in PostgreSQL text or jsonb, and a lone surrogate cannot be encoded as UTF-8.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -117,11 +119,24 @@ def error_response(api: NinjaAPI, request: HttpRequest, status: int, message: st
 
 
 def install_handlers(api: NinjaAPI) -> None:
-    """Map every failure an operation can meet to `{"error": ...}`; anything else stays a 500."""
+    """Map every failure an operation can meet to `{"error": ...}`; anything else stays a 500.
+
+    A database refusing a write (DatabaseUnavailable, or a raw OperationalError) answers 503 with
+    Retry-After."""
 
     @api.exception_handler(JobdeckError)
     def jobdeck_error(request: HttpRequest, exc: JobdeckError) -> HttpResponse:
-        return error_response(api, request, exc.status_code, exc.message)
+        response = error_response(api, request, exc.status_code, exc.message)
+        if isinstance(exc, DatabaseUnavailable):
+            dbguard.log_refusal(f"{request.method} {request.path}", exc)
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @api.exception_handler(OperationalError)
+    @api.exception_handler(InterfaceError)
+    def database_refused(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+        # A refusal outside the write services (e.g. a read meeting the web lock bound): the same 503.
+        return jobdeck_error(request, DatabaseUnavailable(dbguard.record_refusal(exc)))
 
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:

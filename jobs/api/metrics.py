@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Iterable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,7 +9,6 @@ from django.views.decorators.http import require_GET
 
 from jobs import selectors
 from jobs.api.auth import authenticate
-from jobs.conf import engine_settings
 from jobs.exceptions import JobdeckError
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -54,11 +52,14 @@ def render_metrics() -> str:
         )
     lines += ["# HELP jobdeck_queue_paused 1 when the queue is paused.", "# TYPE jobdeck_queue_paused gauge"]
     lines += [f'jobdeck_queue_paused{{queue="{_label(n)}"}} {int(e.paused)}' for n, e in queues.items()]
-    live = selectors.live_worker_count(fresh_within=datetime.timedelta(seconds=engine_settings().lease_seconds))
+    alive, gone = selectors.worker_counts()
     lines += [
-        "# HELP jobdeck_workers Worker processes that heartbeat within the lease time.",
+        "# HELP jobdeck_workers Worker processes alive: not stopped, with a heartbeat within the lease time.",
         "# TYPE jobdeck_workers gauge",
-        f"jobdeck_workers {live}",
+        f"jobdeck_workers {alive}",
+        "# HELP jobdeck_workers_gone Worker processes gone (stopped, or silent past the lease) and not yet pruned.",
+        "# TYPE jobdeck_workers_gone gauge",
+        f"jobdeck_workers_gone {gone}",
     ]
     lines += [
         "# HELP jobdeck_job_outcomes_total Attempts ended, by queue and the state they moved the job to"

@@ -10,7 +10,10 @@ from ninja import Path, Query, Router, Status
 from jobs import listing, selectors, services
 from jobs.api.auth import actor
 from jobs.api.schemas import (
+    ACTION_ERRORS,
     MAX_ACTION_JOBS,
+    READ_ERRORS,
+    WRITE_ERRORS,
     ActionOut,
     AttemptOut,
     ErrorOut,
@@ -33,12 +36,7 @@ from jobs.exceptions import InvalidJob, JobdeckError
 router = Router(tags=["jobs"])
 MAX_ID = 2**63 - 1
 JobId = Path(..., ge=1, le=MAX_ID)
-# The error statuses each kind of operation can answer (see docs/api.md, "Errors"): every operation
-# refuses bad input (400) and needs credentials (401); only writes can be refused to a caller (403),
-# only requests with a body can be too large (413).
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut}
-ACT: dict[int, type[ErrorOut]] = {**READ, 403: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**ACT, 413: ErrorOut}
+READ, ACT, WRITE = READ_ERRORS, ACTION_ERRORS, WRITE_ERRORS
 CURSOR_KIND = "before"
 NEXT_CURSOR = {
     "X-Next-Cursor": {

@@ -9,12 +9,12 @@ from ninja import Router, Status
 
 from jobs import registry, selectors
 from jobs.api.conf import api_settings
-from jobs.api.schemas import ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.api.schemas import READ_ERRORS, ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
 from jobs.conf import engine_settings
 from jobs.status import Status as JobStatus
 
 router = Router(tags=["system"])
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut}
+READ = READ_ERRORS
 
 
 @router.get(
@@ -27,10 +27,7 @@ READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut}
 )
 def health(request: HttpRequest) -> Status:
     """Whether jobs are being served: 200 OK, or 503 DEGRADED with the reasons."""
-    problems = selectors.health_problems(
-        live_within=datetime.timedelta(seconds=engine_settings().lease_seconds),
-        max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds),
-    )
+    problems = selectors.health_problems(max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds))
     if problems:
         return Status(503, HealthOut(status="DEGRADED", reasons=problems))
     return Status(200, HealthOut(status="OK"))

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import datetime
-
 from django.http import HttpRequest
 from ninja import Path, Router, Status
 
 from jobs import selectors, services
 from jobs.api.routes_meta import queue_out
-from jobs.api.schemas import QUEUE_PATTERN, ErrorOut, QueueOut, QueuePatchIn, QueueSettingsOut, WorkerOut
-from jobs.conf import engine_settings
+from jobs.api.schemas import (
+    ACTION_ERRORS,
+    QUEUE_PATTERN,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorOut,
+    QueueOut,
+    QueuePatchIn,
+    QueueSettingsOut,
+    WorkerOut,
+)
 
 router = Router(tags=["queues"])
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut}
+READ = READ_ERRORS
 # A name that is not a queue name (empty, or with a "/") matches no route: 404.
-ACT: dict[int, type[ErrorOut]] = {**READ, 403: ErrorOut, 404: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**ACT, 413: ErrorOut}
+ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 404: ErrorOut}
+WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 404: ErrorOut}
 QueueName = Path(..., pattern=QUEUE_PATTERN)
 
 
@@ -63,7 +70,10 @@ def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> S
     summary="List workers",
     tags=["workers"],
 )
-def workers(request: HttpRequest) -> Status:
-    """Workers that have not stopped; stale ones have not heartbeat within the lease time."""
-    stale_after = datetime.timedelta(seconds=engine_settings().lease_seconds)
-    return Status(200, selectors.worker_list(stale_after=stale_after))
+def workers(request: HttpRequest, alive: bool | None = None) -> Status:
+    """Worker processes, alive ones first; gone ones (stopped, or silent for longer than a lease) until
+    pruned. `alive=true` lists only the alive ones, `alive=false` only the gone ones."""
+    rows = selectors.worker_list(include_gone=alive is not True)
+    if alive is False:
+        rows = [w for w in rows if not w.is_alive]  # type: ignore[attr-defined]
+    return Status(200, rows)

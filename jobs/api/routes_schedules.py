@@ -8,6 +8,9 @@ from ninja import Path, Router, Status
 from jobs import schedules, selectors
 from jobs.api.auth import actor
 from jobs.api.schemas import (
+    ACTION_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
     ErrorOut,
     JobAcceptedOut,
     ScheduleIn,
@@ -17,9 +20,9 @@ from jobs.api.schemas import (
 )
 
 router = Router(tags=["schedules"])
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut}
-ACT: dict[int, type[ErrorOut]] = {**READ, 403: ErrorOut, 409: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**ACT, 413: ErrorOut}
+READ = READ_ERRORS
+ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 409: ErrorOut}
+WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 409: ErrorOut}
 ScheduleId = Path(..., ge=1, le=2**63 - 1)
 
 

@@ -180,18 +180,30 @@ class JobFilters(BaseModel):
 
     status: JobStatus | None = None
     queue: QueueName | None = None
-    task: TaskName | None = Field(None, description="the task's full name, as jobs show it")
+    task: TaskName | None = Field(
+        None,
+        description="a task name as enqueue takes it (full or unambiguous short name), or the stored name "
+        "of jobs whose task has left the code; an unknown name is a 400",
+    )
     created_after: Timestamp | None = None
     created_before: Timestamp | None = None
+    q: Annotated[StrictStr, Field(max_length=1000)] | None = Field(
+        None,
+        description="search: a job id (123 or #123), payload.<key>:<value> for an exact payload value, or free "
+        "text in the task name, last error, payload and arguments of the newest JOBDECK_SEARCH_WINDOW "
+        "(100,000) jobs; a search that cannot run is a 400",
+    )
 
     def for_listing(self) -> listing.JobFilters:
-        """The same filters in the form jobs.listing (shared with the dashboard and the CLI) takes."""
+        """The same filters in the form jobs.listing (shared with the dashboard and the CLI) takes.
+        Raises InvalidSearch (400) for a search or task name that cannot be run."""
         return listing.JobFilters(
             status=self.status or "",
             queue=self.queue or "",
-            task=self.task or "",
+            task=listing.resolve_task_filter(self.task or ""),
             created_after=self.created_after,
             created_before=self.created_before,
+            **listing.parse_search(self.q or ""),
         )
 
 
@@ -237,6 +249,15 @@ class QueuePatchIn(BaseModel):
 
 class ErrorOut(Schema):
     error: str
+
+
+# The error statuses each kind of operation can answer (docs/api.md, "Errors"). Every operation
+# refuses bad input, an unknown query parameter included (400), needs credentials (401) and can meet
+# a database that refuses (503, with Retry-After); only writes can be refused to a caller (403), only
+# requests with a body can be too large (413). Operations add what else they answer (404, 409).
+READ_ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 503: ErrorOut}
+ACTION_ERRORS: dict[int, type[ErrorOut]] = {**READ_ERRORS, 403: ErrorOut}
+WRITE_ERRORS: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 413: ErrorOut}
 
 
 class JobAcceptedOut(Schema):
@@ -386,8 +407,9 @@ class WorkerOut(Schema):
     concurrency: int
     worker_type: WorkerType
     started_at: datetime.datetime
-    last_heartbeat: datetime.datetime
-    is_stale: bool
+    last_heartbeat: datetime.datetime  # when it was last heard from (a heartbeat, or its clean stop)
+    stopped_at: datetime.datetime | None
+    is_alive: bool  # not stopped, and a heartbeat within the lease (JOBDECK_LEASE_SECONDS)
     running_job_ids: list[int]
 
 

@@ -57,7 +57,8 @@ class JobStorage(BaseStorage):
         self._local = threading.local()
         self._next_rescue = 0.0
         self._next_heartbeat = 0.0
-        self._next_prune = time.monotonic() + 60  # first prune a minute after start
+        # First prune a minute after start (or sooner when the interval is shorter).
+        self._next_prune = time.monotonic() + min(60.0, self.engine.prune_interval_seconds)
         self._next_schedules = 0.0
 
     # --- process and slot state -----------------------------------------------------------
@@ -156,7 +157,7 @@ class JobStorage(BaseStorage):
     def read_schedule(self, ts: Any) -> list[bytes]:
         """Once a second: promote due scheduled/retrying jobs; at their intervals, the worker's
         heartbeat, the rescue of expired leases, the firing of due cron schedules and the pruning
-        of old finished jobs."""
+        of old finished jobs and of worker rows gone for longer than their retention."""
         self._check_process()
         tick = time.monotonic()
         try:
@@ -190,6 +191,7 @@ class JobStorage(BaseStorage):
             try:
                 pruned = services.prune_jobs(max_batches=10)
                 schedules.prune_schedule_runs()
+                services.prune_workers()
             except Exception:
                 logger.exception("pruning finished jobs failed", extra={"worker_id": self.worker_name})
                 close_old_connections()

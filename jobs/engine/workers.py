@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-from django.utils import timezone
+from django.db.models.functions import Now
 from django.utils.crypto import get_random_string
 
 from jobs.models import WorkerProcess
@@ -19,22 +19,24 @@ def new_worker_name() -> str:
 def register_worker(*, name: str, queues: tuple[str, ...], concurrency: int, worker_type: str) -> WorkerProcess:
     """Record this runworkers process as running."""
     host = socket.gethostname()
-    now = timezone.now()
-    return WorkerProcess.objects.create(
+    worker = WorkerProcess.objects.create(
         name=name,
         host=host,
         pid=os.getpid(),
         queues=list(queues),
         concurrency=concurrency,
         worker_type=worker_type,
-        started_at=now,
-        last_heartbeat=now,
+        started_at=Now(),  # the database clock, like every heartbeat
+        last_heartbeat=Now(),
     )
+    worker.refresh_from_db(fields=["started_at", "last_heartbeat"])
+    return worker
 
 
 def heartbeat(name: str) -> None:
-    WorkerProcess.objects.filter(name=name).update(last_heartbeat=timezone.now())
+    """On the database clock, which judges liveness too (WorkerProcessQuerySet): host clocks may differ."""
+    WorkerProcess.objects.filter(name=name).update(last_heartbeat=Now())
 
 
 def mark_stopped(name: str) -> None:
-    WorkerProcess.objects.filter(name=name).update(stopped_at=timezone.now(), last_heartbeat=timezone.now())
+    WorkerProcess.objects.filter(name=name).update(stopped_at=Now(), last_heartbeat=Now())

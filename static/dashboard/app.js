@@ -57,14 +57,24 @@
     toast(event.detail.text, event.detail.level);
   });
 
-  /* Bulk selection: "select all" checks every row on the page. */
+  /* Bulk selection: "select all" checks every row on the page. The checked-jobs buttons show only
+     while a row is checked (app.css hides #bulk-form under .js otherwise; without JavaScript they
+     always show). */
+  document.documentElement.classList.add("js");
+  function showBulkButtons() {
+    var form = document.getElementById("bulk-form");
+    if (form) form.classList.toggle("has-checked", !!document.querySelector('#job-rows input[name="ids"]:checked'));
+  }
   document.addEventListener("change", function (event) {
     if (event.target && event.target.id === "select-all") {
       document.querySelectorAll('#job-rows input[name="ids"]').forEach(function (box) {
         box.checked = event.target.checked;
       });
     }
+    showBulkButtons();
   });
+  document.body.addEventListener("htmx:afterSettle", showBulkButtons);
+  showBulkButtons();
 
   /* Relative times: <time class="rel" datetime=...> reads "5 minutes ago", with the exact UTC time in
      its title (dashboard/templatetags/dashboard.py renders them; this keeps the wording current). */
@@ -336,6 +346,7 @@
       var box = document.querySelector('#job-rows input[name="ids"][value="' + id + '"]');
       if (box) box.checked = true;
     });
+    showBulkButtons();
   });
 
   function pause(reason) {

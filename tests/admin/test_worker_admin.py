@@ -67,3 +67,11 @@ def test_workers_are_read_only(admin_client: Client, workers: dict[str, WorkerPr
     assert admin_client.post(change("workerprocess", fresh.pk), {"pid": "5"}).status_code == 403
     assert admin_client.get("/admin/jobs/workerprocess/add/").status_code == 403
     assert admin_client.post(f"/admin/jobs/workerprocess/{fresh.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_admin_calls_them_worker_processes(admin_client: Client) -> None:
+    index = admin_client.get("/admin/").content.decode()
+    page = admin_client.get(changelist("workerprocess")).content.decode()
+
+    assert "Worker processes" in index and "processs" not in index
+    assert "worker processes" in page.lower() and "processs" not in page

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import OperationalError
 
-from jobs import services
+from jobs import dbguard, services
 from jobs.api import api as ninja_api
 from tests.api.conftest import BASE, ApiClient
 
@@ -172,8 +175,21 @@ def walk_operation(walk: Walk, method: str, template: str, operation: dict[str, 
         for body in BAD_BODIES:
             walk.call(method, template, operation, path=path, body=body)
     if operation["operationId"] == "list_jobs":
-        for query in ("?cursor=bad", "?status=lost", "?per_page=201", "?created_after=1"):
+        for query in ("?cursor=bad", "?status=lost", "?per_page=201", "?created_after=1", "?q=payload.:"):
             walk.call(method, template, operation, path=path, query=query)
+    with refusing_database():
+        walk.call(method, template, operation, path=path)
+
+
+@contextmanager
+def refusing_database() -> Iterator[None]:
+    """The database refuses (here already the token lookup every authenticated request makes)."""
+    refused = OperationalError("database is locked")
+    try:
+        with mock.patch("jobs.tokens.authenticate", side_effect=refused):
+            yield
+    finally:
+        dbguard.forget_refusals()  # /health would report it for a minute
 
 
 @pytest.fixture

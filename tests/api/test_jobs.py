@@ -447,3 +447,30 @@ def test_actions_refuse_a_filter_matching_more_than_the_cap(
     assert response.status_code == 400
     assert response.json() == {"error": "The filter matches more than 2 jobs; narrow it"}
     assert Job.objects.filter(status=Status.QUEUED).count() == 3
+
+
+def test_list_takes_the_task_names_enqueue_takes_and_refuses_unknown_ones(api: ApiClient, db: None) -> None:
+    job_id = api.post("/jobs", {"task": "echo", "payload": {"message": "hi"}}).json()["job_id"]
+
+    assert [j["id"] for j in api.get("/jobs?task=echo").json()] == [job_id]
+    assert [j["id"] for j in api.get("/jobs?task=jobs.tasks.echo").json()] == [job_id]
+    response = api.get("/jobs?task=nope")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Unknown task 'nope'"}
+    Job.objects.filter(pk=job_id).update(task_name="gone.tasks.old")  # a task since removed from the code
+    assert [j["id"] for j in api.get("/jobs?task=gone.tasks.old").json()] == [job_id]
+
+
+def test_list_searches_with_q_and_refuses_a_search_it_cannot_run(api: ApiClient, db: None) -> None:
+    hit = api.post("/jobs", {"task": "echo", "payload": {"message": "invoice ready"}}).json()["job_id"]
+    api.post("/jobs", {"task": "echo", "payload": {"message": "welcome"}})
+
+    assert [j["id"] for j in api.get("/jobs", data={"q": "INVOICE"}).json()] == [hit]
+    assert [j["id"] for j in api.get("/jobs", data={"q": f"#{hit}"}).json()] == [hit]
+    assert [j["id"] for j in api.get("/jobs", data={"q": "payload.message:welcome"}).json()] != [hit]
+    response = api.get("/jobs", data={"q": "payload.:1"})
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("A payload search is payload.<key>:<value>")
+    action = api.post("/jobs/actions", {"action": "cancel", "q": "invoice"})
+    assert action.json()["changed"] == 1
+    assert api.post("/jobs/actions", {"action": "cancel", "task": "nope"}).status_code == 400

@@ -73,7 +73,7 @@ def test_workers_list(api: ApiClient, worker: WorkerProcess) -> None:
 
     assert response.status_code == 200
     [listed] = response.json()
-    assert listed["name"] == "host:1:abc" and listed["queues"] == ["default"] and listed["is_stale"] is False
+    assert listed["name"] == "host:1:abc" and listed["queues"] == ["default"] and listed["is_alive"] is True
 
 
 def test_health_ok_with_nothing_waiting(anonymous_api: ApiClient, db: None) -> None:

@@ -145,3 +145,26 @@ def test_bad_option_exits_non_zero_from_the_command_line() -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[-1] == "manage.py jobs: error: argument --limit: must be between 1 and 1000"
+
+
+def test_search_and_short_task_names_narrow_the_list(make_job: MakeJob) -> None:
+    hit = make_job("tests.tasks.add", kwargs={"note": "invoice"}, args=[])
+    other = make_job("tests.tasks.progress_steps", args=[2])
+
+    assert [line.split()[0] for line in run("--search", "invoice")[1:]] == [str(hit.pk)]
+    assert [line.split()[0] for line in run("--task", "progress_steps")[1:]] == [str(other.pk)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--task", "nope"], "Unknown task 'nope'"),
+        (["--search", "payload.:1"], "A payload search is payload.<key>:<value>"),
+    ],
+)
+def test_unknown_task_or_bad_search_is_a_one_line_error(args: list[str], message: str, db: None) -> None:
+    with pytest.raises(CommandError) as excinfo:
+        run(*args)
+
+    assert str(excinfo.value).startswith(message)
+    assert "\n" not in str(excinfo.value)

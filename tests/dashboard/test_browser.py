@@ -88,8 +88,21 @@ def no_other_sessions() -> bool:
         return cursor.fetchone()[0] == 0
 
 
+# Runs in every document before its own scripts: a CSP violation (securitypolicyviolation, which the
+# browser may not log) is written to the console as an error, where the fixture below collects it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline"));
+});
+"""
+
+
 @pytest.fixture
 def browser_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """A Chromium page. Every console error, uncaught exception and CSP violation is collected in
+    `page.console_errors` (CSP ones also in `page.csp_errors`), and any left at the end fails the test.
+    A test that provokes one on purpose (a 403 page) lists a part of its text in `page.expected_errors`.
+    """
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
@@ -98,13 +111,27 @@ def browser_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[An
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
+        page.add_init_script(REPORT_CSP_VIOLATIONS)
+        page.console_errors = []  # type: ignore[attr-defined]
         page.csp_errors = []  # type: ignore[attr-defined]
-        page.on(
-            "console",
-            lambda msg: page.csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None,  # type: ignore[attr-defined]
-        )
+        page.expected_errors = []  # type: ignore[attr-defined]
+
+        def on_console(msg: Any) -> None:
+            if "Content Security Policy" in msg.text or msg.text.startswith("CSP violation"):
+                page.csp_errors.append(msg.text)  # type: ignore[attr-defined]
+            if msg.type == "error":
+                page.console_errors.append(msg.text)  # type: ignore[attr-defined]
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: page.console_errors.append(f"uncaught: {exc}"))  # type: ignore[attr-defined]
         try:
             yield page
+            unexpected = [
+                text
+                for text in page.console_errors  # type: ignore[attr-defined]
+                if not any(part in text for part in page.expected_errors)  # type: ignore[attr-defined]
+            ]
+            assert unexpected == [], f"the browser logged errors: {unexpected}"
         finally:
             # While Playwright's loop runs, the ORM keeps its connections per context: close the ones
             # the test made here, or PostgreSQL cannot drop the test database afterwards.

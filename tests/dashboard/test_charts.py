@@ -250,14 +250,14 @@ def test_overview_page_query_count_does_not_grow_with_the_number_of_jobs(
             make_job(queue="waiting")
     viewer_client.get(reverse("dashboard:overview"))
 
-    # session + user + groups (3), cursor (1), fragments.overview_context (7, +3 on PostgreSQL for the
+    # session + user + groups (3), cursor (1), fragments.overview_context (8, +3 on PostgreSQL for the
     # capped queue counts' savepoint, SET LOCAL and release), charts afresh (4, +1 when event ids run
     # past charts.MAX_EVENTS, as after earlier tests: the check below the read window).
     charts.reset()
-    with django_assert_max_num_queries(19):
+    with django_assert_max_num_queries(20):
         assert viewer_client.get(reverse("dashboard:overview")).status_code == 200
     # Nothing new since: the charts check the event times only.
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(16):
         assert viewer_client.get(reverse("dashboard:overview")).status_code == 200
 
 
@@ -269,7 +269,7 @@ def test_live_overview_snapshot_carries_the_chart_and_costs_a_bounded_number_of_
     for job in jobs[:5]:
         run_job(job.pk)
 
-    # events (1); overview_context (6); charts afresh (4)
+    # events (1); overview_context (7); charts afresh (4)
     with django_assert_max_num_queries(16):  # capped queue counts (+3 on PostgreSQL), charts afresh (+1)
         messages = tailer.tick(Interest(overview=True, lists=False, watched=(), overview_wanted=True))
 

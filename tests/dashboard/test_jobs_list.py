@@ -304,3 +304,64 @@ def test_jobs_list_query_count_does_not_grow_with_filters_or_jobs(
     for query in ({}, {"queue": "q1", "status": "queued", "q": "payload.lines:2", "created_after": "2000-01-01"}):
         with django_assert_max_num_queries(7):
             assert operator_client.get(reverse("dashboard:jobs"), query).status_code == 200
+
+
+# --- search and task names (issue points 10 and 11) ----------------------------------------------
+
+
+def test_plain_word_search_lists_only_matching_jobs_and_keeps_the_box(operator_client: Client, make_job: Any) -> None:
+    hit = make_job(kwargs={"note": "invoice ready"}, args=[])
+    make_job(kwargs={"note": "welcome"}, args=[])
+
+    html = operator_client.get(reverse("dashboard:jobs"), {"q": "invoice"}).content.decode()
+
+    assert {int(i) for i in re.findall(r'<tr id="job-(\d+)"', html)} == {hit.pk}
+    assert 'id="job-search" value="invoice"' in html or 'value="invoice"' in html
+    assert "Searched the newest 100,000 jobs" in html
+    assert 'select all <span id="matching-count">1</span> matching' in html
+    fields = bulk_matching_form(html)
+    assert "q=invoice" in fields["filter"]
+    confirm = operator_client.post(reverse("dashboard:jobs_bulk"), {**fields, "action": "cancel"})
+    assert "Cancel 1 job?" in confirm.content.decode()
+
+
+def test_a_search_that_cannot_run_says_why_and_offers_no_bulk_action(operator_client: Client, make_job: Any) -> None:
+    make_job()
+
+    response = operator_client.get(reverse("dashboard:jobs"), {"q": "payload.:x"})
+    html = response.content.decode()
+
+    assert response.status_code == 400
+    assert 'id="search-error"' in html and "A payload search is payload.&lt;key&gt;:&lt;value&gt;" in html
+    assert 'value="payload.:x"' in html  # the box keeps what was typed
+    assert '<tr id="job-' not in html
+    assert "bulk-matching" not in html and "bulk-form" not in html.split('id="job-table"')[1].split("<table")[0]
+
+
+def test_all_matching_with_a_search_that_cannot_run_acts_on_nothing(operator_client: Client, make_job: Any) -> None:
+    job = make_job()
+    fields = {"scope": "matching", "filter": "q=payload.:x", "upto": str(job.pk), "action": "cancel", "confirm": "1"}
+
+    response = operator_client.post(reverse("dashboard:jobs_bulk"), fields, follow=True)
+
+    assert "A payload search is payload." in response.content.decode()
+    assert Job.objects.get(pk=job.pk).status == Status.QUEUED
+
+
+def test_task_filter_takes_short_names_and_refuses_unknown_ones(viewer_client: Client, make_job: Any) -> None:
+    job = make_job("tests.tasks.add")
+    make_job("tests.tasks.progress_steps", args=[2])
+
+    assert shown(viewer_client, task="add") == {job.pk}
+    response = viewer_client.get(reverse("dashboard:jobs"), {"task": "nope"})
+    assert response.status_code == 400
+    assert "Unknown task &#x27;nope&#x27;" in response.content.decode()
+
+
+def test_free_text_is_not_looked_for_in_payloads_hidden_from_viewers(
+    viewer_client: Client, make_job: Any, settings: Any
+) -> None:
+    make_job(kwargs={"secret": "hunter2"}, args=[])
+    settings.JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS = True
+
+    assert shown(viewer_client, q="hunter2") == set()

@@ -127,7 +127,7 @@ def test_bad_concurrency_limit_shows_the_error(
 # --- workers -------------------------------------------------------------------------------------
 
 
-def test_workers_page_shows_each_worker_its_running_jobs_and_flags_stale_ones(
+def test_workers_page_shows_each_worker_its_running_jobs_and_flags_gone_ones(
     viewer_client: Client, make_job: Any
 ) -> None:
     fresh = register_worker(name="host-a:10:abc", queues=("mail", "default"), concurrency=4, worker_type="thread")
@@ -139,19 +139,21 @@ def test_workers_page_shows_each_worker_its_running_jobs_and_flags_stale_ones(
     html = viewer_client.get(reverse("dashboard:workers")).content.decode()
 
     a = re.search(rf'<tr id="worker-{fresh.pk}">(.*?)</tr>', html, re.S).group(1)
-    b = re.search(rf'<tr id="worker-{stale.pk}">(.*?)</tr>', html, re.S).group(1)
+    b = re.search(rf'<tr id="worker-{stale.pk}" class="gone">(.*?)</tr>', html, re.S).group(1)
     assert "host-a:10:abc" in a and "mail, default" in a and "1 of 4 (thread)" in a
     assert f'href="{reverse("dashboard:job_detail", args=[job.pk])}">#{job.pk}</a> tests.tasks.add' in a
-    assert "stale" not in a
-    assert "stale" in b and "idle" in b and "0 of 2 (process)" in b
+    assert "gone" not in a
+    assert "gone: lost" in b and "idle" in b and "0 of 2 (process)" in b
     assert 'hx-trigger="every 5s"' in html
 
 
-def test_stopped_workers_are_not_listed(viewer_client: Client) -> None:
+def test_stopped_workers_are_listed_as_gone_until_pruned(viewer_client: Client) -> None:
     worker = register_worker(name="gone:1:x", queues=("default",), concurrency=1, worker_type="thread")
     WorkerProcess.objects.filter(pk=worker.pk).update(stopped_at=timezone.now())
 
-    assert "No workers running." in viewer_client.get(reverse("dashboard:workers")).content.decode()
+    html = viewer_client.get(reverse("dashboard:workers")).content.decode()
+    row = re.search(rf'<tr id="worker-{worker.pk}" class="gone">(.*?)</tr>', html, re.S).group(1)
+    assert "gone: stopped" in row
 
 
 # --- schedules -----------------------------------------------------------------------------------

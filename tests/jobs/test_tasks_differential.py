@@ -26,7 +26,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from tests.conftest import wait_until
-from tests.tasks import add, async_add, echo, returns_unserialisable, with_context
+from tests.tasks import add, async_add, echo_arguments, returns_unserialisable, with_context
 
 IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": []}}
 
@@ -34,7 +34,7 @@ IMMEDIATE = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBa
 RUNS: dict[str, Callable[[], TaskResult]] = {
     "positional arguments": lambda: add.enqueue(1, 2),
     "keyword arguments": lambda: add.enqueue(a=1, b=2),
-    "tuples become lists, bytes text": lambda: echo.enqueue((1, (2, 3)), b"bytes", nested={"t": (4,)}),
+    "tuples become lists, bytes text": lambda: echo_arguments.enqueue((1, (2, 3)), b"bytes", nested={"t": (4,)}),
     "the task raises": lambda: add.enqueue("text", 1),
     "an unserialisable return value": lambda: returns_unserialisable.enqueue(),
     "an async task": lambda: async_add.enqueue(2, 3),
@@ -55,9 +55,9 @@ REFUSALS: dict[str, Callable[[], Any]] = {
     "a set argument": lambda: add.enqueue({1, 2}, 1),
     "an object argument": lambda: add.enqueue(object(), 1),
     "a datetime argument": lambda: add.enqueue(timezone.now(), 1),
-    "a set inside a list": lambda: echo.enqueue([{1}]),
-    "an object keyword argument": lambda: echo.enqueue(thing=object()),
-    "undecodable bytes": lambda: echo.enqueue(b"\xff"),
+    "a set inside a list": lambda: echo_arguments.enqueue([{1}]),
+    "an object keyword argument": lambda: echo_arguments.enqueue(thing=object()),
+    "undecodable bytes": lambda: echo_arguments.enqueue(b"\xff"),
     "a priority above 100": lambda: add.using(priority=101).enqueue(1, 2),
     "a priority below -100": lambda: add.using(priority=-101).enqueue(1, 2),
     "a naive run_after": lambda: add.using(run_after=datetime.datetime(2030, 1, 1)).enqueue(1, 2),  # noqa: DTZ001

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from jobs import schedules
+from jobs.exceptions import DatabaseUnavailable
 from jobs.models import Job, JobEvent, Schedule, ScheduleRun
 from jobs.status import Status
 from tests.schedules.conftest import REPORT, Clock
@@ -245,3 +246,25 @@ def test_concurrent_callers_fire_each_time_exactly_once() -> None:
     for name in names:
         fire_times = list(ScheduleRun.objects.filter(schedule__name=name).values_list("fire_at", flat=True))
         assert len(fire_times) == len(set(fire_times)) == 3
+
+
+def test_a_refused_write_rolls_the_fire_back_so_the_next_tick_fires_it(
+    make_schedule: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unlike a job that no longer validates, a database refusing the enqueue (disk full) is not the
+    # schedule's fault: the fire time must not be consumed.
+    schedule = make_schedule()
+    fire_at = schedule.next_run_at
+    now = fire_at + datetime.timedelta(seconds=1)
+
+    def refuse(**kwargs: Any) -> Any:
+        raise DatabaseUnavailable("disk full")
+
+    monkeypatch.setattr(schedules.services, "enqueue_job", refuse)
+    with pytest.raises(DatabaseUnavailable):
+        schedules.fire_due_schedules(now=now)
+    schedule.refresh_from_db()
+    assert schedule.next_run_at == fire_at and not ScheduleRun.objects.exists()
+
+    monkeypatch.undo()
+    assert schedules.fire_due_schedules(now=now) == 1

@@ -5,10 +5,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.management.base import CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from jobs import listing
+from jobs.exceptions import InvalidSearch
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
@@ -51,7 +52,15 @@ class Command(JobdeckCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--status", type=status, help=f"only jobs in this state ({', '.join(Status.values)})")
         parser.add_argument("--queue", help="only jobs on this queue")
-        parser.add_argument("--task", help="only jobs of this task (full path, e.g. jobs.tasks.echo)")
+        parser.add_argument(
+            "--task", help="only jobs of this task (as enqueue takes it: jobs.tasks.echo or echo; or a stored name)"
+        )
+        parser.add_argument(
+            "--search",
+            metavar="TEXT",
+            help="a job id (123), payload.<key>:<value>, or text in the task name, error, payload or arguments "
+            "of the newest JOBDECK_SEARCH_WINDOW jobs",
+        )
         parser.add_argument(
             "--priority", type=whole_number(PRIORITY_MIN, PRIORITY_MAX), help="only jobs of this priority"
         )
@@ -64,13 +73,17 @@ class Command(JobdeckCommand):
     def handle(self, *args: object, **options: Any) -> None:
         limit = options["limit"]
         # One row more than shown tells whether an older page exists.
-        filters = listing.JobFilters(
-            status=options["status"] or "",
-            queue=options["queue"] or "",
-            task=options["task"] or "",
-            priority=options["priority"],
-            worker=options["worker"] or "",
-        )
+        try:
+            filters = listing.JobFilters(
+                status=options["status"] or "",
+                queue=options["queue"] or "",
+                task=listing.resolve_task_filter(options["task"] or ""),
+                priority=options["priority"],
+                worker=options["worker"] or "",
+                **listing.parse_search(options["search"] or ""),
+            )
+        except InvalidSearch as exc:
+            raise CommandError(exc.message) from None
         jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1)
         if not jobs:
             self.stdout.write("No jobs.")

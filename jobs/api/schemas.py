@@ -99,6 +99,10 @@ def _storable(value: datetime.datetime) -> datetime.datetime:
     # Years near 1 or 9999 overflow when converted to UTC, and PostgreSQL's range ends before Python's.
     if not 1970 <= value.year <= 9000:
         raise ValueError("the year must be between 1970 and 9000")
+    # pydantic takes UTC offsets up to 23:59; PostgreSQL refuses 16:00 and more (a 500, not a 400).
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) >= datetime.timedelta(hours=16):
+        raise ValueError("the UTC offset must be less than 16 hours")
     return value
 
 

@@ -20,6 +20,7 @@ ROW_FIELDS = (
     "status",
     "priority",
     "attempt",
+    "interrupted",
     "max_attempts",
     "created_at",
     "run_at",

@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult, signals
 from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
-from django.tasks.signals import task_enqueued, task_finished, task_started
+from django.tasks.signals import task_finished, task_started
 from django.utils.json import normalize_json
 
-from jobs import registry, selectors, services
+from jobs import registry, selectors, services, taskresults
 from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
 from jobs.status import FINISHED, Status
+from jobs.taskresults import DJANGO_STATUS
 
 if TYPE_CHECKING:
     from jobs.states import ClaimedJob, Outcome
 
 logger = logging.getLogger(__name__)
-
-# Our seven states on Django's four (documented in docs/architecture.md).
-DJANGO_STATUS = {
-    Status.SCHEDULED: TaskResultStatus.READY,
-    Status.QUEUED: TaskResultStatus.READY,
-    Status.RETRYING: TaskResultStatus.READY,
-    Status.RUNNING: TaskResultStatus.RUNNING,
-    Status.DONE: TaskResultStatus.SUCCESSFUL,
-    Status.FAILED: TaskResultStatus.FAILED,
-    Status.CANCELLED: TaskResultStatus.FAILED,
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,12 +75,10 @@ class DatabaseBackend(BaseTaskBackend):
             run_at=task.run_after,
         )
         try:
-            job = services.enqueue_job(spec=spec, actor="django.tasks")
+            job = services.enqueue_job(spec=spec, actor="django.tasks")  # sends task_enqueued
         except InvalidJob as exc:
             raise InvalidTask(exc.message) from exc
-        result = self._result(job, task)
-        task_enqueued.send(type(self), task_result=result)
-        return result
+        return self._result(job, task)
 
     def get_result(self, result_id: str) -> TaskResult:
         try:
@@ -102,50 +90,77 @@ class DatabaseBackend(BaseTaskBackend):
 
     def _result(self, job: Job, task: Task) -> TaskResult:
         attempts = selectors.job_attempts(job.pk) if job.attempt else []
-        worker_ids = [a.worker for a in attempts]
-        if job.status == Status.RUNNING:
-            worker_ids.append(job.worker)
-        result = TaskResult(
-            task=task.using(queue_name=job.queue, priority=job.priority),
-            id=str(job.pk),
-            status=DJANGO_STATUS[job.status],
+        reason = ""
+        if job.status == Status.CANCELLED and not any(a.error_class for a in attempts):
+            reason = next((e.reason for e in reversed(selectors.job_events(job.pk)) if e.new_status == job.status), "")
+        return taskresults.build(
+            task=task,
+            job_id=job.pk,
+            status=job.status,
+            queue=job.queue,
+            priority=job.priority,
             enqueued_at=job.created_at,
             started_at=job.started_at,
             finished_at=job.finished_at,
-            last_attempted_at=job.started_at,
             args=job.args,
             kwargs=job.payload,
+            attempts=attempts,
+            worker=job.worker,
+            result=job.result,
+            cancel_reason=reason,
             backend=self.alias,
-            errors=[
-                TaskError(exception_class_path=a.error_class, traceback=a.traceback) for a in attempts if a.error_class
-            ],
-            worker_ids=worker_ids,
         )
-        if job.status == Status.CANCELLED and not result.errors:
-            # Django has no "cancelled": it reads FAILED, so the reason goes in errors.
-            reason = next((e.reason for e in reversed(selectors.job_events(job.pk)) if e.new_status == job.status), "")
-            result.errors.append(TaskError(exception_class_path="jobs.context.JobCancelled", traceback=reason))
-        if job.status == Status.DONE:
-            object.__setattr__(result, "_return_value", job.result)
-        return result
 
 
-def claimed_result(task: Task, claimed: ClaimedJob) -> TaskResult:
-    """The running job's TaskResult a worker hands to TaskContext and to the started/finished signals
-    (no query); notify_finished() brings it up to date."""
-    return TaskResult(
+@dataclass(frozen=True, slots=True)
+class _EndedAttempt:
+    worker: str
+    error_class: str
+    traceback: str
+
+
+def earlier_attempts(claimed: ClaimedJob) -> list[Any]:
+    """The ended attempts of a claimed job, for its TaskResult: one query, and only on a retry."""
+    return selectors.job_attempts(claimed.id) if claimed.attempt > 1 else []
+
+
+def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ()) -> TaskResult:
+    """The running job's TaskResult (as get_result() gives it while the job runs), for its
+    TaskContext and task_started; `earlier` is earlier_attempts()."""
+    return taskresults.build(
         task=task,
-        id=str(claimed.id),
-        status=TaskResultStatus.RUNNING,
-        enqueued_at=None,
+        job_id=claimed.id,
+        status=Status.RUNNING,
+        queue=claimed.queue,
+        priority=claimed.priority,
+        enqueued_at=claimed.enqueued_at,
         started_at=claimed.started_at,
         finished_at=None,
-        last_attempted_at=claimed.started_at,
         args=claimed.args,
         kwargs=claimed.payload,
-        backend=task.backend,
-        errors=[],
-        worker_ids=[claimed.worker] * claimed.attempt,
+        attempts=earlier,
+        worker=claimed.worker,
+    )
+
+
+def finished_result(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> TaskResult:
+    """The TaskResult of a job once `outcome` is stored (as get_result() gives it then)."""
+    claimed, failure = outcome.claimed, outcome.failure
+    ended = _EndedAttempt(claimed.worker, failure.error_class if failure else "", failure.traceback if failure else "")
+    return taskresults.build(
+        task=task,
+        job_id=claimed.id,
+        status=outcome.to,
+        queue=claimed.queue,
+        priority=claimed.priority,
+        enqueued_at=claimed.enqueued_at,
+        started_at=claimed.started_at,
+        finished_at=outcome.ended_at if outcome.to in FINISHED else None,
+        args=claimed.args,
+        kwargs=claimed.payload,
+        attempts=[*earlier, ended],
+        worker=claimed.worker,
+        result=outcome.result,
     )
 
 
@@ -161,23 +176,32 @@ def notify_started(task: Task, result: TaskResult) -> None:
         task_started.send(type(backend), task_result=result)
 
 
-def notify_finished(task: Task, result: TaskResult, outcome: Outcome) -> None:
-    """Send Django's task_finished once a job has ended for good (not for an attempt that will retry).
+def notify_finished(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> None:
+    """Send Django's task_finished once a job has ended for good and its outcome is stored (the
+    worker's storage calls this after the write; not for an attempt that will retry).
 
-    `result` is the object task_started carried, brought up to date as Django's own backends do
-    with theirs. Receivers' errors are logged, not raised: the outcome is already decided.
+    Receivers' errors are logged, not raised: the outcome is already stored.
     """
     backend = _ours(task)
     if backend is None or outcome.to not in FINISHED:
         return
-    object.__setattr__(result, "status", DJANGO_STATUS[outcome.to])
-    object.__setattr__(result, "finished_at", outcome.ended_at)
-    if outcome.failure is not None and outcome.failure.error_class:
-        result.errors.append(
-            TaskError(exception_class_path=outcome.failure.error_class, traceback=outcome.failure.traceback)
-        )
-    if outcome.to == Status.DONE:
-        object.__setattr__(result, "_return_value", outcome.result)
+    result = finished_result(task, outcome, earlier)
+    # Django's own line ("Task id=… state=…"), with the state we stored: a cancel is not an error.
+    state = "CANCELLED" if outcome.to == Status.CANCELLED else DJANGO_STATUS[outcome.to]
+    signals.logger.log(
+        logging.ERROR if outcome.to == Status.FAILED else logging.INFO,
+        "Task id=%s path=%s state=%s",
+        result.id,
+        task.module_path,
+        state,
+    )
     for receiver, error in task_finished.send_robust(type(backend), task_result=result):
         if isinstance(error, Exception):
             logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})
+
+
+def log_task_finished(sender: type, task_result: TaskResult, **kwargs: Any) -> None:
+    """Django's logging receiver for task_finished, except for our jobs: notify_finished() logs
+    those with the state stored (Django would log a cancelled job as an ERROR, state=FAILED)."""
+    if not issubclass(sender, DatabaseBackend):
+        signals.log_task_finished(sender, task_result=task_result, **kwargs)

@@ -1,5 +1,6 @@
 """Typed, lazily read Jobdeck settings: JOBDECK_* in Django settings, else the environment, else defaults."""
 
+import json
 import os
 from dataclasses import dataclass
 
@@ -65,3 +66,26 @@ def engine_settings() -> EngineSettings:
         log_max_lines=int(read_setting("JOBDECK_LOG_MAX_LINES", 1000)),
         log_max_line_chars=int(read_setting("JOBDECK_LOG_MAX_LINE_CHARS", 4000)),
     )
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """Bounds on what a job carries, so one job cannot fill the database or a response."""
+
+    max_payload_bytes: int  # a job's args and payload as UTF-8 JSON; a larger one is refused at enqueue
+    max_result_bytes: int  # a task's return value as UTF-8 JSON; a larger one fails the job
+    list_field_max_chars: int  # job lists embed args, payload and result only up to this JSON length each
+
+
+def size_limits() -> SizeLimits:
+    """Read the size limits now (never at import time)."""
+    return SizeLimits(
+        max_payload_bytes=int(read_setting("JOBDECK_MAX_PAYLOAD_BYTES", 1024 * 1024)),
+        max_result_bytes=int(read_setting("JOBDECK_MAX_RESULT_BYTES", 1024 * 1024)),
+        list_field_max_chars=int(read_setting("JOBDECK_LIST_FIELD_MAX_CHARS", 4096)),
+    )
+
+
+def json_size(value: object) -> int:
+    """Bytes of `value` as UTF-8 JSON: the measure every size limit uses."""
+    return len(json.dumps(value, ensure_ascii=False).encode())

@@ -23,6 +23,22 @@ class InvalidSearch(JobdeckError):
     """A jobs search or filter that cannot be run (malformed, too long, or naming no known task)."""
 
 
+class PayloadTooLarge(InvalidJob):
+    """A job's args and payload are over JOBDECK_MAX_PAYLOAD_BYTES."""
+
+    status_code = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"payload too large: {size} bytes > limit {limit} bytes")
+
+
+class ResultTooLarge(JobdeckError):
+    """A task returned more than JOBDECK_MAX_RESULT_BYTES; the attempt fails with this error."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"result too large: {size} bytes > limit {limit} bytes")
+
+
 class JobNotFound(JobdeckError):
     status_code = 404
 

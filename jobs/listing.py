@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Q, Subquery, TextField
+from django.db.models import Case, F, JSONField, Q, Subquery, TextField, Value, When
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Length
 
 from jobs.conf import read_setting
 from jobs.exceptions import InvalidSearch, UnknownTask
@@ -31,6 +31,7 @@ MAX_SEARCH = 200  # characters of free text
 MAX_JOB_ID = 2**63 - 1
 # "payload.user_id:42" or "payload.user.id:\"abc\"": a key path of plain names, then the value.
 PAYLOAD_SEARCH = re.compile(r"^payload((?:\.[A-Za-z0-9_-]{1,100}){1,5}):(.*)$", re.DOTALL)
+UNBOUNDED_FIELDS = ("args", "payload", "result")  # a list embeds each only up to a size
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,7 @@ def list_jobs(
     offset: int = 0,
     limit: int = 50,
     fields: Sequence[str] = (),
+    embed_max_chars: int | None = None,
 ) -> list[Job]:
     """Jobs newest first (oldest first with `filters.oldest_first`), keyset-paginated on id (unique,
     so its own tie-break): the next page starts past the last id seen, `before_id` newest first,
@@ -255,15 +257,39 @@ def list_jobs(
     limits the columns read. One query.
 
     `offset` serves page-number paging; its cost grows with the depth, the keyset's does not.
+
+    With `embed_max_chars`, args, payload and result are not loaded; each row carries
+    `<field>_embedded` (the value, or None when its JSON is longer than that) and `<field>_chars`
+    instead, so a page never holds more than a bounded amount whatever its jobs carry.
     """
     qs = filtered_jobs(filters).order_by("id" if filters.oldest_first else "-id")
     if fields:
         qs = qs.only(*fields)
+    if embed_max_chars is not None:
+        qs = _bounded(qs, embed_max_chars)
     if before_id is not None:
         qs = qs.filter(id__lt=before_id)
     if after_id is not None:
         qs = qs.filter(id__gt=after_id)
     return list(qs[offset : offset + limit])
+
+
+def _bounded(qs: JobQuerySet, max_chars: int) -> JobQuerySet:
+    """Embed each unbounded column only when its JSON text is short enough, decided by the
+    database, so a large value is never sent to this process."""
+    qs = qs.defer(*UNBOUNDED_FIELDS).annotate(
+        **{f"{name}_chars": Length(Cast(name, output_field=TextField())) for name in UNBOUNDED_FIELDS}
+    )
+    return qs.annotate(
+        **{
+            f"{name}_embedded": Case(
+                When(**{f"{name}_chars__lte": max_chars}, then=F(name)),
+                default=Value(None, output_field=JSONField()),
+                output_field=JSONField(),
+            )
+            for name in UNBOUNDED_FIELDS
+        }
+    )
 
 
 def job_page(

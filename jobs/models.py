@@ -50,6 +50,9 @@ class Job(models.Model):
     priority = models.SmallIntegerField(default=0)  # higher runs first
     attempt = models.PositiveIntegerField(default=0)  # executions started so far
     max_attempts = models.PositiveIntegerField(default=3)
+    # Attempts our own shutdown interrupted: started, but not counted against max_attempts
+    # (states.attempts_spent). db_default: older code inserting rows keeps working.
+    interrupted = models.PositiveIntegerField(default=0, db_default=0)
     run_at = models.DateTimeField()  # not before this time
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)  # start of the latest attempt
@@ -98,6 +101,13 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task_name} ({self.status})"
+
+    @property
+    def attempts_spent(self) -> int:
+        """Attempts counted against max_attempts (the rule lives in jobs.states)."""
+        from jobs.states import attempts_spent
+
+        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
 
     @property
     def is_finished(self) -> bool:

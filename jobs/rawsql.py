@@ -164,6 +164,15 @@ def update_then_insert(
     return lambda: row
 
 
+def datetime_value(value: Any) -> datetime.datetime | None:
+    """A datetime column read through a raw cursor: text (UTC) on SQLite, aware already on PostgreSQL."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value
+
+
 def json_value(value: Any) -> Any:
     """A JSON column read through a raw cursor: text on SQLite and (as Django sets it up) PostgreSQL."""
     return json.loads(value) if isinstance(value, str | bytes) else value

@@ -15,10 +15,18 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs import states
-from jobs.conf import engine_settings
+from jobs import states, taskresults
+from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
-from jobs.exceptions import Conflict, InvalidJob, InvalidQueue, InvalidTransition, JobdeckError, JobNotFound
+from jobs.exceptions import (
+    Conflict,
+    InvalidJob,
+    InvalidQueue,
+    InvalidTransition,
+    JobdeckError,
+    JobNotFound,
+    PayloadTooLarge,
+)
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Queue, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
@@ -62,10 +70,16 @@ def build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) 
         raise InvalidJob("payload must be a JSON object")
     try:
         # A round trip stores exactly what the task will receive (tuples become lists, keys strings).
-        args = json.loads(json.dumps(list(spec.args), allow_nan=False)) if spec.args else []
-        kwargs = json.loads(json.dumps(spec.kwargs, allow_nan=False)) if spec.kwargs else {}
+        args_json = json.dumps(list(spec.args), ensure_ascii=False, allow_nan=False)
+        kwargs_json = json.dumps(spec.kwargs, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidJob(f"payload is not JSON-serialisable: {exc}") from None
+    # The one payload limit: every entry point enqueues through here.
+    size = len(args_json.encode()) + len(kwargs_json.encode())
+    limit = size_limits().max_payload_bytes
+    if size > limit:
+        raise PayloadTooLarge(size, limit)
+    args, kwargs = json.loads(args_json), json.loads(kwargs_json)
 
     queue = task.queue_name if spec.queue is None else spec.queue
     if not isinstance(queue, str) or not QUEUE_NAME.match(queue):
@@ -117,6 +131,12 @@ def _active_with_key(key: str) -> Job | None:
     return Job.objects.active().filter(idempotency_key=key).first()
 
 
+def _announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
+    """Every enqueue path ends here: Django's task_enqueued for each new job, as get_result() reads it."""
+    taskresults.send_enqueued(jobs)
+    return jobs
+
+
 @write_service
 def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """Validate and store one job. Joins the caller's transaction when there is one.
@@ -127,14 +147,14 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """
     job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     if job.idempotency_key is None:
-        return states.create_jobs([job], actor=actor)[0].as_job()
+        return _announced(states.create_jobs([job], actor=actor))[0].as_job()
     for _ in range(3):
         existing = _active_with_key(job.idempotency_key)
         if existing is not None:
             return existing
         try:
             with transaction.atomic():
-                return states.create_jobs([job], actor=actor)[0].as_job()
+                return _announced(states.create_jobs([job], actor=actor))[0].as_job()
         except IntegrityError:
             job.pk = None  # another enqueue won the race; loop to read its job
     raise InvalidJob("idempotency_key is contended; try again")
@@ -159,7 +179,7 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     if not any(j.idempotency_key for j in jobs):
-        return states.create_jobs(jobs, actor=actor)
+        return _announced(states.create_jobs(jobs, actor=actor))
     with transaction.atomic():
         return [states.NewJob.from_job(enqueue_job(spec=spec, actor=actor)) for spec in specs]
 
@@ -206,7 +226,7 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
         "finished_at": None,
         "result": None,
         "cancel_requested_at": None,
-        "max_attempts": max(job.max_attempts, job.attempt + 1),
+        "max_attempts": max(job.max_attempts, job.attempts_spent + 1),
     }
     try:
         moved = states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields)

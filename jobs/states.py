@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.exceptions import InvalidTransition
 from jobs.models import Attempt, Job, JobEvent, Queue
-from jobs.rawsql import From, Hot, json_value, update_then_insert
+from jobs.rawsql import From, Hot, datetime_value, json_value, update_then_insert
 from jobs.status import ALLOWED, Status
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,21 @@ class ClaimedJob:
     timeout: float | None
     worker: str
     started_at: datetime.datetime
+    interrupted: int = 0  # earlier attempts our own shutdown interrupted (see attempts_spent)
+    priority: int = 0
+    enqueued_at: datetime.datetime | None = None
+
+    @property
+    def attempts_spent(self) -> int:
+        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
+
+
+def attempts_spent(*, attempt: int, interrupted: int) -> int:
+    """The attempts that count against max_attempts: every attempt started, less those our own
+    shutdown interrupted. Two deploys in a row must not fail a healthy job, so an interrupted attempt
+    is recorded (outcome `interrupted`, Job.interrupted + 1) but not spent. A lease rescue after a
+    crash is spent: the job itself may be what killed its worker."""
+    return attempt - interrupted
 
 
 def is_postgres() -> bool:
@@ -352,7 +368,19 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
             "ORDER BY name FOR UPDATE) AS limited)",
             [list(queues)],
         )
-    returning = ["id", "queue", "task_name", "args", "payload", "attempt", "max_attempts", "timeout"]
+    returning = [
+        "id",
+        "queue",
+        "task_name",
+        "args",
+        "payload",
+        "attempt",
+        "max_attempts",
+        "timeout",
+        "interrupted",
+        "priority",
+        "created_at",
+    ]
     event = [
         From("id"),
         From("queue"),
@@ -380,6 +408,9 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
             timeout=row[7],
             worker=worker,
             started_at=now,
+            interrupted=row[8],
+            priority=row[9],
+            enqueued_at=datetime_value(row[10]),
         )
 
     return claimed
@@ -422,9 +453,12 @@ def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
         fields["run_at"] = hot.dt(outcome.retry_at)
     if failure is not None and failure.message:
         fields["last_error"] = f"{failure.error_class}: {failure.message}"[:10_000]
+    assignments = [f"{name} = %s" for name in fields]
+    if failure is not None and failure.outcome == Attempt.Outcome.INTERRUPTED:
+        assignments.append("interrupted = interrupted + 1")  # not spent: see attempts_spent()
     # Only while the claim is current: still running, same attempt.
     sql = (
-        f"UPDATE {Job._meta.db_table} SET {', '.join(f'{name} = %s' for name in fields)}"
+        f"UPDATE {Job._meta.db_table} SET {', '.join(assignments)}"
         " WHERE id = %s AND status = 'running' AND attempt = %s"
     )
     ended = hot.dt(now)
@@ -540,6 +574,7 @@ def rescue_expired(*, limit: int = 200) -> int:
             "pk",
             "queue",
             "attempt",
+            "interrupted",
             "max_attempts",
             "worker",
             "started_at",
@@ -549,11 +584,11 @@ def rescue_expired(*, limit: int = 200) -> int:
         )[:limit]
     )
     rescued = 0
-    for job_id, queue, attempt, max_attempts, worker, started_at, cancel_at, progress, message in rows:
+    for job_id, queue, attempt, interrupted, max_attempts, worker, started_at, cancel_at, progress, message in rows:
         now = timezone.now()
         if cancel_at is not None:
             to, reason = Status.CANCELLED, "worker lost after cancel was requested"
-        elif attempt >= max_attempts:
+        elif attempts_spent(attempt=attempt, interrupted=interrupted) >= max_attempts:
             to, reason = Status.FAILED, "worker lost"
         else:
             to, reason = Status.QUEUED, "worker lost; requeued"
@@ -633,11 +668,15 @@ def release_worker_jobs(*, worker: str, reason: str) -> int:
     """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
     released = 0
     for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only(
-        "pk", "status", "attempt", "queue", "started_at", "progress", "progress_message"
+        "pk", "status", "attempt", "queue", "started_at", "progress", "progress_message", "interrupted"
     ):
         now = timezone.now()
         with transaction.atomic():
-            if transition(job, Status.QUEUED, reason=reason, actor=worker, lease_expires_at=None):
+            # An interrupted attempt is not spent (attempts_spent()).
+            interrupted = F("interrupted") + 1
+            if transition(
+                job, Status.QUEUED, reason=reason, actor=worker, lease_expires_at=None, interrupted=interrupted
+            ):
                 Attempt.objects.create(
                     job_id=job.pk,
                     number=job.attempt,

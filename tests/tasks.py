@@ -6,6 +6,7 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from django.tasks import task
 from django.tasks.signals import task_finished, task_started
@@ -93,6 +94,11 @@ def echo_arguments(*args: object, **kwargs: object) -> dict:
 
 
 @task()
+def returns_chars(count: int) -> str:
+    return "x" * count
+
+
+@task()
 def returns_unserialisable() -> object:
     return object()
 
@@ -153,11 +159,87 @@ def chatty(lines: int, width: int = 10) -> int:
     return lines
 
 
+def _facts(result: object) -> tuple:
+    """Everything a TaskResult tells a receiver (the return value only once successful)."""
+    r: Any = result
+    errors = [(e.exception_class_path, e.traceback) for e in r.errors]
+    value = getattr(r, "_return_value", None) if r.status == "SUCCESSFUL" else None
+    times = (r.enqueued_at, r.started_at, r.finished_at, r.last_attempted_at)
+    return (r.id, r.status, errors, r.worker_ids, times, r.args, r.kwargs, value, r.task.queue_name, r.task.priority)
+
+
+class UnprintableError(Exception):
+    """An exception that breaks whatever tries to describe it, chosen by `mode`."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(mode)
+        self.mode = mode
+
+    def __str__(self) -> str:
+        if self.mode in ("str", "both"):
+            raise RuntimeError("__str__ is broken")
+        return "printable after all"
+
+    def __repr__(self) -> str:
+        if self.mode in ("repr", "both"):
+            raise RuntimeError("__repr__ is broken")
+        return "UnprintableError()"
+
+    @property
+    def __notes__(self) -> list[str]:  # read by traceback formatting, which lets this escape
+        if self.mode == "traceback":
+            raise RuntimeError("__notes__ is broken")
+        raise AttributeError("__notes__")
+
+
+@task()
+def raise_unprintable(mode: str) -> None:
+    raise UnprintableError(mode)
+
+
+@task()
+def spawn_and_linger(pids_path: str, linger: float = 0.0) -> int:
+    """Start `sleep 600` twice (a plain child, and a double-forked daemon in its own session),
+    write "<worker pid> <child pid> <daemon pid>" to `pids_path`, then sleep `linger` seconds."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])  # noqa: S607 - the test's own helper
+    daemon_pid_path = f"{pids_path}.daemon"
+    # setsid sh forks the sleep into the background and exits: the sleep's parent is gone.
+    subprocess.run(["setsid", "sh", "-c", f"sleep 600 & echo $! > {daemon_pid_path}"], check=True)  # noqa: S607
+    daemon_pid = int(Path(daemon_pid_path).read_text())
+    Path(pids_path).write_text(f"{os.getpid()} {child.pid} {daemon_pid}")
+    time.sleep(linger)
+    return child.pid
+
+
+@task()
+def record_pid(path: str, seconds: float = 0.0, leak_mb: int = 0) -> int:
+    """Append "<job id> <attempt> <pid>" to a file, then sleep `seconds`: the test sees which process
+    ran what. With `leak_mb`, keep that much memory for good. Returns the pid."""
+    if leak_mb:
+        _leaked.append(b"x" * (leak_mb * 1024 * 1024))
+    ctx = current_job()
+    with open(path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt} {os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()
+
+
+_leaked: list[bytes] = []
+
+
 def _log_signal(name: str, task_result: object) -> None:
+    """Log "<signal> <id> <status> <attempts> <errors> <same>": `same` tells whether the signal's
+    TaskResult matches what get_result() returns at that moment ("-" on a backend without get_result,
+    such as Django's ImmediateBackend in tests/jobs/test_tasks_differential.py)."""
     path = os.environ.get("JOBDECK_TEST_SIGNAL_LOG")
     if path:
+        r: Any = task_result
+        backend = r.task.get_backend()
+        same = _facts(r) == _facts(backend.get_result(r.id)) if backend.supports_get_result else "-"
         with open(path, "a") as f:
-            f.write(f"{name} {task_result.id} {task_result.status} {task_result.attempts}\n")  # type: ignore[attr-defined]
+            f.write(f"{name} {r.id} {r.status} {r.attempts} {len(r.errors)} {same}\n")
 
 
 def _on_started(sender: object, task_result: object, **kwargs: object) -> None:
@@ -170,3 +252,17 @@ def _on_finished(sender: object, task_result: object, **kwargs: object) -> None:
 
 task_started.connect(_on_started)
 task_finished.connect(_on_finished)
+
+
+@task()
+def held_then_flaky(started_path: str, release_path: str, failed_path: str) -> int:
+    """Note its pid, wait (never checking for cancellation) until `release_path` exists, then fail
+    once (creating `failed_path`) and succeed on every later run."""
+    ctx = current_job()
+    Path(started_path).write_text(str(os.getpid()))
+    while not Path(release_path).exists():
+        time.sleep(0.02)
+    if not Path(failed_path).exists():
+        Path(failed_path).touch()
+        raise RuntimeError("a transient failure")
+    return ctx.attempt

@@ -258,7 +258,7 @@ class JobAdmin(LargeTableAdmin):
 
     @admin.display(description="attempt")
     def attempts(self, job: Job) -> str:
-        return f"{job.attempt}/{job.max_attempts}"
+        return f"{job.attempts_spent}/{job.max_attempts}"
 
     @admin.display(description="progress")
     def progress_text(self, job: Job) -> str:

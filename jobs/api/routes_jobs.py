@@ -23,6 +23,7 @@ from jobs.api.schemas import (
     JobActionIn,
     JobBulkIn,
     JobIn,
+    JobListItemOut,
     JobListQuery,
     JobOut,
     JobsAcceptedOut,
@@ -31,6 +32,7 @@ from jobs.api.schemas import (
     LogOut,
     LogQuery,
 )
+from jobs.conf import size_limits
 from jobs.exceptions import InvalidJob, JobdeckError
 
 router = Router(tags=["jobs"])
@@ -137,7 +139,7 @@ def act(request: HttpRequest, body: JobActionIn) -> Status:
 
 @router.get(
     "/jobs",
-    response={200: list[JobOut], **READ},
+    response={200: list[JobListItemOut], **READ},
     operation_id="list_jobs",
     summary="List jobs",
     openapi_extra={"responses": {200: {"headers": NEXT_CURSOR}}},
@@ -146,7 +148,13 @@ def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobList
     """Jobs newest first. The X-Next-Cursor header, when present, fetches the next page via `cursor`."""
     before = decode_cursor(query.cursor) if query.cursor else None
     offset = 0 if before is not None else (query.page - 1) * query.per_page
-    jobs = listing.list_jobs(query.for_listing(), before_id=before, offset=offset, limit=query.per_page + 1)
+    jobs = listing.list_jobs(
+        query.for_listing(),
+        before_id=before,
+        offset=offset,
+        limit=query.per_page + 1,
+        embed_max_chars=size_limits().list_field_max_chars,
+    )
     if len(jobs) > query.per_page:
         jobs = jobs[: query.per_page]
         response["X-Next-Cursor"] = encode_cursor(jobs[-1].pk)

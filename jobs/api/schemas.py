@@ -75,6 +75,17 @@ class AttemptOutcome(StrEnum):
 assert {o.value for o in AttemptOutcome} == set(Attempt.Outcome.values)
 
 
+class OmittedField(StrEnum):
+    """A job field a list may leave out for size."""
+
+    ARGS = "args"
+    PAYLOAD = "payload"
+    RESULT = "result"
+
+
+assert {f.value for f in OmittedField} == set(listing.UNBOUNDED_FIELDS)
+
+
 class WorkerType(StrEnum):
     THREAD = "thread"
     PROCESS = "process"
@@ -288,7 +299,9 @@ class JobOut(Schema):
     payload: dict[str, Any]
     result: AnyJson = Field(None, description="the task's return value (any JSON value); null until done")
     last_error: str
-    attempt: int
+    attempt: int = Field(description="attempts started, including those interrupted by a worker shutdown")
+    interrupted: int = Field(description="attempts interrupted by a worker shutdown; they do not count")
+    attempts_spent: int = Field(description="attempts counted against max_attempts: attempt - interrupted")
     max_attempts: int
     run_at: datetime.datetime
     created_at: datetime.datetime
@@ -309,6 +322,36 @@ class JobOut(Schema):
     @staticmethod
     def resolve_inserted_at(job: Job) -> datetime.datetime:
         return job.created_at
+
+
+class JobListItemOut(JobOut):
+    """A job in a list: args, payload and result are embedded only when short (see
+    JOBDECK_LIST_FIELD_MAX_CHARS); a longer one is null and named in `omitted`."""
+
+    args: list[Any] | None
+    payload: dict[str, Any] | None
+    result: AnyJson = None
+    omitted: list[OmittedField] = Field(description="fields left out for size; GET /jobs/{id} has them")
+
+    @staticmethod
+    def resolve_args(job: Job) -> Any:
+        return job.args_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_payload(job: Job) -> Any:
+        return job.payload_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_result(job: Job) -> Any:
+        return job.result_embedded  # type: ignore[attr-defined]
+
+    @staticmethod
+    def resolve_omitted(job: Job) -> list[str]:
+        return [
+            name
+            for name in listing.UNBOUNDED_FIELDS
+            if getattr(job, f"{name}_chars") is not None and getattr(job, f"{name}_embedded") is None
+        ]
 
 
 class EventOut(Schema):

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
 from jobs import schedules, states
-from jobs.conf import engine_settings
-from jobs.engine import logcapture, workers
+from jobs.conf import engine_settings, size_limits
+from jobs.engine import children, forks, logcapture, workers
 from jobs.engine.execute import execute
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
@@ -32,6 +33,8 @@ class WorkerConfig:
     concurrency: int
     worker_type: str  # "thread" or "process"
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
+    max_tasks_per_child: int | None = None  # process workers: replace a child after this many jobs
+    max_memory_per_child: float | None = None  # process workers: replace a child past this RSS (MB)
 
 
 class JobdeckHuey(Huey):
@@ -48,10 +51,21 @@ class JobdeckConsumer(Consumer):
     registered as running."""
 
     on_ready: Callable[[], None] = staticmethod(lambda: None)
+    worker_class = children.RecyclingWorker
 
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
         self.on_ready()
+
+    def check_worker_health(self) -> bool:
+        # A dead (or recycled) process worker is replaced by a fork of this process, which must not
+        # inherit its database connections: two processes on one socket corrupt the session
+        # (on PostgreSQL: "prepared statement already exists", then a hang). Opened since the first
+        # forks (registering the worker), they are closed here first; this process reopens on need.
+        processes = [self.scheduler, *(t for _, t in self.worker_threads)]
+        if self.environment.forks and not all(self.environment.is_alive(p) for p in processes):
+            connections.close_all()
+        return super().check_worker_health()
 
 
 def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
@@ -69,7 +83,9 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
     log_limits = Limits(max_lines=engine.log_max_lines, max_line_chars=engine.log_max_line_chars)
+    max_result_bytes = size_limits().max_result_bytes
     logcapture.install()
+    forks.install()  # children forked now or later (huey's restarts) open their own connections
     keepers: dict[int, LeaseKeeper] = {}
     keepers_lock = threading.Lock()
 
@@ -88,19 +104,31 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
             return keepers[pid]
 
     storage: JobStorage = huey.storage  # type: ignore[assignment]
+    processes = config.worker_type == "process"
+    recycler = children.Recycler(max_tasks=config.max_tasks_per_child, max_memory_mb=config.max_memory_per_child)
+    huey.recycler = recycler if processes else None  # read by children.RecyclingWorker
 
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
         lease_keeper = keeper()
-        outcome = execute(
-            claimed,
-            keeper=lease_keeper,
-            policy=policy,
-            hard_stops=config.worker_type == "process",
-            log_limits=log_limits,
-        )
-        storage.defer(outcome)  # written with this worker's next claim, in one transaction
+        if processes:
+            children.contain_jobs()
+        try:
+            outcome, on_stored = execute(
+                claimed,
+                keeper=lease_keeper,
+                policy=policy,
+                hard_stops=processes,
+                log_limits=log_limits,
+                max_result_bytes=max_result_bytes,
+            )
+        finally:
+            if processes:  # whatever the job started ends with it, even when it was interrupted
+                children.stop_leftovers(claimed.id)
+        storage.defer(outcome, on_stored)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)
+        if processes:
+            recycler.job_ended()
 
     def write_totals() -> None:
         with keepers_lock:
@@ -118,7 +146,8 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
         periodic=False,
         scheduler_interval=1,
         check_worker_health=True,
-        health_check_interval=5,
+        # A recycled child is replaced at the next health check: look often when recycling.
+        health_check_interval=1 if processes and recycler.enabled else 5,
         shutdown_timeout=config.shutdown_grace,
         graceful_signal="TERM",  # SIGTERM drains; SIGINT (or a second SIGTERM) stops now
     )
@@ -145,6 +174,9 @@ def run(config: WorkerConfig) -> None:
             config.worker_type,
             extra={"worker_id": name},
         )
+        # huey forks replacements for dead process workers from this process later on: hold no
+        # connection across those forks (jobs.engine.forks makes children drop one regardless).
+        connections.close_all()
 
     consumer.on_ready = ready
     try:

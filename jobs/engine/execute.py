@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import signal
 import threading
-import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.db import close_old_connections
@@ -17,13 +17,15 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 
 from jobs import backend, registry, states
+from jobs.conf import json_size
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
+from jobs.engine import failures
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.engine.logcapture import Limits, LogBuffer
-from jobs.exceptions import UnknownTask
+from jobs.exceptions import ResultTooLarge, UnknownTask
 from jobs.models import Attempt
 from jobs.retry import RetryPolicy, next_run_at
-from jobs.status import Status
+from jobs.status import FINISHED, Status
 
 logger = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - jitter, not security
@@ -34,12 +36,7 @@ def get_module_path(cls: type) -> str:
 
 
 def _failure(exc: BaseException, outcome: str) -> states.Failure:
-    return states.Failure(
-        outcome=outcome,
-        error_class=get_module_path(type(exc)),
-        message=str(exc) or type(exc).__name__,
-        traceback="".join(traceback.format_exception(exc)),
-    )
+    return failures.describe(exc, outcome)
 
 
 # The job a process worker's main thread runs under hard limits. The signal handlers are installed
@@ -94,12 +91,15 @@ def execute(
     policy: RetryPolicy,
     hard_stops: bool,
     log_limits: Limits | None = None,
-) -> states.Outcome:
-    """Run a claimed job and return how it ended, for the storage to record with the next claim.
+    max_result_bytes: int | None = None,
+) -> tuple[states.Outcome, Callable[[], None] | None]:
+    """Run a claimed job and return how it ended, for the storage to record with the next claim,
+    and what to call once that outcome is stored (task_finished; None when nothing is due).
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
-    once and propagates. With `log_limits`, the task's log lines are kept with the attempt.
+    once and propagates. With `log_limits`, the task's log lines are kept with the attempt. A
+    result larger than `max_result_bytes` (as JSON) fails the job instead of being stored.
     """
     close_old_connections()
     hard = hard_stops and threading.current_thread() is threading.main_thread()
@@ -117,19 +117,20 @@ def execute(
         try:
             task = registry.resolve_for_execution(claimed.task_name).task
         except UnknownTask as exc:  # retrying cannot help
-            return states.Outcome(
-                claimed, Status.FAILED, "task not found", failure=_failure(exc, Attempt.Outcome.FAILED)
-            )
-        # One TaskResult per job: the task's context and both signals share it.
-        result = backend.claimed_result(task, claimed)
-        outcome = _run(claimed, task, result, ctx, hard, policy)
+            failure = _failure(exc, Attempt.Outcome.FAILED)
+            return states.Outcome(claimed, Status.FAILED, "task not found", failure=failure), None
+        # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
+        earlier = backend.earlier_attempts(claimed)
+        result = backend.claimed_result(task, claimed, earlier)
+        outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
         keeper.untrack(ctx)
         set_current(None)
         _write_logs(ctx)
         close_old_connections()
-    backend.notify_finished(task, result, outcome)
-    return outcome
+    if outcome.to not in FINISHED:
+        return outcome, None
+    return outcome, functools.partial(backend.notify_finished, task, outcome, earlier)
 
 
 def _write_logs(ctx: JobContext) -> None:
@@ -143,7 +144,13 @@ def _write_logs(ctx: JobContext) -> None:
 
 
 def _run(
-    claimed: states.ClaimedJob, task: Task, result: TaskResult, ctx: JobContext, hard: bool, policy: RetryPolicy
+    claimed: states.ClaimedJob,
+    task: Task,
+    result: TaskResult,
+    ctx: JobContext,
+    hard: bool,
+    policy: RetryPolicy,
+    max_result_bytes: int | None,
 ) -> states.Outcome:
     """Call the task and decide the outcome."""
     try:
@@ -167,6 +174,12 @@ def _run(
             message="cancelled while running",
         )
         return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+    if max_result_bytes is not None:
+        size = json_size(value)
+        if size > max_result_bytes:
+            # Not retried: another attempt would most likely return as much again.
+            failure = _failure(ResultTooLarge(size, max_result_bytes), Attempt.Outcome.FAILED)
+            return states.Outcome(claimed, Status.FAILED, "result too large", failure=failure)
     return states.Outcome(claimed, Status.DONE, "done", result=value)
 
 
@@ -183,7 +196,7 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
         extra={"job_id": claimed.id, "worker_id": claimed.worker},
     )
     retry_at = next_run_at(
-        attempt=claimed.attempt, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
+        attempt=claimed.attempts_spent, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
     )
     if retry_at is None:
         return states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=failure)

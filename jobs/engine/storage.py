@@ -77,17 +77,28 @@ class JobStorage(BaseStorage):
 
     # --- claiming ---------------------------------------------------------------------------
 
-    def defer(self, outcome: states.Outcome) -> None:
+    def defer(self, outcome: states.Outcome, on_stored: Callable[[], None] | None = None) -> None:
         """Keep a finished job's outcome for this worker's next dequeue(), which writes it in the
-        same transaction as the next claim (see states.finish_and_claim)."""
+        same transaction as the next claim (see states.finish_and_claim), then calls `on_stored`
+        (task_finished: receivers see the job as stored)."""
         self._local.pending = outcome
+        self._local.on_stored = on_stored
+
+    def _stored(self, written: bool | None) -> None:
+        """The pending outcome was written (True), or found its claim gone (False): forget it."""
+        on_stored = getattr(self._local, "on_stored", None)
+        self._local.pending = self._local.on_stored = None
+        if written and on_stored is not None:
+            try:
+                on_stored()
+            except Exception:
+                logger.exception("notifying a finished job failed", extra={"worker_id": self.worker_name})
 
     def flush(self) -> None:
         """Write this worker's deferred outcome now (huey calls this as the worker shuts down)."""
         outcome = getattr(self._local, "pending", None)
         if outcome is not None:
-            states.record(outcome)
-            self._local.pending = None
+            self._stored(states.record(outcome))
 
     def _finish_and_claim(self) -> states.ClaimedJob | None:
         pending = getattr(self._local, "pending", None)
@@ -107,7 +118,7 @@ class JobStorage(BaseStorage):
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            self._local.pending = None
+            self._stored(written)
             if written is False:
                 logger.warning(
                     "job %s ended after losing its claim; outcome discarded",

@@ -3,7 +3,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("jobs", "0004_queue_waiting_index"),
+        ("jobs", "0005_job_interrupted"),
     ]
 
     operations = [

@@ -20,6 +20,10 @@ from tests.conftest import ROOT
         (["--workers", "many"], "'many' is not a whole number"),
         (["--worker-type", "fiber"], "invalid choice: 'fiber'"),
         (["--shutdown-grace", "-1"], "must not be negative"),
+        (["--max-tasks-per-child", "-1"], "must be between 0 and"),
+        (["--max-memory-per-child", "lots"], "'lots' is not a number"),
+        (["-k", "thread", "--max-tasks-per-child", "5"], "need --worker-type process"),
+        (["-k", "thread", "--max-memory-per-child", "300"], "need --worker-type process"),
     ],
 )
 def test_bad_option_is_refused_with_a_clear_message(args: list[str], message: str) -> None:

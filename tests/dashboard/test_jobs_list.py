@@ -365,3 +365,15 @@ def test_free_text_is_not_looked_for_in_payloads_hidden_from_viewers(
     settings.JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS = True
 
     assert shown(viewer_client, q="hunter2") == set()
+
+
+def test_duplicate_of_a_job_over_the_payload_limit_is_refused_with_a_message(
+    operator_client: Client, make_job: Any, settings: Any
+) -> None:
+    original = make_job("tests.tasks.append_line", args=["p", "x" * 2000])
+    settings.JOBDECK_MAX_PAYLOAD_BYTES = 1000  # lowered after the job was stored
+
+    response = operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]), follow=True)
+
+    assert "payload too large: 2011 bytes &gt; limit 1000 bytes" in response.content.decode()
+    assert Job.objects.count() == 1

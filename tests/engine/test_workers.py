@@ -242,10 +242,29 @@ def test_django_task_signals_fire_on_the_worker_once_per_attempt_and_at_the_end(
     result = with_context.enqueue(fail_until_attempt=2)
 
     wait_until(lambda: with_context.get_result(result.id).status == "SUCCESSFUL")
+    wait_until(lambda: "finished" in log.read_text())  # sent just after the outcome is stored
 
     assert log.read_text().splitlines() == [
-        f"started {result.id} RUNNING 1",
-        f"started {result.id} RUNNING 2",
-        f"finished {result.id} SUCCESSFUL 2",
+        f"started {result.id} RUNNING 1 0 True",
+        f"started {result.id} RUNNING 2 1 True",  # a retry's TaskResult carries the earlier error
+        f"finished {result.id} SUCCESSFUL 2 1 True",
     ]
     assert with_context.get_result(result.id).return_value == 2
+
+
+def test_task_finished_after_three_failed_attempts_carries_all_three_errors(start_workers, tmp_path: Path) -> None:
+    from tests.tasks import with_context
+
+    log = tmp_path / "signals.txt"
+    start_workers("-w", "1", JOBDECK_TEST_SIGNAL_LOG=str(log))
+    result = with_context.enqueue(fail_until_attempt=99)  # max_attempts 3 (the default)
+
+    wait_until(lambda: with_context.get_result(result.id).status == "FAILED")
+    wait_until(lambda: "finished" in log.read_text())
+
+    assert log.read_text().splitlines() == [
+        f"started {result.id} RUNNING 1 0 True",
+        f"started {result.id} RUNNING 2 1 True",
+        f"started {result.id} RUNNING 3 2 True",
+        f"finished {result.id} FAILED 3 3 True",  # sent once stored: get_result() agrees
+    ]

@@ -216,3 +216,75 @@ def test_refresh_picks_up_the_new_state() -> None:
     result.refresh()
 
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 3)
+
+
+def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from jobs import backend
+
+    job = add.enqueue(1, 2)
+    claimed = claim()
+    services.cancel_job(job_id=int(job.id))
+    outcome = states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=FAILURE)
+    assert states.record(outcome)
+
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        backend.notify_finished(add, outcome)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
+    assert lines == [("INFO", f"Task id={job.id} path=tests.tasks.add state=CANCELLED")]
+
+
+def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from jobs import backend
+
+    job = add.enqueue(1, 2)
+    claimed = claim()
+    outcome = states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=FAILURE)
+    assert states.record(outcome)
+
+    with caplog.at_level(logging.INFO, logger="django.tasks"):
+        backend.notify_finished(add, outcome)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
+    assert lines == [("ERROR", f"Task id={job.id} path=tests.tasks.add state=FAILED")]
+
+
+def test_every_enqueue_path_sends_task_enqueued_as_get_result_reads_it() -> None:
+    from jobs import schedules
+
+    received = []
+
+    def on_enqueued(sender: object, task_result: object, **kwargs: object) -> None:
+        received.append(task_result)
+
+    schedule = schedules.create_schedule(
+        name="every-minute", cron="* * * * *", task_name="tests.tasks.add", args=[5, 6]
+    )
+    task_enqueued.connect(on_enqueued)
+    try:
+        direct = add.enqueue(1, 2)
+        one = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[3, 4], priority=5))
+        many = services.enqueue_jobs(
+            specs=[services.JobSpec(task_name="tests.tasks.append_line", args=["/dev/null", "x"]) for _ in range(2)]
+        )
+        fired = schedules.run_schedule_now(schedule_id=schedule.pk)
+    finally:
+        task_enqueued.disconnect(on_enqueued)
+
+    ids = [direct.id, str(one.pk), *(str(j.pk) for j in many), str(fired.pk)]
+    assert [r.id for r in received] == ids  # type: ignore[attr-defined]
+    for sent in received:
+        stored = default_task_backend.get_result(sent.id)  # type: ignore[attr-defined]
+        assert (sent.status, sent.args, sent.kwargs, sent.enqueued_at, sent.worker_ids, sent.errors) == (  # type: ignore[attr-defined]
+            stored.status,
+            stored.args,
+            stored.kwargs,
+            stored.enqueued_at,
+            stored.worker_ids,
+            stored.errors,
+        )
+        assert (sent.task.queue_name, sent.task.priority) == (stored.task.queue_name, stored.task.priority)  # type: ignore[attr-defined]

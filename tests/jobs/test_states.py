@@ -387,6 +387,34 @@ def test_rescue_fails_expired_job_whose_attempts_are_spent(make_job: Callable[..
     assert list(Attempt.objects.values_list("number", "outcome")) == [(1, "lost")]
 
 
+def test_interrupted_attempts_are_recorded_but_not_spent(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=1)
+    for _ in range(2):  # two deploys in a row interrupt it
+        claimed = claim()
+        failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
+        assert states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.interrupted, job.attempts_spent) == (Status.QUEUED, 2, 2, 0)
+
+    third = claim(lease_seconds=-60)
+    assert (third.attempt, third.interrupted, third.attempts_spent) == (3, 2, 1)  # type: ignore[union-attr]
+    assert states.rescue_expired() == 1  # a crash is spent: its one attempt is gone
+    assert status_of(job) == Status.FAILED
+
+
+def test_rescue_counts_only_spent_attempts(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=2)
+    claim()
+    assert states.release_worker_jobs(worker=WORKER, reason="worker shut down before the job finished") == 1
+    assert claim(lease_seconds=-60) is not None
+
+    assert states.rescue_expired() == 1
+
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.interrupted) == (Status.QUEUED, 2, 1)  # 1 of 2 spent: requeued
+    assert list(Attempt.objects.values_list("number", "outcome")) == [(1, "interrupted"), (2, "lost")]
+
+
 def test_rescue_ends_expired_cancel_requested_job_cancelled(make_job: Callable[..., Job]) -> None:
     job = make_job(max_attempts=3)
     assert claim(lease_seconds=-60) is not None

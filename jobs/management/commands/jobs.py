@@ -46,6 +46,9 @@ def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: fr
     return "\n".join(lines)
 
 
+SHOWN_FIELDS = ("id", "task_name", "queue", "status", "attempt", "interrupted", "max_attempts", "created_at")
+
+
 class Command(JobdeckCommand):
     help = "List jobs newest first (id, task, queue, status, attempts, age)."
 
@@ -84,7 +87,8 @@ class Command(JobdeckCommand):
             )
         except InvalidSearch as exc:
             raise CommandError(exc.message) from None
-        jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1)
+        # Only the columns shown: a job's args, payload and result may be large.
+        jobs = listing.list_jobs(filters, before_id=options["before_id"], limit=limit + 1, fields=SHOWN_FIELDS)
         if not jobs:
             self.stdout.write("No jobs.")
             return
@@ -95,7 +99,7 @@ class Command(JobdeckCommand):
                 job.task_name,
                 job.queue,
                 job.status,
-                f"{job.attempt}/{job.max_attempts}",
+                f"{job.attempts_spent}/{job.max_attempts}",
                 humanise_age((now - job.created_at).total_seconds()),
             )
             for job in jobs[:limit]

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from jobs import registry
-from jobs.conf import engine_settings
+from jobs.conf import engine_settings, read_setting
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
@@ -67,17 +67,44 @@ class Command(JobdeckCommand):
             default=None,
             help="seconds SIGTERM waits for running jobs before requeueing them",
         )
+        parser.add_argument(
+            "--max-tasks-per-child",
+            type=whole_number(0, 10**9),
+            default=None,
+            help="process workers: replace a child after this many jobs (0: never; JOBDECK_MAX_TASKS_PER_CHILD)",
+        )
+        parser.add_argument(
+            "--max-memory-per-child",
+            type=non_negative,
+            default=None,
+            metavar="MB",
+            help="process workers: replace a child whose RSS passed this many MB after a job "
+            "(0: never; JOBDECK_MAX_MEMORY_PER_CHILD)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         try:
             engine = engine_settings()
             registry.all_tasks()  # import every task module before forking workers
             grace = options["shutdown_grace"]
+            max_tasks, max_memory = options["max_tasks_per_child"], options["max_memory_per_child"]
+            if options["worker_type"] != "process":
+                # A thread cannot give memory back by exiting: recycling is for process workers, and
+                # the settings (which may serve both kinds) are ignored here.
+                if max_tasks or max_memory:
+                    raise CommandError("--max-tasks-per-child and --max-memory-per-child need --worker-type process")
+                max_tasks = max_memory = 0
+            if max_tasks is None:
+                max_tasks = int(read_setting("JOBDECK_MAX_TASKS_PER_CHILD", 0))
+            if max_memory is None:
+                max_memory = read_setting("JOBDECK_MAX_MEMORY_PER_CHILD", 0)
             config = WorkerConfig(
                 queues=options["queues"],  # type: ignore[arg-type]
                 concurrency=options["workers"],  # type: ignore[arg-type]
                 worker_type=options["worker_type"],  # type: ignore[arg-type]
                 shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,  # type: ignore[arg-type]
+                max_tasks_per_child=max_tasks or None,  # type: ignore[arg-type]
+                max_memory_per_child=max_memory or None,  # type: ignore[arg-type]
             )
             run(config)
         except (JobdeckError, ValueError) as exc:

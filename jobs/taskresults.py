@@ -1,0 +1,111 @@
+"""How a job reads in Django's Tasks API: one TaskResult builder for get_result() and every signal.
+
+The backend's get_result(), the worker's task_started and task_finished and the services'
+task_enqueued all build their TaskResult here, from the same facts, so a signal receiver sees what
+get_result() returns at that moment: every earlier attempt's error, every worker, the stored state.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.tasks.signals import task_enqueued
+
+from jobs import registry
+from jobs.status import Status
+
+# Our seven states on Django's four (documented in docs/architecture.md).
+DJANGO_STATUS = {
+    Status.SCHEDULED: TaskResultStatus.READY,
+    Status.QUEUED: TaskResultStatus.READY,
+    Status.RETRYING: TaskResultStatus.READY,
+    Status.RUNNING: TaskResultStatus.RUNNING,
+    Status.DONE: TaskResultStatus.SUCCESSFUL,
+    Status.FAILED: TaskResultStatus.FAILED,
+    Status.CANCELLED: TaskResultStatus.FAILED,
+}
+
+CANCELLED_ERROR = "jobs.context.JobCancelled"
+
+
+class AttemptFacts(Protocol):
+    """What a TaskResult takes from one ended attempt (an Attempt row has these)."""
+
+    worker: str
+    error_class: str
+    traceback: str
+
+
+def build(
+    *,
+    task: Task,
+    job_id: int,
+    status: str,
+    queue: str,
+    priority: int,
+    enqueued_at: datetime.datetime | None,
+    started_at: datetime.datetime | None,
+    finished_at: datetime.datetime | None,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    attempts: Sequence[AttemptFacts],
+    worker: str = "",
+    result: Any = None,
+    cancel_reason: str = "",
+    backend: str | None = None,
+) -> TaskResult:
+    """The TaskResult of a job in `status` whose ended attempts are `attempts` (oldest first);
+    `worker` runs the current attempt when the job is running."""
+    if (task.queue_name, task.priority) != (queue, priority):
+        task = task.using(queue_name=queue, priority=priority)
+    worker_ids = [a.worker for a in attempts]
+    if status == Status.RUNNING:
+        worker_ids.append(worker)
+    errors = [TaskError(exception_class_path=a.error_class, traceback=a.traceback) for a in attempts if a.error_class]
+    if status == Status.CANCELLED and not errors:
+        # Django has no "cancelled": it reads FAILED, so the reason goes in errors.
+        errors.append(TaskError(exception_class_path=CANCELLED_ERROR, traceback=cancel_reason))
+    task_result = TaskResult(
+        task=task,
+        id=str(job_id),
+        status=DJANGO_STATUS[status],
+        enqueued_at=enqueued_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        last_attempted_at=started_at,
+        args=args,
+        kwargs=kwargs,
+        backend=backend or task.backend,
+        errors=errors,
+        worker_ids=worker_ids,
+    )
+    if status == Status.DONE:
+        object.__setattr__(task_result, "_return_value", result)
+    return task_result
+
+
+def send_enqueued(jobs: Sequence[Any]) -> None:
+    """Send Django's task_enqueued for newly stored jobs (services calls this on every enqueue path:
+    the Tasks backend, the API, the CLI, schedules). `jobs`: states.NewJob records or Job rows."""
+    if not task_enqueued.has_listeners():
+        return
+    for job in jobs:
+        task = registry.resolve_for_execution(job.task_name).task
+        task_result = build(
+            task=task,
+            job_id=job.pk,
+            status=job.status,
+            queue=job.queue,
+            priority=job.priority,
+            enqueued_at=job.created_at,
+            started_at=None,
+            finished_at=None,
+            args=job.args,
+            kwargs=job.payload,
+            attempts=(),
+        )
+        task_enqueued.send(type(task.get_backend()), task_result=task_result)

@@ -105,7 +105,7 @@ def test_the_main_flows_through_a_generated_client(
     assert mail.parsed[0].status is models.JobStatus.QUEUED
     seen, cursor = [], None
     while True:
-        page = jobs["list_jobs"].sync_detailed(client=client, per_page=2, **({"cursor": cursor} if cursor else {}))
+        page = jobs["list_jobs"].sync_detailed(client=client, per_page=2, cursor=cursor)  # None: left out
         seen += [job.id for job in page.parsed]
         cursor = page.headers.get("X-Next-Cursor")
         if not cursor:

@@ -11,6 +11,7 @@ from django.tasks import Task, TaskResult, signals
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_finished, task_started
+from django.utils.json import normalize_json
 
 from jobs import registry, selectors, services, taskresults
 from jobs.exceptions import InvalidJob, JobNotFound
@@ -35,6 +36,11 @@ class JobdeckTask(Task):
     timeout: float | None = None  # seconds per attempt; None: no limit
 
 
+class InvalidTaskArguments(InvalidTask, TypeError):
+    """Arguments that are not JSON. Django's own backends raise TypeError here, so code written for
+    them (`except TypeError`) works unchanged; it is an InvalidTask too, as Jobdeck raised before."""
+
+
 class DatabaseBackend(BaseTaskBackend):
     task_class = JobdeckTask
     supports_defer = True
@@ -54,6 +60,12 @@ class DatabaseBackend(BaseTaskBackend):
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
         registry.register(task)
+        try:
+            # What Django's TaskResult does with the arguments on every backend: tuples become
+            # lists, bytes text (undecodable bytes raise ValueError, as there), anything else TypeError.
+            args, kwargs = normalize_json(args), normalize_json(kwargs)
+        except TypeError as exc:
+            raise InvalidTaskArguments(str(exc)) from exc
         spec = services.JobSpec(
             task_name=task.module_path,
             args=list(args),

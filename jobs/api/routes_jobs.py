@@ -6,17 +6,20 @@ import base64
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
-from pydantic import BaseModel
 
 from jobs import listing, selectors, services
 from jobs.api.auth import actor
 from jobs.api.schemas import (
+    ACTION_ERRORS,
     MAX_ACTION_JOBS,
+    READ_ERRORS,
+    WRITE_ERRORS,
     ActionOut,
     AttemptOut,
     ErrorOut,
     EventOut,
     JobAcceptedOut,
+    JobAction,
     JobActionIn,
     JobBulkIn,
     JobIn,
@@ -35,9 +38,19 @@ from jobs.exceptions import InvalidJob, JobdeckError
 router = Router(tags=["jobs"])
 MAX_ID = 2**63 - 1
 JobId = Path(..., ge=1, le=MAX_ID)
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**READ, 413: ErrorOut}
+READ, ACT, WRITE = READ_ERRORS, ACTION_ERRORS, WRITE_ERRORS
 CURSOR_KIND = "before"
+NEXT_CURSOR = {
+    "X-Next-Cursor": {
+        "description": "present when more jobs follow: pass it as `cursor` for the next page",
+        "schema": {"type": "string"},
+    }
+}
+ACTIONS = {
+    JobAction.CANCEL: services.cancel_jobs,
+    JobAction.RETRY: services.retry_jobs,
+    JobAction.DELETE: services.delete_jobs,
+}
 
 
 def to_spec(body: JobIn) -> services.JobSpec:
@@ -62,13 +75,6 @@ def to_spec(body: JobIn) -> services.JobSpec:
     )
 
 
-def check_params(request: HttpRequest, model: type[BaseModel]) -> None:
-    """Refuse query parameters the operation does not know: a misspelt filter must not list every job."""
-    unknown = sorted(set(request.GET) - set(model.model_fields))
-    if unknown:
-        raise JobdeckError(f"Unknown parameter '{unknown[0]}'")
-
-
 def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(f"{CURSOR_KIND}:{last_id}".encode()).decode().rstrip("=")
 
@@ -85,45 +91,61 @@ def decode_cursor(cursor: str) -> int:
     return before
 
 
-@router.post("/jobs", response={202: JobAcceptedOut, **WRITE})
+@router.post("/jobs", response={202: JobAcceptedOut, **WRITE}, operation_id="enqueue_job", summary="Enqueue a job")
 def enqueue(request: HttpRequest, body: JobIn) -> Status:
     """Enqueue one job (202 "Job accepted" with its id)."""
     job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
 
 
-@router.post("/jobs/schedule", response={202: JobScheduledOut, **WRITE})
+@router.post(
+    "/jobs/schedule", response={202: JobScheduledOut, **WRITE}, operation_id="schedule_job", summary="Schedule a job"
+)
 def schedule(request: HttpRequest, body: JobScheduleIn) -> Status:
     """Enqueue one job to run at `run_at` (202 "Job scheduled")."""
     job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
     return Status(202, JobScheduledOut(message="Job scheduled", job_id=job.pk, run_at=job.run_at))
 
 
-@router.post("/jobs/bulk", response={202: JobsAcceptedOut, **WRITE})
+@router.post(
+    "/jobs/bulk", response={202: JobsAcceptedOut, **WRITE}, operation_id="enqueue_jobs", summary="Enqueue many jobs"
+)
 def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status:
     """Enqueue up to 1,000 jobs in one transaction: all are stored or none (the error names the item)."""
     new = services.enqueue_jobs(specs=[to_spec(item) for item in body.jobs], actor=actor(request))
     return Status(202, JobsAcceptedOut(message="Jobs accepted", job_ids=[job.pk for job in new]))
 
 
-@router.post("/jobs/actions", response={200: ActionOut, **WRITE})
+@router.post(
+    "/jobs/actions",
+    response={200: ActionOut, **WRITE},
+    operation_id="act_on_jobs",
+    summary="Cancel, retry or delete many jobs",
+)
 def act(request: HttpRequest, body: JobActionIn) -> Status:
-    """Cancel or retry the jobs given by `ids` or matching the filters (at most 1,000 per request)."""
+    """Cancel, retry or delete the jobs given by `ids` or matching the filters (at most 1,000 per request).
+
+    Jobs the action does not apply to (e.g. deleting an unfinished job) are skipped and counted.
+    """
     ids = body.ids
     if ids is None:
         ids = listing.job_ids(body.for_listing(), limit=MAX_ACTION_JOBS + 1)
         if len(ids) > MAX_ACTION_JOBS:
             raise JobdeckError(f"The filter matches more than {MAX_ACTION_JOBS} jobs; narrow it")
-    action = services.cancel_jobs if body.action == "cancel" else services.retry_jobs
-    result = action(ids=ids, actor=actor(request))
+    result = ACTIONS[body.action](ids=ids, actor=actor(request))
     errors = {str(job_id): message for job_id, message in result.errors.items()}
     return Status(200, ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors))
 
 
-@router.get("/jobs", response={200: list[JobListItemOut], **READ})
+@router.get(
+    "/jobs",
+    response={200: list[JobListItemOut], **READ},
+    operation_id="list_jobs",
+    summary="List jobs",
+    openapi_extra={"responses": {200: {"headers": NEXT_CURSOR}}},
+)
 def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobListQuery]) -> Status:
     """Jobs newest first. The X-Next-Cursor header, when present, fetches the next page via `cursor`."""
-    check_params(request, JobListQuery)
     before = decode_cursor(query.cursor) if query.cursor else None
     offset = 0 if before is not None else (query.page - 1) * query.per_page
     jobs = listing.list_jobs(
@@ -139,47 +161,90 @@ def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobList
     return Status(200, jobs)
 
 
-@router.get("/jobs/{int:job_id}", response={200: JobOut, 404: ErrorOut, **READ})
+@router.get(
+    "/jobs/{int:job_id}", response={200: JobOut, 404: ErrorOut, **READ}, operation_id="get_job", summary="Get a job"
+)
 def job_detail(request: HttpRequest, job_id: int = JobId) -> Status:
     """One job (404 "Job not found")."""
     return Status(200, selectors.job_detail(job_id))
 
 
-@router.get("/jobs/{int:job_id}/events", response={200: list[EventOut], 404: ErrorOut, **READ})
+@router.get(
+    "/jobs/{int:job_id}/events",
+    response={200: list[EventOut], 404: ErrorOut, **READ},
+    operation_id="list_job_events",
+    summary="List a job's state changes",
+)
 def job_events(request: HttpRequest, job_id: int = JobId) -> Status:
     """The job's state changes, oldest first."""
     selectors.job_detail(job_id)
     return Status(200, selectors.job_events(job_id))
 
 
-@router.get("/jobs/{int:job_id}/attempts", response={200: list[AttemptOut], 404: ErrorOut, **READ})
+@router.get(
+    "/jobs/{int:job_id}/attempts",
+    response={200: list[AttemptOut], 404: ErrorOut, **READ},
+    operation_id="list_job_attempts",
+    summary="List a job's attempts",
+)
 def job_attempts(request: HttpRequest, job_id: int = JobId) -> Status:
     """The job's ended attempts, in order."""
     selectors.job_detail(job_id)
     return Status(200, selectors.job_attempts(job_id))
 
 
-@router.get("/jobs/{int:job_id}/logs", response={200: list[LogOut], 404: ErrorOut, **READ})
+@router.get(
+    "/jobs/{int:job_id}/logs",
+    response={200: list[LogOut], 404: ErrorOut, **READ},
+    operation_id="list_job_logs",
+    summary="List a job's log lines",
+)
 def job_logs(request: HttpRequest, query: Query[LogQuery], job_id: int = JobId) -> Status:
     """Log lines the task wrote, in order; page with after_id (the last id seen)."""
-    check_params(request, LogQuery)
     selectors.job_detail(job_id)
     return Status(200, selectors.job_logs(job_id, attempt=query.attempt, after_id=query.after_id, limit=query.limit))
 
 
-@router.post("/jobs/{int:job_id}/cancel", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+@router.post(
+    "/jobs/{int:job_id}/cancel",
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **ACT},
+    operation_id="cancel_job",
+    summary="Cancel a job",
+)
 def cancel(request: HttpRequest, job_id: int = JobId) -> Status:
     """Cancel a job: a waiting one at once, a running one as soon as its worker sees the request."""
     return Status(202, services.cancel_job(job_id=job_id, actor=actor(request)))
 
 
-@router.post("/jobs/{int:job_id}/retry", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+@router.post(
+    "/jobs/{int:job_id}/retry",
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **ACT},
+    operation_id="retry_job",
+    summary="Retry a job",
+)
 def retry(request: HttpRequest, job_id: int = JobId) -> Status:
     """Queue a done, failed or cancelled job again for one more attempt."""
     return Status(202, services.retry_job(job_id=job_id, actor=actor(request)))
 
 
-@router.post("/jobs/{int:job_id}/run-now", response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **WRITE})
+@router.post(
+    "/jobs/{int:job_id}/run-now",
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, **ACT},
+    operation_id="run_job_now",
+    summary="Run a waiting job now",
+)
 def run_now(request: HttpRequest, job_id: int = JobId) -> Status:
     """Make a scheduled or retrying job runnable now."""
     return Status(202, services.run_job_now(job_id=job_id, actor=actor(request)))
+
+
+@router.delete(
+    "/jobs/{int:job_id}",
+    response={204: None, 404: ErrorOut, 409: ErrorOut, **ACT},
+    operation_id="delete_job",
+    summary="Delete a finished job",
+)
+def delete(request: HttpRequest, job_id: int = JobId) -> Status:
+    """Delete a done, failed or cancelled job with its history (409 for a job not finished)."""
+    services.delete_job(job_id=job_id, actor=actor(request))
+    return Status(204, None)

@@ -9,15 +9,22 @@ from ninja import Router, Status
 
 from jobs import registry, selectors
 from jobs.api.conf import api_settings
-from jobs.api.schemas import ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.api.schemas import READ_ERRORS, ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
 from jobs.conf import engine_settings
 from jobs.status import Status as JobStatus
 
-router = Router(tags=["meta"])
-AUTH_ERRORS: dict[int, type[ErrorOut]] = {401: ErrorOut, 403: ErrorOut}
+router = Router(tags=["system"])
+READ = READ_ERRORS
 
 
-@router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut}, exclude_none=True)
+@router.get(
+    "/health",
+    auth=None,
+    response={200: HealthOut, 503: HealthOut, 400: ErrorOut},
+    exclude_none=True,
+    operation_id="get_health",
+    summary="Check health",
+)
 def health(request: HttpRequest) -> Status:
     """Whether jobs are being served: 200 OK, or 503 DEGRADED with the reasons."""
     problems = selectors.health_problems(max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds))
@@ -37,7 +44,7 @@ def queue_out(entry: selectors.QueueStats) -> QueueOut:
     )
 
 
-@router.get("/stats", response={200: StatsOut, **AUTH_ERRORS})
+@router.get("/stats", response={200: StatsOut, **READ}, operation_id="get_stats", summary="Get job counts")
 def stats(request: HttpRequest) -> Status:
     """Job counts by state (ServCore's queued, running, done, failed, total, plus the others) and per queue."""
     queues = selectors.queue_stats()
@@ -48,7 +55,9 @@ def stats(request: HttpRequest) -> Status:
     )
 
 
-@router.get("/tasks", response={200: list[TaskOut], **AUTH_ERRORS})
+@router.get(
+    "/tasks", response={200: list[TaskOut], **READ}, operation_id="list_tasks", summary="List tasks", tags=["tasks"]
+)
 def tasks(request: HttpRequest) -> Status:
     """The registered tasks with their defaults."""
     default_attempts = engine_settings().default_max_attempts

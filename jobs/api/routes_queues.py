@@ -7,39 +7,69 @@ from ninja import Path, Router, Status
 
 from jobs import selectors, services
 from jobs.api.routes_meta import queue_out
-from jobs.api.schemas import QUEUE_PATTERN, ErrorOut, QueueOut, QueuePatchIn, QueueSettingsOut, WorkerOut
+from jobs.api.schemas import (
+    ACTION_ERRORS,
+    QUEUE_PATTERN,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    ErrorOut,
+    QueueOut,
+    QueuePatchIn,
+    QueueSettingsOut,
+    WorkerOut,
+)
 
 router = Router(tags=["queues"])
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**READ, 413: ErrorOut}
+READ = READ_ERRORS
+# A name that is not a queue name (empty, or with a "/") matches no route: 404.
+ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 404: ErrorOut}
+WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 404: ErrorOut}
 QueueName = Path(..., pattern=QUEUE_PATTERN)
 
 
-@router.get("/queues", response={200: list[QueueOut], **READ})
+@router.get("/queues", response={200: list[QueueOut], **READ}, operation_id="list_queues", summary="List queues")
 def queues(request: HttpRequest) -> Status:
     """Every queue that has jobs or settings: counts by state, paused, concurrency."""
     return Status(200, [queue_out(entry) for entry in selectors.queue_stats().values()])
 
 
-@router.post("/queues/{name}/pause", response={200: QueueSettingsOut, **WRITE})
+@router.post(
+    "/queues/{name}/pause", response={200: QueueSettingsOut, **ACT}, operation_id="pause_queue", summary="Pause a queue"
+)
 def pause(request: HttpRequest, name: str = QueueName) -> Status:
     """Stop workers claiming from the queue (running jobs finish)."""
     return Status(200, services.pause_queue(name=name))
 
 
-@router.post("/queues/{name}/resume", response={200: QueueSettingsOut, **WRITE})
+@router.post(
+    "/queues/{name}/resume",
+    response={200: QueueSettingsOut, **ACT},
+    operation_id="resume_queue",
+    summary="Resume a queue",
+)
 def resume(request: HttpRequest, name: str = QueueName) -> Status:
     """Let workers claim from the queue again."""
     return Status(200, services.resume_queue(name=name))
 
 
-@router.patch("/queues/{name}", response={200: QueueSettingsOut, **WRITE})
+@router.patch(
+    "/queues/{name}",
+    response={200: QueueSettingsOut, **WRITE},
+    operation_id="update_queue",
+    summary="Set a queue's concurrency",
+)
 def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> Status:
     """Set the queue's concurrency limit (null: no limit)."""
     return Status(200, services.set_queue_concurrency(name=name, limit=body.concurrency))
 
 
-@router.get("/workers", response={200: list[WorkerOut], **READ})
+@router.get(
+    "/workers",
+    response={200: list[WorkerOut], **READ},
+    operation_id="list_workers",
+    summary="List workers",
+    tags=["workers"],
+)
 def workers(request: HttpRequest, alive: bool | None = None) -> Status:
     """Worker processes, alive ones first; gone ones (stopped, or silent for longer than a lease) until
     pruned. `alive=true` lists only the alive ones, `alive=false` only the gone ones."""

@@ -8,6 +8,9 @@ from ninja import Path, Router, Status
 from jobs import schedules, selectors
 from jobs.api.auth import actor
 from jobs.api.schemas import (
+    ACTION_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
     ErrorOut,
     JobAcceptedOut,
     ScheduleIn,
@@ -17,18 +20,23 @@ from jobs.api.schemas import (
 )
 
 router = Router(tags=["schedules"])
-READ: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
-WRITE: dict[int, type[ErrorOut]] = {**READ, 409: ErrorOut, 413: ErrorOut}
+READ = READ_ERRORS
+ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 409: ErrorOut}
+WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 409: ErrorOut}
 ScheduleId = Path(..., ge=1, le=2**63 - 1)
 
 
-@router.get("/schedules", response={200: list[ScheduleOut], **READ})
+@router.get(
+    "/schedules", response={200: list[ScheduleOut], **READ}, operation_id="list_schedules", summary="List schedules"
+)
 def list_schedules(request: HttpRequest) -> Status:
     """Every schedule, by name: settings-defined (source "code") and database ones."""
     return Status(200, selectors.schedule_list())
 
 
-@router.post("/schedules", response={201: ScheduleOut, **WRITE})
+@router.post(
+    "/schedules", response={201: ScheduleOut, **WRITE}, operation_id="create_schedule", summary="Create a schedule"
+)
 def create(request: HttpRequest, body: ScheduleIn) -> Status:
     """Create a database schedule (409 when the name is taken)."""
     fields = body.model_dump()
@@ -36,13 +44,23 @@ def create(request: HttpRequest, body: ScheduleIn) -> Status:
     return Status(201, schedules.create_schedule(**fields, actor=actor(request)))
 
 
-@router.get("/schedules/{int:schedule_id}", response={200: ScheduleOut, 404: ErrorOut, **READ})
+@router.get(
+    "/schedules/{int:schedule_id}",
+    response={200: ScheduleOut, 404: ErrorOut, **READ},
+    operation_id="get_schedule",
+    summary="Get a schedule",
+)
 def detail(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     """One schedule (404 "Schedule not found")."""
     return Status(200, selectors.schedule_detail(schedule_id))
 
 
-@router.patch("/schedules/{int:schedule_id}", response={200: ScheduleOut, 404: ErrorOut, **WRITE})
+@router.patch(
+    "/schedules/{int:schedule_id}",
+    response={200: ScheduleOut, 404: ErrorOut, **WRITE},
+    operation_id="update_schedule",
+    summary="Change a schedule",
+)
 def update(request: HttpRequest, body: SchedulePatchIn, schedule_id: int = ScheduleId) -> Status:
     """Change the given fields. Settings-defined schedules answer 409: change them in settings."""
     changes = body.model_dump(exclude_unset=True)
@@ -53,21 +71,36 @@ def update(request: HttpRequest, body: SchedulePatchIn, schedule_id: int = Sched
     return Status(200, schedules.update_schedule(schedule_id=schedule_id, actor=actor(request), **changes))
 
 
-@router.delete("/schedules/{int:schedule_id}", response={204: None, 404: ErrorOut, **WRITE})
+@router.delete(
+    "/schedules/{int:schedule_id}",
+    response={204: None, 404: ErrorOut, **ACT},
+    operation_id="delete_schedule",
+    summary="Delete a schedule",
+)
 def delete(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     """Delete a database schedule and its run history; the jobs it enqueued stay."""
     schedules.delete_schedule(schedule_id=schedule_id)
     return Status(204, None)
 
 
-@router.post("/schedules/{int:schedule_id}/run-now", response={202: JobAcceptedOut, 404: ErrorOut, **WRITE})
+@router.post(
+    "/schedules/{int:schedule_id}/run-now",
+    response={202: JobAcceptedOut, 404: ErrorOut, **ACT},
+    operation_id="run_schedule_now",
+    summary="Run a schedule now",
+)
 def run_now(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     """Enqueue the schedule's job now (disabled schedules too); the cron timing is unchanged."""
     job = schedules.run_schedule_now(schedule_id=schedule_id, actor=actor(request))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
 
 
-@router.get("/schedules/{int:schedule_id}/runs", response={200: list[ScheduleRunOut], 404: ErrorOut, **READ})
+@router.get(
+    "/schedules/{int:schedule_id}/runs",
+    response={200: list[ScheduleRunOut], 404: ErrorOut, **READ},
+    operation_id="list_schedule_runs",
+    summary="List a schedule's runs",
+)
 def runs(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     """The schedule's latest runs (at most 50), newest first, with the job each enqueued."""
     return Status(200, schedules.schedule_runs(schedule_id=schedule_id, limit=50))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import (
@@ -17,12 +18,13 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from jobs import listing
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobLog
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Schedule
 from jobs.services import MAX_ATTEMPTS_LIMIT
 from jobs.status import Status
 
@@ -33,14 +35,85 @@ MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
 SCHEDULE_FIELDS = "Required fields: payload (object), run_at (ISO8601)"
 
-StatusName = Literal["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"]
-assert set(StatusName.__args__) == set(Status.values)  # type: ignore[attr-defined]
+
+# Every closed set of values is one enum here, so the OpenAPI document holds it once as a component
+# that each use refers to (a generated client gets one enum class per set, not one per field).
+class JobStatus(StrEnum):
+    """A job's state (docs/architecture.md: "Job states")."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+assert {s.value for s in JobStatus} == set(Status.values)
+
+
+class JobAction(StrEnum):
+    """What POST /jobs/actions does to the selected jobs."""
+
+    CANCEL = "cancel"
+    RETRY = "retry"
+    DELETE = "delete"
+
+
+class AttemptOutcome(StrEnum):
+    """How an attempt ended."""
+
+    DONE = "done"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    INTERRUPTED = "interrupted"
+
+
+assert {o.value for o in AttemptOutcome} == set(Attempt.Outcome.values)
+
+
+class OmittedField(StrEnum):
+    """A job field a list may leave out for size."""
+
+    ARGS = "args"
+    PAYLOAD = "payload"
+    RESULT = "result"
+
+
+assert {f.value for f in OmittedField} == set(listing.UNBOUNDED_FIELDS)
+
+
+class WorkerType(StrEnum):
+    THREAD = "thread"
+    PROCESS = "process"
+
+
+class HealthStatus(StrEnum):
+    OK = "OK"
+    DEGRADED = "DEGRADED"
+
+
+class ScheduleSource(StrEnum):
+    """Where a schedule is defined: JOBDECK_SCHEDULES in settings ("code"), or the database."""
+
+    CODE = "code"
+    DATABASE = "database"
+
+
+assert {s.value for s in ScheduleSource} == set(Schedule.Source.values)
 
 
 def _storable(value: datetime.datetime) -> datetime.datetime:
     # Years near 1 or 9999 overflow when converted to UTC, and PostgreSQL's range ends before Python's.
     if not 1970 <= value.year <= 9000:
         raise ValueError("the year must be between 1970 and 9000")
+    # pydantic takes UTC offsets up to 23:59; PostgreSQL refuses 16:00 and more (a 500, not a 400).
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) >= datetime.timedelta(hours=16):
+        raise ValueError("the UTC offset must be less than 16 hours")
     return value
 
 
@@ -56,6 +129,22 @@ Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(
 QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+# Any JSON value, spelt out: an untyped schema would leave a generated client guessing.
+AnyJson = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "object", "additionalProperties": True},
+                {"type": "array", "items": {}},
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
 
 
 class JobIn(BaseModel):
@@ -104,7 +193,7 @@ class JobBulkIn(BaseModel):
 class JobFilters(BaseModel):
     """Filters shared by listing and bulk actions; the created range is [created_after, created_before)."""
 
-    status: StatusName | None = None
+    status: JobStatus | None = None
     queue: QueueName | None = None
     task: TaskName | None = Field(
         None,
@@ -142,11 +231,11 @@ class JobListQuery(JobFilters):
 
 
 class JobActionIn(JobFilters):
-    """Cancel or retry every job matching the filters (at least one filter or `ids`)."""
+    """Cancel, retry or delete every job matching the filters (at least one filter or `ids`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    action: Literal["cancel", "retry"]
+    action: JobAction
     ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] | None = Field(None, max_length=MAX_ACTION_JOBS)
 
     @model_validator(mode="after")
@@ -177,6 +266,15 @@ class ErrorOut(Schema):
     error: str
 
 
+# The error statuses each kind of operation can answer (docs/api.md, "Errors"). Every operation
+# refuses bad input, an unknown query parameter included (400), needs credentials (401) and can meet
+# a database that refuses (503, with Retry-After); only writes can be refused to a caller (403), only
+# requests with a body can be too large (413). Operations add what else they answer (404, 409).
+READ_ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 503: ErrorOut}
+ACTION_ERRORS: dict[int, type[ErrorOut]] = {**READ_ERRORS, 403: ErrorOut}
+WRITE_ERRORS: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 413: ErrorOut}
+
+
 class JobAcceptedOut(Schema):
     message: str
     job_id: int
@@ -195,11 +293,11 @@ class JobOut(Schema):
     id: int
     task: str
     queue: str
-    status: StatusName
+    status: JobStatus
     priority: int
     args: list[Any]
     payload: dict[str, Any]
-    result: Any = None
+    result: AnyJson = Field(None, description="the task's return value (any JSON value); null until done")
     last_error: str
     attempt: int = Field(description="attempts started, including those interrupted by a worker shutdown")
     interrupted: int = Field(description="attempts interrupted by a worker shutdown; they do not count")
@@ -232,8 +330,8 @@ class JobListItemOut(JobOut):
 
     args: list[Any] | None
     payload: dict[str, Any] | None
-    result: Any = None
-    omitted: list[str] = Field(description="fields left out for size; GET /jobs/{id} has them")
+    result: AnyJson = None
+    omitted: list[OmittedField] = Field(description="fields left out for size; GET /jobs/{id} has them")
 
     @staticmethod
     def resolve_args(job: Job) -> Any:
@@ -258,12 +356,16 @@ class JobListItemOut(JobOut):
 
 class EventOut(Schema):
     id: int
-    old_status: str
-    new_status: str
+    old_status: JobStatus | None = Field(description="null for the job's creation")
+    new_status: JobStatus
     attempt: int
     reason: str
     actor: str
     created_at: datetime.datetime
+
+    @staticmethod
+    def resolve_old_status(event: JobEvent) -> str | None:
+        return event.old_status or None  # stored as "" for the creation
 
 
 class AttemptOut(Schema):
@@ -272,7 +374,7 @@ class AttemptOut(Schema):
     started_at: datetime.datetime
     finished_at: datetime.datetime
     duration_seconds: float
-    outcome: str
+    outcome: AttemptOutcome
     error_class: str
     error_message: str
     traceback: str
@@ -330,7 +432,7 @@ class StatsOut(Schema):
 
 
 class HealthOut(Schema):
-    status: Literal["OK", "DEGRADED"]
+    status: HealthStatus
     reasons: list[str] | None = None
 
 
@@ -350,7 +452,7 @@ class WorkerOut(Schema):
     pid: int
     queues: list[str]
     concurrency: int
-    worker_type: str
+    worker_type: WorkerType
     started_at: datetime.datetime
     last_heartbeat: datetime.datetime  # when it was last heard from (a heartbeat, or its clean stop)
     stopped_at: datetime.datetime | None
@@ -407,7 +509,7 @@ class ScheduleOut(Schema):
     max_attempts: int | None
     timeout: float | None
     enabled: bool
-    source: Literal["code", "database"]
+    source: ScheduleSource
     next_run_at: datetime.datetime | None
     last_run_at: datetime.datetime | None
     created_at: datetime.datetime

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from jobs import services
@@ -275,7 +276,7 @@ def test_events_list_the_state_changes(api: ApiClient, make_job: Callable[..., A
     events = api.get(f"/jobs/{job.pk}/events").json()
 
     assert [(e["old_status"], e["new_status"], e["actor"]) for e in events] == [
-        ("", "queued", ""),
+        (None, "queued", ""),  # null: the creation
         ("queued", "cancelled", "tester"),
     ]
 
@@ -334,6 +335,64 @@ def test_run_now_makes_scheduled_job_runnable_and_409s_for_finished(
     assert refused.json() == {"error": f"Job {finished.pk} is cancelled and cannot become queued"}
 
 
+def test_delete_removes_a_finished_job_with_its_history_then_404s(api: ApiClient, make_job: Callable[..., Any]) -> None:
+    job = make_job()
+    services.cancel_job(job_id=job.pk)
+
+    first = api.delete(f"/jobs/{job.pk}")
+    second = api.delete(f"/jobs/{job.pk}")
+
+    assert (first.status_code, first.content) == (204, b"")
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not JobEvent.objects.filter(job_id=job.pk).exists()
+    assert second.status_code == 404 and second.json() == {"error": "Job not found"}
+
+
+def test_delete_refuses_an_unfinished_job_with_409(api: ApiClient, make_job: Callable[..., Any]) -> None:
+    job = make_job()
+
+    response = api.delete(f"/jobs/{job.pk}")
+
+    assert response.status_code == 409
+    assert response.json() == {"error": f"Job {job.pk} is queued and cannot become deleted"}
+    assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_delete_needs_the_permission_the_other_actions_need(
+    read_only_api: ApiClient, make_job: Callable[..., Any], django_user_model: Any
+) -> None:
+    job = make_job()
+    services.cancel_job(job_id=job.pk)
+    viewer = django_user_model.objects.create_user(username="bob", password="pw")
+    client = Client()
+    client.force_login(viewer)
+
+    assert read_only_api.delete(f"/jobs/{job.pk}").json() == {"error": "This token is read-only"}
+    assert ApiClient(client=client).delete(f"/jobs/{job.pk}").json() == {"error": "You may not change jobs"}
+    assert Job.objects.filter(pk=job.pk).exists()
+
+
+def test_delete_by_filter_deletes_the_finished_jobs_and_skips_the_rest(
+    api: ApiClient, make_job: Callable[..., Any]
+) -> None:
+    finished, waiting = [make_job(queue="a") for _ in range(2)], make_job(queue="a")
+    for job in finished:
+        services.cancel_job(job_id=job.pk)
+    other = make_job(queue="b")
+    services.cancel_job(job_id=other.pk)
+
+    response = api.post("/jobs/actions", {"action": "delete", "queue": "a"})
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "matched": 3,
+        "changed": 2,
+        "skipped": 1,
+        "errors": {str(waiting.pk): f"Job {waiting.pk} is queued and cannot become deleted"},
+    }
+    assert sorted(Job.objects.values_list("pk", flat=True)) == sorted([waiting.pk, other.pk])
+
+
 def test_actions_by_filter_report_matched_changed_skipped(api: ApiClient, make_job: Callable[..., Any]) -> None:
     waiting = [make_job(queue="a") for _ in range(3)]
     make_job(queue="b")
@@ -366,7 +425,7 @@ def test_actions_by_ids_retry(api: ApiClient, make_job: Callable[..., Any]) -> N
     [
         ({"action": "cancel"}, "Give ids or at least one filter"),
         ({"action": "cancel", "ids": [1], "queue": "a"}, "Give ids or filters, not both"),
-        ({"action": "delete", "queue": "a"}, "Invalid 'action': Input should be 'cancel' or 'retry'"),
+        ({"action": "purge", "queue": "a"}, "Invalid 'action': Input should be 'cancel', 'retry' or 'delete'"),
     ],
 )
 def test_actions_need_one_selection(api: ApiClient, db: None, body: dict, message: str) -> None:

@@ -90,11 +90,12 @@ def test_naive_run_after_is_refused_by_validation() -> None:
     assert Job.objects.count() == 0
 
 
-def test_unserialisable_arguments_raise_invalid_task_and_write_nothing() -> None:
-    with pytest.raises(InvalidTask) as caught:
+def test_unserialisable_arguments_raise_type_error_as_on_django_and_write_nothing() -> None:
+    with pytest.raises(TypeError) as caught:
         append_line.enqueue("/tmp/x", {"a", "set"})  # noqa: S108
 
-    assert str(caught.value) == "payload is not JSON-serialisable: Object of type set is not JSON serializable"
+    assert isinstance(caught.value, InvalidTask)  # what Jobdeck raised before, still caught by `except InvalidTask`
+    assert str(caught.value) == "Unsupported type: <class 'set'>"
     assert Job.objects.count() == 0
     assert JobEvent.objects.count() == 0
 

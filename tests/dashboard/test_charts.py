@@ -269,8 +269,8 @@ def test_live_overview_snapshot_carries_the_chart_and_costs_a_bounded_number_of_
     for job in jobs[:5]:
         run_job(job.pk)
 
-    # events (1); overview_context (7); charts afresh (4)
-    with django_assert_max_num_queries(16):  # capped queue counts (+3 on PostgreSQL), charts afresh (+1)
+    # events (1); overview_context (8: alive and gone workers); charts afresh (4)
+    with django_assert_max_num_queries(17):  # capped queue counts (+3 on PostgreSQL), charts afresh (+1)
         messages = tailer.tick(Interest(overview=True, lists=False, watched=(), overview_wanted=True))
 
     [(group, message)] = messages

@@ -49,10 +49,10 @@ def test_tick_queries_do_not_grow_with_the_number_of_changed_jobs(
     services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(jobs)])
     services.set_progress(job_id=watched.pk, attempt=1, fraction=0.5)
 
-    # events, rows, newest job id, counts (4); overview (7, +3 on PostgreSQL: capped queue counts), charts (4: event
+    # events, rows, newest job id, counts (4); overview (8, +3 on PostgreSQL: capped queue counts), charts (4: event
     # times, events GROUP BY, run times, wait times; +1 when event ids run past charts.MAX_EVENTS);
     # watched: logs, progress, the job's region (2 + 4)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(26):
         messages = tailer.tick(Interest(overview=True, lists=True, watched=(watched.pk,), overview_wanted=True))
 
     assert fanout.job_group(watched.pk) in [group for group, _ in messages]

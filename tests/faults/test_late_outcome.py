@@ -115,7 +115,7 @@ def test_outcome_held_up_past_the_lease_keeps_its_lease_renewed(start_workers: A
         first = Job.objects.get(pk=job.pk).lease_expires_at
         # Two renewals later the first lease has run out, and the finished job is still held.
         wait_until(lambda: Job.objects.get(pk=job.pk).lease_expires_at > first + datetime.timedelta(seconds=1))
-        wait_until(lambda: holder.execute("SELECT now() > %s", [first]).fetchone()[0])
+        wait_until(lambda: holder.execute("SELECT clock_timestamp() > %s", [first]).fetchone()[0])
         assert Job.objects.get(pk=job.pk).status == Status.RUNNING
 
     assert_ran_once_with_its_real_outcome(job, runs)
@@ -134,14 +134,9 @@ def test_outcome_pending_when_the_workers_connection_is_cut_is_stored(start_work
     with psycopg.connect(dbname=s["NAME"], user=s["USER"], host=s["HOST"], port=s["PORT"] or 5432) as holder:
         holder.execute("LOCK TABLE jobs_attempt IN EXCLUSIVE MODE")
         release.touch()
-        # The worker's outcome statement is waiting for the lock: cut its session (and every other).
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        wait_until(lambda: holder.execute(waiting).fetchone()[0] > 0)
-        holder.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+        # The worker's outcome statement is waiting for the lock: cut that session.
+        waiting = "FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        wait_until(lambda: holder.execute(f"SELECT count(*) {waiting}").fetchone()[0] > 0)
+        holder.execute(f"SELECT pg_terminate_backend(pid) {waiting}")
     assert_ran_once_with_its_real_outcome(job, runs)
     assert "could not store the outcome of job" in worker.log()

@@ -583,16 +583,18 @@ def finish_and_claim(
     # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
     hot = Hot()
     stored: bool | None = None
+    written: Callable[[], bool] = lambda: False  # noqa: E731
     with hot.transaction():
-        written = None if previous is None else _write_outcome(hot, previous)
-        if previous is not None and not hot.pg:
-            # SQLite answers at once: a late outcome is stored before this worker claims again.
-            stored = written() or _write_late_outcome(hot, previous)  # type: ignore[misc]
+        if previous is not None:
+            written = _write_outcome(hot, previous)
+            if not hot.pg:
+                # SQLite answers at once: a late outcome is stored before this worker claims again.
+                stored = written() or _write_late_outcome(hot, previous)
         previous_id = 0 if previous is None else previous.claimed.id
         claim = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds, previous=previous_id)
     claimed = claim()
     if previous is not None and hot.pg:
-        stored = written()  # type: ignore[misc]
+        stored = written()
         if not stored:
             # The pipeline reads the outcome's row only at its Sync, after the claim was sent: the
             # late rule runs in a transaction of its own, before the claimed job starts.

@@ -223,16 +223,22 @@ class JobStorage(BaseStorage):
         tick = time.monotonic()
         try:
             now = time.monotonic()
-            if now >= self._next_heartbeat:  # each heartbeat is a write that wakes idle workers
+            rescue = now >= self._next_rescue
+            # Each heartbeat is a write that wakes idle workers; a rescue is preceded by one (below).
+            if now >= self._next_heartbeat or rescue:
                 self._next_heartbeat = now + self.engine.heartbeat_seconds
                 workers.heartbeat(self.worker_name)
+                if time.monotonic() - now >= self.engine.heartbeat_seconds:
+                    self._writes_stalled()
+                    rescue = False
             states.promote_due()
-            if now >= self._next_rescue:
+            if rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()
         except Exception:
             logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
             close_old_connections()
+            self._writes_stalled()
         if tick >= self._next_schedules:
             # Its own guard, like pruning: a failing schedule is logged and retried next interval.
             # Every worker fires at once; each fire time still enqueues exactly once (jobs.schedules).
@@ -264,6 +270,13 @@ class JobStorage(BaseStorage):
                         extra={"worker_id": self.worker_name, "action": "pruned"},
                     )
         return []
+
+    def _writes_stalled(self) -> None:
+        """This process's heartbeat write was refused or held up for a heartbeat interval or more:
+        every worker's lease renewals were held up alike, so a lease that ran out meanwhile says
+        nothing about its worker. Rescue waits one lease, in which live workers renew their leases
+        and store the outcomes they kept (a rescue then would run those jobs again)."""
+        self._next_rescue = time.monotonic() + self.engine.lease_seconds
 
     # --- the rest of huey's storage interface: unused, answered honestly --------------------------
 

@@ -311,7 +311,7 @@ UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started
     progress = NULL, progress_message = ''
 WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
-    WHERE j.status = 'queued' AND j.queue IN ({queues})
+    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -340,14 +340,21 @@ def _claim_sql(*, pg: bool, queue_count: int) -> str:
         queues=", ".join(["%s"] * queue_count),
         lease="statement_timestamp() + %s * interval '1 second'" if pg else "%s",
         lock="FOR UPDATE SKIP LOCKED" if pg else "",
+        # PostgreSQL: never the job whose outcome this transaction writes. If that write finds the
+        # job rescued, the late outcome is stored after the pipeline (finish_and_claim()); claiming
+        # the requeued job here would start it again first.
+        not_previous="AND j.id <> %s " if pg else "",
         # SQLite's planner prefers the (queue, status) index and then sorts every runnable row;
         # the partial claim index is already in claim order, so its first match is the answer.
         indexed_by="" if pg else "INDEXED BY job_claim_idx",
     )
 
 
-def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float) -> Callable[[], ClaimedJob | None]:
-    """Send the claim; the returned function gives the claimed job or None."""
+def _claim(
+    hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float, previous: int = 0
+) -> Callable[[], ClaimedJob | None]:
+    """Send the claim (never of job `previous`, on PostgreSQL); the returned function gives the
+    claimed job or None."""
     if not queues:
         return lambda: None
     now = timezone.now()
@@ -391,7 +398,8 @@ def _claim(hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float
         worker[:200],
         hot.dt(now),
     ]
-    fetch = update_then_insert(hot, sql, [worker, hot.dt(now), lease, *queues], returning, [(_EVENT_TARGET, event)])
+    params = [worker, hot.dt(now), lease, *([previous] if pg else []), *queues]
+    fetch = update_then_insert(hot, sql, params, returning, [(_EVENT_TARGET, event)])
 
     def claimed() -> ClaimedJob | None:
         row = fetch()
@@ -439,8 +447,15 @@ class Outcome:
     ended_at: datetime.datetime = field(default_factory=timezone.now)
 
 
-def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
-    """Send the finish of one attempt; the returned function tells whether the claim was current."""
+_LOST_ATTEMPT = f"SELECT 1 FROM {Attempt._meta.db_table} a WHERE a.job_id = %s AND a.number = %s AND a.outcome = 'lost'"
+
+
+def _write_outcome(hot: Hot, outcome: Outcome, *, late: bool = False) -> Callable[[], bool]:
+    """Send the finish of one attempt; the returned function tells whether it was stored.
+
+    Normally the claim must be current: still running, same attempt. With `late`, the rule for late
+    outcomes applies instead (see _write_late_outcome()).
+    """
     claimed, to, failure, now = outcome.claimed, outcome.to, outcome.failure, outcome.ended_at
     if to not in ALLOWED[Status.RUNNING]:
         raise InvalidTransition(claimed.id, Status.RUNNING, to)
@@ -456,19 +471,25 @@ def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
     assignments = [f"{name} = %s" for name in fields]
     if failure is not None and failure.outcome == Attempt.Outcome.INTERRUPTED:
         assignments.append("interrupted = interrupted + 1")  # not spent: see attempts_spent()
-    # Only while the claim is current: still running, same attempt.
-    sql = (
-        f"UPDATE {Job._meta.db_table} SET {', '.join(assignments)}"
-        " WHERE id = %s AND status = 'running' AND attempt = %s"
-    )
+    if late:
+        # Rescued (requeued with the rescuer's 'lost' record of this attempt) and not claimed since.
+        old, reason = Status.QUEUED, f"{outcome.reason} (stored late: its lease had run out)"
+        where = f" WHERE id = %s AND status = 'queued' AND attempt = %s AND EXISTS ({_LOST_ATTEMPT})"
+        keys = [claimed.id, claimed.attempt, claimed.id, claimed.attempt]
+    else:
+        # Only while the claim is current: still running, same attempt.
+        old, reason = Status.RUNNING, outcome.reason
+        where = " WHERE id = %s AND status = 'running' AND attempt = %s"
+        keys = [claimed.id, claimed.attempt]
+    sql = f"UPDATE {Job._meta.db_table} SET {', '.join(assignments)}{where}"
     ended = hot.dt(now)
     event = [
         From("id"),
         claimed.queue,
-        Status.RUNNING,
+        old,
         to,
         claimed.attempt,
-        outcome.reason[:500],
+        reason[:500],
         claimed.worker[:200],
         ended,
     ]
@@ -485,7 +506,7 @@ def _write_outcome(hot: Hot, outcome: Outcome) -> Callable[[], bool]:
         From("progress"),  # the attempt keeps the progress it reached: it survives a retry
         From("progress_message"),
     ]
-    params = [*fields.values(), claimed.id, claimed.attempt]
+    params = [*fields.values(), *keys]
     returning = ["id", "progress", "progress_message"]
     row = update_then_insert(hot, sql, params, returning, [(_EVENT_TARGET, event), (_ATTEMPT_TARGET, attempt)])
     if to == Status.QUEUED and hot.pg:
@@ -512,9 +533,41 @@ def finish(
 
 
 def record(outcome: Outcome) -> bool:
-    """Write an Outcome on its own (see finish())."""
+    """Write an Outcome on its own (see finish()), late if its claim is gone (_write_late_outcome())."""
     with transaction.atomic():
-        return _write_outcome(Hot(), outcome)()
+        hot = Hot()
+        return _write_outcome(hot, outcome)() or _write_late_outcome(hot, outcome)
+
+
+def _write_late_outcome(hot: Hot, outcome: Outcome) -> bool:
+    """The rule for late outcomes, in the caller's transaction. Returns whether the outcome was stored.
+
+    A worker keeps an attempt's outcome until the database takes it (disk full, write lock held,
+    connection lost), but while the database refuses writes it cannot renew the lease either, so the
+    rescuer may requeue the job first. The late outcome of attempt N is still stored if the job was
+    rescued and no attempt N+1 has started: status queued, attempt N, and the rescuer's 'lost'
+    Attempt row for N present. That row is replaced by the real one and the job moves from queued to
+    the outcome (its event says it was stored late), so whoever writes first once the database
+    accepts writes again, the job's real outcome wins and it does not run twice. Otherwise (attempt
+    N+1 started, the job was cancelled, or the rescuer failed it for want of attempts) the outcome
+    is discarded: a later decision stands.
+
+    Only reached when the normal write found its claim gone, so the hot path costs nothing more.
+    """
+    if not _write_outcome(hot, outcome, late=True)():
+        return False
+    claimed = outcome.claimed
+    hot.execute(
+        f"DELETE FROM {Attempt._meta.db_table} WHERE job_id = %s AND number = %s AND outcome = 'lost'",
+        [claimed.id, claimed.attempt],
+    )
+    logger.warning(
+        "job %s attempt %s: outcome stored after its lease had run out and the job was requeued",
+        claimed.id,
+        claimed.attempt,
+        extra={"job_id": claimed.id, "worker_id": claimed.worker, "action": "stored_late"},
+    )
+    return True
 
 
 def finish_and_claim(
@@ -529,10 +582,25 @@ def finish_and_claim(
     # On PostgreSQL _claim() sets synchronous_commit off for this transaction: an outcome lost
     # in a server crash leaves the job leased, so it is rescued and runs again, never lost.
     hot = Hot()
+    stored: bool | None = None
+    written: Callable[[], bool] = lambda: False  # noqa: E731
     with hot.transaction():
-        written = None if previous is None else _write_outcome(hot, previous)
-        claimed = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds)
-    return (None if written is None else written()), claimed()
+        if previous is not None:
+            written = _write_outcome(hot, previous)
+            if not hot.pg:
+                # SQLite answers at once: a late outcome is stored before this worker claims again.
+                stored = written() or _write_late_outcome(hot, previous)
+        previous_id = 0 if previous is None else previous.claimed.id
+        claim = _claim(hot, queues=queues, worker=worker, lease_seconds=lease_seconds, previous=previous_id)
+    claimed = claim()
+    if previous is not None and hot.pg:
+        stored = written()
+        if not stored:
+            # The pipeline reads the outcome's row only at its Sync, after the claim was sent: the
+            # late rule runs in a transaction of its own, before the claimed job starts.
+            with transaction.atomic():
+                stored = _write_late_outcome(Hot(), previous)
+    return stored, claimed
 
 
 def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:

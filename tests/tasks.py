@@ -266,3 +266,16 @@ def held_then_flaky(started_path: str, release_path: str, failed_path: str) -> i
         Path(failed_path).touch()
         raise RuntimeError("a transient failure")
     return ctx.attempt
+
+
+@task()
+def run_once_released(runs_path: str, started_path: str, release_path: str) -> int:
+    """Append "<job id> <attempt>" to `runs_path`, then wait (never checking for cancellation) until
+    `release_path` exists and return the job id: a test decides when the job finishes."""
+    ctx = current_job()
+    with open(runs_path, "a") as f:
+        f.write(f"{ctx.job_id} {ctx.attempt}\n")
+    Path(started_path).touch()
+    while not Path(release_path).exists():
+        time.sleep(0.02)
+    return ctx.job_id

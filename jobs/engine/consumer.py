@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -122,10 +123,13 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
                 log_limits=log_limits,
                 max_result_bytes=max_result_bytes,
             )
+            # Written with this worker's next claim, in one transaction; the lease is renewed until then.
+            storage.defer(
+                outcome, on_stored, release=functools.partial(lease_keeper.stored, claimed.id, claimed.attempt)
+            )
         finally:
             if processes:  # whatever the job started ends with it, even when it was interrupted
                 children.stop_leftovers(claimed.id)
-        storage.defer(outcome, on_stored)  # written with this worker's next claim, in one transaction
         lease_keeper.totals.add(claimed.queue, outcome.to)
         if processes:
             recycler.job_ended()

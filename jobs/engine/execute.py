@@ -94,7 +94,8 @@ def execute(
     max_result_bytes: int | None = None,
 ) -> tuple[states.Outcome, Callable[[], None] | None]:
     """Run a claimed job and return how it ended, for the storage to record with the next claim,
-    and what to call once that outcome is stored (task_finished; None when nothing is due).
+    and what to call once that outcome is stored (task_finished; None when nothing is due). The
+    job's lease stays with `keeper` until the caller calls keeper.stored().
 
     `hard_stops` is true on process workers: the job runs on the main thread, where signals can
     interrupt it. KeyboardInterrupt (shutdown past its grace) puts the job back in the queue at
@@ -113,18 +114,22 @@ def execute(
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
+    outcome: states.Outcome | None = None
     try:
         try:
             task = registry.resolve_for_execution(claimed.task_name).task
         except UnknownTask as exc:  # retrying cannot help
             failure = _failure(exc, Attempt.Outcome.FAILED)
-            return states.Outcome(claimed, Status.FAILED, "task not found", failure=failure), None
+            outcome = states.Outcome(claimed, Status.FAILED, "task not found", failure=failure)
+            return outcome, None
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
         earlier = backend.earlier_attempts(claimed)
         result = backend.claimed_result(task, claimed, earlier)
         outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
-        keeper.untrack(ctx)
+        # A returned outcome is written later (with the next claim): the keeper renews the lease
+        # until then (the caller tells it when: LeaseKeeper.stored()).
+        keeper.untrack(ctx, outcome_pending=outcome is not None)
         set_current(None)
         _write_logs(ctx)
         close_old_connections()

@@ -30,6 +30,9 @@ class LeaseKeeper:
         self.cancel_grace = cancel_grace
         self.lock = threading.Lock()
         self.running: dict[int, tuple[JobContext, int | None]] = {}  # job id -> (context, thread to hard-stop)
+        # Jobs that returned but whose outcome is not stored yet (job id -> attempt): their leases
+        # are still renewed, or the rescuer would requeue them and they would run again.
+        self.ended: dict[int, int] = {}
         self.cancel_seen: dict[int, float] = {}
         self.thread: threading.Thread | None = None
         self.totals = OutcomeTotals(worker)  # attempts this process ended, for /metrics
@@ -41,14 +44,24 @@ class LeaseKeeper:
                 self.thread = threading.Thread(target=self._run, name="jobdeck-lease", daemon=True)
                 self.thread.start()
 
-    def untrack(self, ctx: JobContext) -> None:
+    def untrack(self, ctx: JobContext, *, outcome_pending: bool = False) -> None:
+        """The job stopped running. With `outcome_pending`, its lease is kept until stored() says
+        its outcome is in the database (or found its claim gone)."""
         with self.lock:
             self.running.pop(ctx.job_id, None)
             self.cancel_seen.pop(ctx.job_id, None)
+            if outcome_pending:
+                self.ended[ctx.job_id] = ctx.attempt
+
+    def stored(self, job_id: int, attempt: int) -> None:
+        """The outcome of this claim was written (or discarded): stop renewing its lease."""
+        with self.lock:
+            if self.ended.get(job_id) == attempt:
+                del self.ended[job_id]
 
     def _claims(self) -> list[tuple[int, int]]:
         with self.lock:
-            return [(job_id, ctx.attempt) for job_id, (ctx, _) in self.running.items()]
+            return [(job_id, ctx.attempt) for job_id, (ctx, _) in self.running.items()] + list(self.ended.items())
 
     def _run(self) -> None:
         last_renew = time.monotonic()

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import OperationalError, close_old_connections, connection, connections
+from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import schedules, selectors, services, states
+from jobs import dbguard, schedules, selectors, services, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 TICK_SLACK_SECONDS = 0.05
+# How long a stopping worker keeps trying to store its last outcome while the database refuses it.
+FLUSH_RETRY_SECONDS = 30.0
 
 
 def _die_with_parent() -> None:
@@ -77,54 +79,106 @@ class JobStorage(BaseStorage):
 
     # --- claiming ---------------------------------------------------------------------------
 
-    def defer(self, outcome: states.Outcome, on_stored: Callable[[], None] | None = None) -> None:
+    def defer(
+        self,
+        outcome: states.Outcome,
+        on_stored: Callable[[], None] | None = None,
+        *,
+        release: Callable[[], None] | None = None,
+    ) -> None:
         """Keep a finished job's outcome for this worker's next dequeue(), which writes it in the
         same transaction as the next claim (see states.finish_and_claim), then calls `on_stored`
-        (task_finished: receivers see the job as stored)."""
+        (task_finished: receivers see the job as stored). `release` is called once the outcome is
+        written or discarded (the lease keeper stops renewing the job's lease)."""
         self._local.pending = outcome
         self._local.on_stored = on_stored
+        self._local.release = release
+        self._local.refused = False
+
+    def _pending(self) -> states.Outcome | None:
+        return getattr(self._local, "pending", None)
 
     def _stored(self, written: bool | None) -> None:
         """The pending outcome was written (True), or found its claim gone (False): forget it."""
-        on_stored = getattr(self._local, "on_stored", None)
-        self._local.pending = self._local.on_stored = None
+        pending, on_stored, release = self._pending(), self._local.on_stored, self._local.release
+        self._local.pending = self._local.on_stored = self._local.release = None
+        self._local.refused = False
+        if release is not None:
+            release()
+        if written is False and pending is not None:
+            logger.warning(
+                "job %s ended after losing its claim; outcome discarded",
+                pending.claimed.id,
+                extra={"job_id": pending.claimed.id, "worker_id": self.worker_name},
+            )
         if written and on_stored is not None:
             try:
                 on_stored()
             except Exception:
                 logger.exception("notifying a finished job failed", extra={"worker_id": self.worker_name})
 
+    def _refused(self, exc: Exception) -> None:
+        """The database refused a write (disk full, write lock held, connection lost). A pending
+        outcome stays pending, its lease renewed by the keeper, and is written again on its own
+        before this worker claims anything; a broken connection is replaced on the next try."""
+        connection.close_if_unusable_or_obsolete()
+        pending = self._pending()
+        if pending is None or self._local.refused:
+            return
+        self._local.refused = True
+        # The reason, not the database's words: "database is locked" is for no log to show.
+        logger.warning(
+            "could not store the outcome of job %s (%s); keeping it and retrying",
+            pending.claimed.id,
+            dbguard.reason_of(exc),
+            extra={"job_id": pending.claimed.id, "worker_id": self.worker_name},
+        )
+
     def flush(self) -> None:
-        """Write this worker's deferred outcome now (huey calls this as the worker shuts down)."""
-        outcome = getattr(self._local, "pending", None)
-        if outcome is not None:
-            self._stored(states.record(outcome))
+        """Write this worker's deferred outcome now (huey calls this as the worker shuts down),
+        retrying for up to FLUSH_RETRY_SECONDS while the database refuses it."""
+        deadline = time.monotonic() + FLUSH_RETRY_SECONDS
+        delay = 0.05
+        while (outcome := self._pending()) is not None:
+            try:
+                self._stored(states.record(outcome))
+            except dbguard.REFUSALS as exc:
+                self._refused(exc)
+                if time.monotonic() + delay > deadline:
+                    # The job stays leased to this worker: `runworkers` requeues it on its way out,
+                    # or the rescuer does once the lease runs out (at-least-once).
+                    logger.error(
+                        "giving up storing the outcome of job %s at shutdown",
+                        outcome.claimed.id,
+                        extra={"job_id": outcome.claimed.id, "worker_id": self.worker_name},
+                    )
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def _finish_and_claim(self) -> states.ClaimedJob | None:
-        pending = getattr(self._local, "pending", None)
         delay = 0.005
         for _ in range(50):
+            pending = self._pending()
             try:
+                if pending is not None and self._local.refused:
+                    # After a refused write the outcome goes on its own, so no new job is claimed
+                    # (and run) while this one's outcome is still unwritten.
+                    self._stored(states.record(pending))
+                    pending = None
                 written, claimed = states.finish_and_claim(
                     pending, queues=self.queues, worker=self.worker_name, lease_seconds=self.engine.lease_seconds
                 )
-            except OperationalError as exc:
-                # SQLite under heavy contention can exceed its busy timeout; back off and retry
-                # rather than let "database is locked" reach anyone. Other errors go to huey's log
-                # (the outcome stays pending, so the next dequeue writes it).
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    connection.close_if_unusable_or_obsolete()
-                    raise
+            except dbguard.REFUSALS as exc:
+                # SQLite under heavy contention can exceed its busy timeout, a disk can fill, a
+                # connection can drop: back off and retry rather than lose the outcome or let
+                # "database is locked" reach anyone.
+                self._refused(exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
                 continue
-            self._stored(written)
-            if written is False:
-                logger.warning(
-                    "job %s ended after losing its claim; outcome discarded",
-                    pending.claimed.id,
-                    extra={"job_id": pending.claimed.id, "worker_id": self.worker_name},
-                )
+            if pending is not None:
+                self._stored(written)
             return claimed
         return None
 
@@ -138,11 +192,7 @@ class JobStorage(BaseStorage):
         while True:
             # After a wake-up with nothing to write, a read tells whether claiming is worth a write
             # transaction: on SQLite every claim attempt takes the database's one write lock.
-            if (
-                probe_first
-                and getattr(self._local, "pending", None) is None
-                and not selectors.has_runnable(self.queues)
-            ):
+            if probe_first and self._pending() is None and not selectors.has_runnable(self.queues):
                 claimed = None
             else:
                 claimed = self._finish_and_claim()
@@ -173,16 +223,22 @@ class JobStorage(BaseStorage):
         tick = time.monotonic()
         try:
             now = time.monotonic()
-            if now >= self._next_heartbeat:  # each heartbeat is a write that wakes idle workers
+            rescue = now >= self._next_rescue
+            # Each heartbeat is a write that wakes idle workers; a rescue is preceded by one (below).
+            if now >= self._next_heartbeat or rescue:
                 self._next_heartbeat = now + self.engine.heartbeat_seconds
                 workers.heartbeat(self.worker_name)
+                if time.monotonic() - now >= self.engine.heartbeat_seconds:
+                    self._writes_stalled()
+                    rescue = False
             states.promote_due()
-            if now >= self._next_rescue:
+            if rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()
         except Exception:
             logger.exception("housekeeping failed; will retry next tick", extra={"worker_id": self.worker_name})
             close_old_connections()
+            self._writes_stalled()
         if tick >= self._next_schedules:
             # Its own guard, like pruning: a failing schedule is logged and retried next interval.
             # Every worker fires at once; each fire time still enqueues exactly once (jobs.schedules).
@@ -214,6 +270,13 @@ class JobStorage(BaseStorage):
                         extra={"worker_id": self.worker_name, "action": "pruned"},
                     )
         return []
+
+    def _writes_stalled(self) -> None:
+        """This process's heartbeat write was refused or held up for a heartbeat interval or more:
+        every worker's lease renewals were held up alike, so a lease that ran out meanwhile says
+        nothing about its worker. Rescue waits one lease, in which live workers renew their leases
+        and store the outcomes they kept (a rescue then would run those jobs again)."""
+        self._next_rescue = time.monotonic() + self.engine.lease_seconds
 
     # --- the rest of huey's storage interface: unused, answered honestly --------------------------
 

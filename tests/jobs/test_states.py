@@ -494,3 +494,114 @@ def test_release_worker_jobs_requeues_only_that_workers_running_jobs(make_job: C
     ]
     assert status_of(theirs) == Status.RUNNING
     assert history(waiting) == [("", "queued", "enqueued")]
+
+
+# --- Late outcomes: stored after a rescue, unless a later attempt started -----------------------------
+
+
+def rescued(job: Job) -> states.ClaimedJob:
+    """Claim `job` with a lease that ran out, and let the rescuer requeue it (as when the database
+    refused the worker's writes, renewals included, for longer than a lease)."""
+    claimed = claim(lease_seconds=-60)
+    assert claimed is not None and claimed.id == job.pk
+    assert states.rescue_expired() == 1
+    assert status_of(job) == Status.QUEUED
+    return claimed
+
+
+def test_late_outcome_of_a_rescued_job_replaces_the_rescue(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=3)
+    claimed = rescued(job)
+
+    assert states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.result, job.last_error, job.lease_expires_at) == (Status.DONE, 1, 7, "", None)
+    assert job.finished_at is not None
+    assert list(Attempt.objects.filter(job=job).values_list("number", "outcome")) == [(1, "done")]
+    assert history(job)[-2:] == [
+        ("running", "queued", "worker lost; requeued"),
+        ("queued", "done", "done (stored late: its lease had run out)"),
+    ]
+    assert claim() is None  # it does not run again
+
+
+def test_late_failure_of_a_rescued_job_is_retried_as_usual(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=3)
+    claimed = rescued(job)
+    retry_at = timezone.now() + HOUR
+
+    assert states.record(states.Outcome(claimed, Status.RETRYING, "will retry", failure=boom(), retry_at=retry_at))
+
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.run_at, job.last_error) == (
+        Status.RETRYING,
+        1,
+        retry_at,
+        "builtins.ValueError: boom",
+    )
+    assert list(Attempt.objects.filter(job=job).values_list("number", "outcome", "error_message")) == [
+        (1, "failed", "boom")
+    ]
+
+
+def test_late_outcome_is_discarded_once_the_next_attempt_started(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=3)
+    claimed = rescued(job)
+    assert claim().attempt == 2  # type: ignore[union-attr]
+
+    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.result) == (Status.RUNNING, 2, None)
+    assert list(Attempt.objects.filter(job=job).values_list("number", "outcome")) == [(1, "lost")]
+
+
+def test_late_outcome_leaves_a_job_cancelled_after_its_rescue_cancelled(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=3)
+    claimed = rescued(job)
+    services.cancel_job(job_id=job.pk)
+
+    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+
+    assert status_of(job) == Status.CANCELLED
+    assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == ["lost"]
+
+
+def test_late_outcome_leaves_a_job_the_rescuer_failed_failed(make_job: Callable[..., Job]) -> None:
+    job = make_job(max_attempts=1)
+    claimed = claim(lease_seconds=-60)
+    assert states.rescue_expired() == 1
+
+    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+
+    assert status_of(job) == Status.FAILED
+
+
+def test_late_outcome_never_touches_a_job_released_at_shutdown(make_job: Callable[..., Job]) -> None:
+    """Only the rescuer's requeue (its 'lost' attempt) marks a job whose outcome may come late."""
+    job = make_job(max_attempts=3)
+    claimed = claim()
+    assert states.release_worker_jobs(worker=WORKER, reason="worker shut down before the job finished") == 1
+
+    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+
+    assert status_of(job) == Status.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_transaction_stores_a_late_outcome_and_does_not_reclaim_that_job(
+    make_job: Callable[..., Job],
+) -> None:
+    job, other = make_job(max_attempts=3), make_job()
+    claimed = rescued(job)
+
+    written, next_claim = states.finish_and_claim(
+        states.Outcome(claimed, Status.DONE, "done", result=7), queues=["default"], worker=WORKER, lease_seconds=60
+    )
+
+    assert written is True
+    assert next_claim is not None and next_claim.id == other.pk
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.result) == (Status.DONE, 1, 7)
+    assert list(Attempt.objects.filter(job=job).values_list("number", "outcome")) == [(1, "done")]

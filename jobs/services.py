@@ -60,8 +60,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) -> states.NewJob:
-    """Validate one spec against the registry and the contract; return the row to insert."""
+def build_job(
+    spec: JobSpec, now: datetime.datetime, default_max_attempts: int, max_payload_bytes: int | None = None
+) -> states.NewJob:
+    """Validate one spec against the registry and the contract; return the row to insert.
+
+    `max_payload_bytes`: the payload limit, read once by a caller building many (settings are read
+    when used, and reading them per job cost a bulk enqueue a fifth of its speed)."""
     registered = get_task(spec.task_name)
     task = registered.task
     if not isinstance(spec.args, list | tuple):
@@ -76,7 +81,7 @@ def build_job(spec: JobSpec, now: datetime.datetime, default_max_attempts: int) 
         raise InvalidJob(f"payload is not JSON-serialisable: {exc}") from None
     # The one payload limit: every entry point enqueues through here.
     size = len(args_json.encode()) + len(kwargs_json.encode())
-    limit = size_limits().max_payload_bytes
+    limit = size_limits().max_payload_bytes if max_payload_bytes is None else max_payload_bytes
     if size > limit:
         raise PayloadTooLarge(size, limit)
     args, kwargs = json.loads(args_json), json.loads(kwargs_json)
@@ -172,10 +177,11 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
         raise InvalidJob(f"at most {MAX_BULK} jobs per bulk enqueue")
     now = timezone.now()
     default_max_attempts = engine_settings().default_max_attempts
+    max_payload_bytes = size_limits().max_payload_bytes
     jobs = []
     for index, spec in enumerate(specs):
         try:
-            jobs.append(build_job(spec, now, default_max_attempts))
+            jobs.append(build_job(spec, now, default_max_attempts, max_payload_bytes))
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     if not any(j.idempotency_key for j in jobs):

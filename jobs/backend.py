@@ -185,16 +185,15 @@ def notify_finished(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -
     backend = _ours(task)
     if backend is None or outcome.to not in FINISHED:
         return
-    result = finished_result(task, outcome, earlier)
     # Django's own line ("Task id=… state=…"), with the state we stored: a cancel is not an error.
     state = "CANCELLED" if outcome.to == Status.CANCELLED else DJANGO_STATUS[outcome.to]
-    signals.logger.log(
-        logging.ERROR if outcome.to == Status.FAILED else logging.INFO,
-        "Task id=%s path=%s state=%s",
-        result.id,
-        task.module_path,
-        state,
-    )
+    level = logging.ERROR if outcome.to == Status.FAILED else logging.INFO
+    signals.logger.log(level, "Task id=%s path=%s state=%s", outcome.claimed.id, task.module_path, state)
+    # Our own log_task_finished passes our jobs over (the line above is theirs): with no other
+    # receiver, the TaskResult is not built at all (a worker's every job comes through here).
+    if not taskresults.has_receivers_besides(task_finished, log_task_finished):
+        return
+    result = finished_result(task, outcome, earlier)
     for receiver, error in task_finished.send_robust(type(backend), task_result=result):
         if isinstance(error, Exception):
             logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from django.dispatch import Signal
 from django.tasks import Task, TaskResult, TaskResultStatus, signals
 from django.tasks.base import TaskError
 from django.tasks.signals import task_enqueued
@@ -90,24 +91,29 @@ def build(
     return task_result
 
 
-def _worth_sending() -> bool:
-    """Whether anyone would see a task_enqueued. Django connects a receiver of its own that only
-    logs at DEBUG (logger "django.tasks", WARNING here by default); building a TaskResult per job for
-    it alone cost a bulk enqueue a quarter of its speed, so it counts only when that line is written.
-    Reads Signal.receivers (entries (lookup key, receiver or weak reference, ...) in Django 6.1);
-    anything unexpected there counts as a listener."""
-    if signals.logger.isEnabledFor(logging.DEBUG):
-        return task_enqueued.has_listeners()
+def has_receivers_besides(signal: Signal, *ignored: Callable[..., Any]) -> bool:
+    """Whether `signal` has a receiver other than `ignored` ones, which the caller knows would do
+    nothing with this send. Building a TaskResult per job only for those cost a bulk enqueue a
+    quarter of its speed. Reads Signal.receivers (entries (lookup key, receiver or weak reference,
+    ...) in Django 6.1); anything unexpected there counts as a receiver."""
     try:
-        for entry in task_enqueued.receivers:
+        for entry in signal.receivers:
             receiver = entry[1]
             if isinstance(receiver, weakref.ReferenceType):
                 receiver = receiver()
-            if receiver is not None and receiver is not signals.log_task_enqueued:
+            if receiver is not None and receiver not in ignored:
                 return True
     except (AttributeError, IndexError, TypeError):
-        return task_enqueued.has_listeners()
+        return signal.has_listeners()
     return False
+
+
+def _worth_sending() -> bool:
+    """Django's own task_enqueued receiver only logs at DEBUG (logger "django.tasks", WARNING here by
+    default): alone, it is worth a TaskResult only when that line would be written."""
+    if signals.logger.isEnabledFor(logging.DEBUG):
+        return task_enqueued.has_listeners()
+    return has_receivers_besides(task_enqueued, signals.log_task_enqueued)
 
 
 def send_enqueued(jobs: Sequence[Any]) -> None:

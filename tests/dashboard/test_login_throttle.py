@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
@@ -19,6 +20,12 @@ LIMIT = settings.AXES_FAILURE_LIMIT
 
 def sign_in(password: str, *, username: str = "operator", address: str = "203.0.113.7", path: str = "/login/"):
     return Client(REMOTE_ADDR=address).post(path, {"username": username, "password": password})
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Dozens of sign-ins per test: a fast hasher keeps them cheap (all in this process)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -63,14 +63,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
     page = ""
 
     async def connect(self) -> None:
-        access = await database_sync_to_async(access_for)(self.scope.get("user"))
-        if not access.view:
+        user = self.scope.get("user")
+        access = await database_sync_to_async(access_for)(user)
+        if not access.view or user is None:
+            await self.close(code=REFUSED)
+            return
+        session_key = self.scope["session"].session_key
+        if session_key is None:  # a signed-in user has one; without it the session cannot be watched
             await self.close(code=REFUSED)
             return
         self.operate = access.operate
         self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.after = _int(self.query.get("after"))
-        session_key = self.scope["session"].session_key
         # In a thread: reading a jobs page's filters may look a task name up in the database.
         groups = await database_sync_to_async(self.groups_for)()
         self.groups_joined = [*groups, livesession.session_group(session_key)]
@@ -79,7 +83,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await fanout.join(self.page, self.job_id())
         self.joined = True
         await self.accept()
-        self.session_watch = asyncio.create_task(self.watch_session(session_key, self.scope["user"].pk))
+        self.session_watch = asyncio.create_task(self.watch_session(session_key, user.pk))
         await self.catch_up()
 
     async def watch_session(self, session_key: str, user_id: Any) -> None:

@@ -92,5 +92,5 @@ class SameOriginValidator:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] == "websocket" and not origin_allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
+            return await WebsocketDenier()(scope, receive, send)  # type: ignore[arg-type]  # a plain ASGI scope
         return await self.application(scope, receive, send)

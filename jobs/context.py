@@ -63,7 +63,7 @@ class JobContext:
 
 def current_job() -> JobContext:
     """The context of the job running in this thread; raises JobdeckError outside a job."""
-    ctx = getattr(_local, "job", None)
+    ctx: JobContext | None = getattr(_local, "job", None)
     if ctx is None:
         raise JobdeckError("No job is running in this thread")
     return ctx

@@ -6,6 +6,7 @@ import functools
 import importlib
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.tasks import Task
@@ -17,7 +18,7 @@ from jobs.exceptions import UnknownTask
 @dataclass(frozen=True)
 class RegisteredTask:
     name: str  # the module path, e.g. "jobs.tasks.echo"
-    task: Task
+    task: Task[..., Any]
 
     @property
     def short_name(self) -> str:
@@ -68,7 +69,7 @@ def _by_short_name() -> dict[str, list[RegisteredTask]]:
     return index
 
 
-def register(task: Task) -> None:
+def register(task: Task[..., Any]) -> None:
     """Add a task defined outside the scanned modules (tests, plugins)."""
     all_tasks()[task.module_path] = RegisteredTask(task.module_path, task)
     _by_short_name.cache_clear()

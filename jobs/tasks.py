@@ -64,7 +64,7 @@ def primes(limit: int = 200_000) -> int:
 
 
 @task()
-def thumbnail(width: int = 1600, height: int = 1200, size: int = 256, seed: int = 0) -> dict:
+def thumbnail(width: int = 1600, height: int = 1200, size: int = 256, seed: int = 0) -> dict[str, object]:
     """Render a generated image and save a thumbnail of it as PNG under var/thumbnails/."""
     from PIL import Image, ImageDraw, ImageFilter
 

@@ -8,6 +8,7 @@ makes channels_redis the channel layer. JOBDECK_* variables override the engine'
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.csp import CSP
@@ -120,10 +121,10 @@ ASGI_APPLICATION = "project.asgi.application"
 SQLITE_WAL_LIMIT_BYTES = 8 * 1024 * 1024
 
 
-def _database() -> dict:
+def _database() -> dict[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=600)
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=600))
         if config["ENGINE"] == "django.db.backends.postgresql":
             # Test databases get their own name so a run never touches real data, and one per test
             # run (the process id) so two runs on one server never drop each other's database.
@@ -176,7 +177,7 @@ JOBDECK_TASK_MODULES = [m for m in os.environ.get("JOBDECK_TASK_MODULES", "").sp
 # Cron schedules defined in code, synced to the database at every worker start (docs/schedules.md).
 # Each entry takes create_schedule()'s keywords, e.g.
 # {"name": "nightly-report", "cron": "0 3 * * *", "task_name": "jobs.tasks.echo", "timezone": "Europe/Paris"}
-JOBDECK_SCHEDULES: list[dict] = []
+JOBDECK_SCHEDULES: list[dict[str, Any]] = []
 
 # Dashboard users in the viewer role see no job payloads or results (they may hold personal data).
 JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS = os.environ.get("JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS", "").lower() in {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need (once) and run the whole suite: on SQLite always, then again on
-# PostgreSQL + Redis when they answer (DATABASE_URL / REDIS_URL, or the local defaults).
+# Install what the tests need (once), run the linters (ruff, the import contracts, mypy: a failure
+# stops the run), then the whole suite: on SQLite always, then again on PostgreSQL + Redis when they
+# answer (DATABASE_URL / REDIS_URL, or the local defaults).
 # With CI=true or JOBDECK_REQUIRE_SERVICES=1 a missing PostgreSQL or Redis is an error, not a skip.
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/engine -x).
 set -euo pipefail
@@ -26,6 +27,10 @@ fi
 echo "=== Lint (ruff) ==="
 .venv/bin/ruff check jobs dashboard project tests bench
 .venv/bin/ruff format --check --quiet jobs dashboard project tests bench
+echo "=== Import contracts (lint-imports) ==="
+.venv/bin/lint-imports --no-logo
+echo "=== Types (mypy) ==="
+.venv/bin/mypy
 
 status=0
 echo "=== Test suite on SQLite ==="

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Re-vendor the browser libraries of the dashboard and the API docs page from their npm packages (never a CDN) into
+# Re-vendor the browser libraries of the dashboard and the API docs page (and axe-core, which only the
+# browser tests inject) from their npm packages (never a CDN) into
 # static/vendor/, each with its version in the file name, and rewrite static/vendor/VERSIONS.md
 # with the exact versions and sha256 sums. Needs npm and access to the npm registry.
 # Usage: scripts/vendor.sh   (then commit static/vendor/)
@@ -17,10 +18,11 @@ files=(
   "uplot 1.6.32 dist/uPlot.min.css uplot-1.6.32.min.css"
   "swagger-ui-dist 5.36.0 swagger-ui-bundle.js swagger-ui-bundle-5.36.0.js"
   "swagger-ui-dist 5.36.0 swagger-ui.css swagger-ui-5.36.0.css"
+  "axe-core 4.14.1 axe.min.js axe-core-4.14.1.min.js"  # the browser tests' accessibility audit; no page loads it
 )
 
 mkdir -p "$out"
-rm -f "$out"/htmx-*.js "$out"/uplot-*.js "$out"/uplot-*.css "$out"/swagger-ui-*
+rm -f "$out"/htmx-*.js "$out"/uplot-*.js "$out"/uplot-*.css "$out"/swagger-ui-* "$out"/axe-core-*
 {
   echo "# Vendored browser libraries"
   echo

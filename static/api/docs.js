@@ -11,5 +11,10 @@
     request.headers["X-CSRFToken"] = csrf;
     return request;
   };
+  config.onComplete = function () {
+    // Swagger UI renders the server choice as a <select> with no label (an accessibility error).
+    var servers = document.getElementById("servers");
+    if (servers && !servers.hasAttribute("aria-label")) servers.setAttribute("aria-label", "Server");
+  };
   SwaggerUIBundle(config);
 })();

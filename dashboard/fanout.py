@@ -302,8 +302,7 @@ class Fanout:
                     logger.exception("live update tick failed; retrying")
                     messages = []
                     await asyncio.sleep(1.0)
-                for group, message in messages:
-                    await layer.group_send(group, message)
+                await _send_all(layer, messages)
                 if tailer.saw_changes:
                     # Coalesce: whatever changes meanwhile goes out together at the next tick. Counts
                     # and overview snapshots pace themselves (once a second) and do not hold rows back.
@@ -317,6 +316,19 @@ class Fanout:
             with contextlib.suppress(Exception):
                 await asyncio.shield(loop.run_in_executor(executor, tailer.close if tailer else connection.close))
             executor.shutdown(wait=False)
+
+
+async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send a tick's messages to their groups at once, so a job page's small update does not wait
+    behind a list's large fan-out. A group the layer fails to reach (Redis restarting) is logged and
+    the others still get theirs; that group's viewers miss this one update (a reload shows it), and the
+    tailer keeps running for everyone."""
+    results = await asyncio.gather(
+        *(layer.group_send(group, message) for group, message in messages), return_exceptions=True
+    )
+    for (group, _), result in zip(messages, results, strict=True):
+        if isinstance(result, Exception):
+            logger.warning("live update to %s failed: %s", group, result)
 
 
 async def _listen() -> Any:

@@ -99,3 +99,22 @@ def test_new_rows_for_the_tops_of_the_lists_are_the_newest_matching_jobs_above_a
     many = [make_job().pk for _ in range(fanout.MAX_NEW_ROWS + 5)]
     rendered, more_new = fanout.rows_to_render(many, shown=set(), new_for=((0, JobFilters()),))
     assert rendered == sorted(many, reverse=True)[: fanout.MAX_NEW_ROWS] and more_new
+
+
+def test_a_tick_sends_to_every_group_even_when_one_send_fails(caplog: Any) -> None:
+    import asyncio
+
+    sent: list[str] = []
+
+    class Layer:
+        async def group_send(self, group: str, message: dict[str, Any]) -> None:
+            if group == "broken":
+                raise ConnectionError("redis restarting")
+            await asyncio.sleep(0)
+            sent.append(group)
+
+    messages = [("big", {}), ("broken", {}), ("small", {})]
+    asyncio.run(fanout._send_all(Layer(), messages))
+
+    assert sorted(sent) == ["big", "small"]
+    assert "live update to broken failed: redis restarting" in caplog.text

@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
 from dashboard import fragments, livesession, queries
-from dashboard.fanout import MAX_EVENTS, MAX_ROWS, fanout, job_group, list_group, overview_group
+from dashboard.fanout import MAX_EVENTS, ListView, fanout, job_group, list_group, overview_group, rows_to_render
 from dashboard.permissions import access_for
 from jobs import selectors
 from jobs.exceptions import InvalidSearch, JobNotFound
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 REFUSED = 4003  # close code for a user without a dashboard role (htmx-ext-ws does not retry it)
 MAX_SHOWN_IDS = 500
 MAX_PREPENDED = 200  # new rows one open page receives before it asks for a reload
+CATCH_UP_EVENTS = 50_000  # events a reconnecting page reads to catch up; beyond that it is asked to reload
 
 
 def _int(value: str | None, default: int | None = None) -> int | None:
@@ -37,16 +38,27 @@ def _int(value: str | None, default: int | None = None) -> int | None:
         return default
 
 
-def _catch_up_rows(after: int) -> tuple[int, list[dict[str, Any]], bool]:
-    """The rows of the jobs that changed after event `after`: (newest event id, rows, truncated)."""
-    events = selectors.events_after(after, limit=MAX_EVENTS)
+def _catch_up(after: int, view: ListView) -> dict[str, Any] | None:
+    """What a page showing `view` missed after event `after`, as a tick's message (None: nothing).
+
+    Every missed change of a row it shows is in it, as in a tick; a backlog beyond CATCH_UP_EVENTS
+    is not read, and the message then says so ("truncated").
+    """
+    events: list[tuple[int, int]] = []
+    while len(events) < CATCH_UP_EVENTS:
+        page = selectors.events_after(events[-1][0] if events else after, limit=MAX_EVENTS)
+        events += page
+        if len(page) < MAX_EVENTS:
+            break
     if not events:
-        return after, [], False
+        return None
     changed: dict[int, None] = {}
-    for _, job_id in reversed(events):
+    for _, job_id in reversed(events):  # newest first
         changed.setdefault(job_id)
-    rows = fragments.changed_rows(list(changed)[:MAX_ROWS])
-    return events[-1][0], rows, len(events) == MAX_EVENTS or len(changed) > MAX_ROWS
+    new_for = ((view.top_id, view.filters),) if view.takes_new else ()
+    ids, more_new = rows_to_render(list(changed), shown=view.shown, new_for=new_for)
+    truncated = len(events) >= CATCH_UP_EVENTS and bool(selectors.events_after(events[-1][0], limit=1))
+    return {"cursor": events[-1][0], "rows": fragments.changed_rows(ids), "more_new": more_new, "truncated": truncated}
 
 
 def _job_live(job_id: int) -> tuple[int, dict[str, str] | None]:
@@ -80,7 +92,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.groups_joined = [*groups, livesession.session_group(session_key)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        await fanout.join(self.page, self.job_id())
+        await fanout.join(self.page, self.job_id(), self.list_view())
         self.joined = True
         await self.accept()
         self.session_watch = asyncio.create_task(self.watch_session(session_key, user.pk))
@@ -114,7 +126,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.joined = False
             for group in self.groups_joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
-            await fanout.leave(self.page, self.job_id())
+            await fanout.leave(self.page, self.job_id(), self.list_view())
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Pages send nothing; anything sent is ignored (actions go over HTTP)."""
@@ -123,6 +135,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raise NotImplementedError
 
     def job_id(self) -> int | None:
+        return None
+
+    def list_view(self) -> ListView | None:
         return None
 
     async def catch_up(self) -> None:
@@ -159,19 +174,23 @@ class JobListConsumer(LiveConsumer):
             self.filters, valid = JobFilters(), False
         # New jobs go on top of the first page of a newest-first list; an oldest-first list gets
         # them at its far end, which a reload shows.
-        self.takes_new = valid and not self.filters.oldest_first and not self.query.get("before")
+        takes_new = valid and not self.filters.oldest_first and not self.query.get("before")
         ids = [_int(i) for i in self.query.get("ids", "").split(",")[:MAX_SHOWN_IDS]]
-        self.shown = {i for i in ids if i is not None}
-        self.top_id = max(self.shown, default=0)
+        shown = {i for i in ids if i is not None}
+        # The fanout reads this view every tick: every change of a row in `shown` reaches this page.
+        self.view = ListView(shown=shown, top_id=max(shown, default=0), takes_new=takes_new, filters=self.filters)
         self.prepended = 0
         return [list_group()]
+
+    def list_view(self) -> ListView | None:
+        return self.view
 
     async def catch_up(self) -> None:
         if self.after is None:
             return
-        cursor, rows, truncated = await database_sync_to_async(_catch_up_rows)(self.after)
-        if rows:
-            await self.jobs_changed({"cursor": cursor, "rows": rows, "truncated": truncated})
+        missed = await database_sync_to_async(_catch_up)(self.after, self.view)
+        if missed is not None:
+            await self.jobs_changed(missed)
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
         """Send the rows this page shows that changed, new rows for its top, notices and counts.
@@ -183,12 +202,13 @@ class JobListConsumer(LiveConsumer):
         parts = []
         prepend = []
         new = []
+        view = self.view
         for row in event.get("rows", []):
-            if row["id"] in self.shown:
+            if row["id"] in view.shown:
                 parts.append(row["html"])
             elif (
-                self.takes_new
-                and row["id"] > self.top_id
+                view.takes_new
+                and row["id"] > view.top_id
                 and self.filters.matches(
                     job_id=row["id"],
                     status=row["status"],
@@ -198,14 +218,18 @@ class JobListConsumer(LiveConsumer):
                 )
             ):
                 new.append(row)
+        more_new = bool(event.get("more_new")) and view.takes_new  # the fanout left some new jobs out
         for row in sorted(new, key=lambda r: r["id"]):  # each goes on top, so the newest ends first
             if self.prepended >= MAX_PREPENDED:
-                parts.append(fragments.notice_html("More new jobs: reload to see them."))
+                view.takes_new = False  # the page asks for a reload: the fanout stops rendering new rows for it
+                more_new = True
                 break
             prepend.append(f'<tbody hx-swap-oob="afterbegin:#job-rows">{row["html"]}</tbody>')
-            self.shown.add(row["id"])
-            self.top_id = max(self.top_id, row["id"])
+            view.shown.add(row["id"])
+            view.top_id = max(view.top_id, row["id"])
             self.prepended += 1
+        if more_new:
+            parts.append(fragments.notice_html("More new jobs: reload to see them."))
         if event.get("truncated"):
             parts.append(fragments.notice_html("Some updates were skipped: reload to see everything."))
         if "counts" in event and not self.filters.narrowed:  # the live counts are global: a narrowed list keeps its own

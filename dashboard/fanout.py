@@ -4,9 +4,11 @@
 2. It waits for a change: a NOTIFY on PostgreSQL's jobdeck_jobs channel (sent when jobs become
    runnable), else a short probe (JOBDECK_LIVE_PROBE_SECONDS, 0.1 s): a primary-key range read of
    the events after its cursor, so its cost does not depend on the table's size.
-3. Once per tick it computes, for all viewers at once: the rows of the jobs that changed (jobs
-   pages), the state counts and the overview with its charts (each at most once a second; the
-   overview also every few seconds for worker heartbeats), and the live region of each job someone
+3. Once per tick it computes, for all viewers at once: the rows of the jobs that changed and that an
+   open jobs page shows (every one of them, however many jobs changed: the work is bounded by what
+   the pages show), the newest new jobs for the tops of newest-first pages, the state counts and
+   the overview with its charts (each at most once a second; the overview also every few seconds
+   for worker heartbeats), and the live region of each job someone
    is watching (also when its progress or log lines move, which write no events).
 4. It sends at most one message per group per tick, then waits JOBDECK_LIVE_INTERVAL_SECONDS
    (0.25 s) before the next: a page gets a few updates a second however busy the queues are, and
@@ -27,7 +29,7 @@ import secrets
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -44,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 PROCESS_TOKEN = f"p{os.getpid()}-{secrets.token_hex(4)}"
 MAX_EVENTS = 5_000  # events read per tick; a larger backlog is read over the next ticks
-MAX_ROWS = 100  # changed rows rendered per tick (newest first); a page shows 50
+MAX_NEW_ROWS = 100  # rows of jobs no page shows yet, rendered per tick for the tops of the lists (newest first)
 SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
 OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)
 MESSAGE_TYPE = "jobs.changed"  # consumers handle it in jobs_changed()
@@ -70,6 +72,18 @@ def _setting(name: str, default: float) -> float:
     return float(value) if value != "" else default
 
 
+@dataclass
+class ListView:
+    """What one open jobs page shows: the ids of its rows, and whether new jobs matching its `filters`
+    (ids above `top_id`) go on its top. Its consumer keeps it current; the fanout reads every open
+    page's view each tick."""
+
+    shown: set[int]
+    top_id: int
+    takes_new: bool
+    filters: listing.JobFilters = field(default_factory=listing.JobFilters)
+
+
 @dataclass(frozen=True)
 class Interest:
     """Who is watching, as one tick sees it."""
@@ -78,6 +92,40 @@ class Interest:
     lists: bool
     watched: tuple[int, ...]
     overview_wanted: bool  # a viewer joined and needs a snapshot
+    shown: frozenset[int] = frozenset()  # the rows the open jobs pages show
+    new_for: tuple[tuple[int, listing.JobFilters], ...] = ()  # (top id, filters) of each page taking new jobs
+
+
+def rows_to_render(
+    changed: list[int], *, shown: frozenset[int] | set[int], new_for: tuple[tuple[int, listing.JobFilters], ...]
+) -> tuple[list[int], bool]:
+    """Of the jobs that changed, the ones to render: every row a page shows, and the newest
+    MAX_NEW_ROWS that no page shows yet and that would go on top of a page taking new jobs (above its
+    top row, matching its filters: one read of those jobs' keys). Returns (job ids, whether new jobs
+    were left out).
+    """
+    on_screen = [job_id for job_id in changed if job_id in shown]
+    lowest_top = min((top for top, _ in new_for), default=None)
+    if lowest_top is None:
+        return on_screen, False
+    candidates = [job_id for job_id in changed if job_id > lowest_top and job_id not in shown]
+    fresh = (
+        [
+            job.pk
+            for job in selectors.jobs_by_id(candidates, fields=NEW_ROW_KEYS)  # newest first
+            if any(job.pk > top and _matches(filters, job) for top, filters in new_for)
+        ]
+        if candidates
+        else []
+    )
+    return on_screen + fresh[:MAX_NEW_ROWS], len(fresh) > MAX_NEW_ROWS
+
+
+NEW_ROW_KEYS = ("id", "status", "queue", "task_name", "priority")
+
+
+def _matches(filters: listing.JobFilters, job: Any) -> bool:
+    return filters.matches(job_id=job.pk, status=job.status, queue=job.queue, task=job.task_name, priority=job.priority)
 
 
 class Tailer:
@@ -115,9 +163,11 @@ class Tailer:
 
         if interest.lists:
             message: dict[str, Any] = {"type": MESSAGE_TYPE, "cursor": self.cursor}
-            if changed:
-                message["rows"] = fragments.changed_rows(list(changed)[:MAX_ROWS])
-                message["truncated"] = len(changed) > MAX_ROWS
+            ids, more_new = rows_to_render(list(changed), shown=interest.shown, new_for=interest.new_for)
+            if ids:
+                message["rows"] = fragments.changed_rows(ids)
+            if more_new:
+                message["more_new"] = True
             if self.counts_due and now - self.counts_at >= SLOW_INTERVAL:
                 # Capped like the page's tabs: each state reads at most cap + 1 index entries. The newest
                 # job id, read first, is the snapshot "select all N matching" moves to with its N.
@@ -174,13 +224,15 @@ class Fanout:
     def __init__(self) -> None:
         self.pages: Counter[str] = Counter()
         self.watched: Counter[int] = Counter()
+        self.views: dict[int, ListView] = {}  # the open jobs pages' views, by id()
         self.overview_wanted = False
         self.task: asyncio.Task[None] | None = None
         self.started: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def join(self, page: str, job_id: int | None = None) -> None:
-        """Count a viewer of `page` ("overview", "jobs" or "job" with `job_id`); start the tailer if needed.
+    async def join(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
+        """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`); start the
+        tailer if needed.
 
         Returns once the tailer has read its starting cursor: every event after that reaches the
         viewer's groups, so a catch-up read made after join() leaves no gap.
@@ -188,6 +240,8 @@ class Fanout:
         self.pages[page] += 1
         if job_id is not None:
             self.watched[job_id] += 1
+        if view is not None:
+            self.views[id(view)] = view
         if page == "overview":
             self.overview_wanted = True
         loop = asyncio.get_running_loop()
@@ -197,11 +251,13 @@ class Fanout:
             self.task = loop.create_task(self._run(self.started), name="jobdeck-fanout")
         await asyncio.shield(self.started)
 
-    async def leave(self, page: str, job_id: int | None = None) -> None:
+    async def leave(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
         """Forget a viewer; the last one to leave stops the tailer (and waits for it to close)."""
         self.pages[page] -= 1
         if job_id is not None:
             self.watched[job_id] -= 1
+        if view is not None:
+            self.views.pop(id(view), None)
         self.pages += Counter()  # drop counts that reached zero
         self.watched += Counter()
         if not self.pages and self.task is not None and self.loop is asyncio.get_running_loop():
@@ -212,11 +268,14 @@ class Fanout:
 
     def _interest(self) -> Interest:
         wanted, self.overview_wanted = self.overview_wanted, False
+        views = list(self.views.values())
         return Interest(
             overview=self.pages["overview"] > 0,
             lists=self.pages["jobs"] > 0,
             watched=tuple(sorted(self.watched)),
             overview_wanted=wanted,
+            shown=frozenset().union(*(view.shown for view in views)),
+            new_for=tuple({(view.top_id, view.filters) for view in views if view.takes_new}),
         )
 
     async def _run(self, started: asyncio.Future[None]) -> None:
@@ -243,8 +302,7 @@ class Fanout:
                     logger.exception("live update tick failed; retrying")
                     messages = []
                     await asyncio.sleep(1.0)
-                for group, message in messages:
-                    await layer.group_send(group, message)
+                await _send_all(layer, messages)
                 if tailer.saw_changes:
                     # Coalesce: whatever changes meanwhile goes out together at the next tick. Counts
                     # and overview snapshots pace themselves (once a second) and do not hold rows back.
@@ -258,6 +316,19 @@ class Fanout:
             with contextlib.suppress(Exception):
                 await asyncio.shield(loop.run_in_executor(executor, tailer.close if tailer else connection.close))
             executor.shutdown(wait=False)
+
+
+async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send a tick's messages to their groups at once, so a job page's small update does not wait
+    behind a list's large fan-out. A group the layer fails to reach (Redis restarting) is logged and
+    the others still get theirs; that group's viewers miss this one update (a reload shows it), and the
+    tailer keeps running for everyone."""
+    results = await asyncio.gather(
+        *(layer.group_send(group, message) for group, message in messages), return_exceptions=True
+    )
+    for (group, _), result in zip(messages, results, strict=True):
+        if isinstance(result, Exception):
+            logger.warning("live update to %s failed: %s", group, result)
 
 
 async def _listen() -> Any:

@@ -263,3 +263,66 @@ def test_job_page_gets_progress_and_log_lines_of_a_running_job(
         await operator.disconnect()
 
     run(scenario)
+
+
+def test_every_change_of_a_shown_row_arrives_at_a_job_rate_far_above_a_ticks_new_rows(
+    viewer_ws_client: Client,
+) -> None:
+    from dashboard.fanout import MAX_NEW_ROWS
+    from jobs import services
+
+    jobs = services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(900)])
+    shown = [job.pk for job in jobs[::18]]  # a page of 50 rows, most of them far from the newest jobs
+    cursor = selectors.last_event_id()
+    assert len(jobs) > 5 * MAX_NEW_ROWS
+
+    async def scenario() -> None:
+        ws = communicator(f"/ws/jobs/?after={cursor}&ids={','.join(map(str, shown))}", viewer_ws_client)
+        assert (await ws.connect())[0]
+        await db(cancel_in_one_transaction)([job.pk for job in jobs])  # 900 changes in one tick
+        cancelled: set[int] = set()
+        while not cancelled >= set(shown):
+            message = await ws.receive_from(timeout=TIMEOUT)
+            assert "skipped" not in message and "reload" not in message, message
+            for job_id, row in re.findall(r'<tr id="job-(\d+)"(.*?)</tr>', message, re.S):
+                assert int(job_id) in shown or int(job_id) > max(shown)  # its rows, or new ones for its top
+                if "Cancelled" in row:
+                    cancelled.add(int(job_id))
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def cancel_in_one_transaction(ids: list[int]) -> None:
+    from django.db import transaction
+
+    from jobs import services
+
+    with transaction.atomic():
+        services.cancel_jobs(ids=ids, actor="test")
+
+
+def test_a_page_reconnecting_after_a_large_backlog_gets_every_change_of_its_rows(viewer_ws_client: Client) -> None:
+    from dashboard.fanout import MAX_EVENTS
+    from jobs import services
+
+    jobs = services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(300)])
+    shown = [jobs[0].pk, jobs[150].pk]
+    cursor = selectors.last_event_id()
+    # More events than one read takes (MAX_EVENTS) happen while the page is away.
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    filler = MAX_EVENTS // 2 + 1
+    services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 2]) for n in range(filler)])
+    services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 3]) for n in range(filler)])
+    assert selectors.last_event_id() - cursor > MAX_EVENTS
+
+    async def scenario() -> None:
+        ws = communicator(f"/ws/jobs/?after={cursor}&ids={','.join(map(str, shown))}&before=1", viewer_ws_client)
+        assert (await ws.connect())[0]
+        caught_up = await ws.receive_from(timeout=TIMEOUT)  # sent on connect, before any tick
+        for job_id in shown:
+            assert re.search(rf'<tr id="job-{job_id}".*?Cancelled', caught_up, re.S)
+        assert "skipped" not in caught_up
+        await ws.disconnect()
+
+    run(scenario)

@@ -8,12 +8,14 @@ import pytest
 
 from dashboard import fanout
 from dashboard.fanout import Interest, Tailer
-from jobs import services
+from jobs import listing, services
+from jobs.listing import JobFilters
 from tests.dashboard.conftest import run_job
 
 pytestmark = pytest.mark.django_db
 
-EVERYONE = Interest(overview=True, lists=True, watched=(), overview_wanted=True)
+# One jobs page showing no rows yet and taking new jobs on top, an overview, nothing watched.
+EVERYONE = Interest(overview=True, lists=True, watched=(), overview_wanted=True, new_for=((0, JobFilters()),))
 
 
 def test_tick_sends_one_message_per_group_for_many_changes(make_job: Any) -> None:
@@ -35,7 +37,12 @@ def test_tick_with_nothing_new_sends_nothing(make_job: Any) -> None:
     tailer = Tailer()
     tailer.tick(EVERYONE)
 
-    assert tailer.tick(Interest(overview=True, lists=True, watched=(), overview_wanted=False)) == []
+    assert (
+        tailer.tick(
+            Interest(overview=True, lists=True, watched=(), overview_wanted=False, new_for=((0, JobFilters()),))
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("jobs", [2, 300])
@@ -53,20 +60,61 @@ def test_tick_queries_do_not_grow_with_the_number_of_changed_jobs(
     # times, events GROUP BY, run times, wait times; +1 when event ids run past charts.MAX_EVENTS);
     # watched: logs, progress, the job's region (2 + 4)
     with django_assert_max_num_queries(26):
-        messages = tailer.tick(Interest(overview=True, lists=True, watched=(watched.pk,), overview_wanted=True))
+        messages = tailer.tick(
+            Interest(
+                overview=True, lists=True, watched=(watched.pk,), overview_wanted=True, new_for=((0, JobFilters()),)
+            )
+        )
 
     assert fanout.job_group(watched.pk) in [group for group, _ in messages]
-    assert len(messages[0][1]["rows"]) == min(jobs, fanout.MAX_ROWS)
-    assert messages[0][1]["truncated"] is (jobs > fanout.MAX_ROWS)
+    assert len(messages[0][1]["rows"]) == min(jobs, fanout.MAX_NEW_ROWS)
+    assert messages[0][1].get("more_new", False) is (jobs > fanout.MAX_NEW_ROWS)
 
 
-def test_matching_count_moves_with_the_tab_counts_and_its_snapshot() -> None:
-    from dashboard import fragments
+def test_every_change_of_a_shown_row_is_rendered_however_many_jobs_changed(make_job: Any) -> None:
+    jobs = services.enqueue_jobs(specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(900)])
+    shown = frozenset(job.pk for job in jobs[::18])  # 50 rows spread over the 900, mostly far from the newest
+    tailer = Tailer()
+    # 900 jobs change in one tick, nine times the new rows a tick renders.
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
 
-    counts = dict.fromkeys(fragments.Status.values, 0) | {"queued": 3, "failed": 2}
-    assert fragments.matching_html(counts, status="failed", upto=9, cap=1000) == (
-        '<span id="matching-count">2</span><input type="hidden" name="upto" value="9" id="matching-upto">'
+    messages = dict(tailer.tick(Interest(overview=False, lists=True, watched=(), overview_wanted=False, shown=shown)))
+
+    rows = messages[fanout.list_group()]["rows"]
+    assert {row["id"] for row in rows} == shown  # no page takes new rows: only the shown ones are rendered
+    assert all(row["status"] == "cancelled" for row in rows)
+    assert "more_new" not in messages[fanout.list_group()]
+
+
+def test_new_rows_for_the_tops_of_the_lists_are_the_newest_matching_jobs_above_a_top(make_job: Any) -> None:
+    ids = [make_job(queue="mail" if n % 2 else "other").pk for n in range(10)]  # odd ones in "mail"
+    changed = list(reversed(ids))
+    mail = listing.JobFilters(queue="mail")
+
+    assert fanout.rows_to_render(changed, shown={ids[0]}, new_for=((ids[5], mail),)) == (
+        [ids[0], ids[9], ids[7]],
+        False,
     )
-    assert '<span id="matching-count">5</span>' in fragments.matching_html(counts, status="", upto=9, cap=1000)
-    # Over the cap "All" keeps the page's estimate, as counts_html does: nothing to move.
-    assert fragments.matching_html(counts | {"done": 1001}, status="", upto=9, cap=1000) == ""
+    assert fanout.rows_to_render(changed, shown={ids[0]}, new_for=()) == ([ids[0]], False)
+    many = [make_job().pk for _ in range(fanout.MAX_NEW_ROWS + 5)]
+    rendered, more_new = fanout.rows_to_render(many, shown=set(), new_for=((0, JobFilters()),))
+    assert rendered == sorted(many, reverse=True)[: fanout.MAX_NEW_ROWS] and more_new
+
+
+def test_a_tick_sends_to_every_group_even_when_one_send_fails(caplog: Any) -> None:
+    import asyncio
+
+    sent: list[str] = []
+
+    class Layer:
+        async def group_send(self, group: str, message: dict[str, Any]) -> None:
+            if group == "broken":
+                raise ConnectionError("redis restarting")
+            await asyncio.sleep(0)
+            sent.append(group)
+
+    messages = [("big", {}), ("broken", {}), ("small", {})]
+    asyncio.run(fanout._send_all(Layer(), messages))
+
+    assert sorted(sent) == ["big", "small"]
+    assert "live update to broken failed: redis restarting" in caplog.text

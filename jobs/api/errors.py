@@ -15,9 +15,10 @@ from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 
 from jobs import dbguard
-from jobs.api.conf import MAX_JSON_DEPTH, api_settings
+from jobs.conf import api_settings
 from jobs.exceptions import DatabaseUnavailable, JobdeckError
 
+MAX_JSON_DEPTH = 32  # deeper request JSON is refused: nothing legitimate nests that far
 # NUL cannot be stored in PostgreSQL text or jsonb, and a lone surrogate cannot be encoded as UTF-8.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -66,7 +67,7 @@ class JsonParser(Parser):
     """Ninja's JSON parser with a size limit, a depth limit and precise messages."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        limit = api_settings().max_body_bytes
+        limit = api_settings().api_max_body_bytes
         if len(request.body) > limit:
             raise BodyTooLarge(limit)
         try:
@@ -153,7 +154,7 @@ def install_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE tripped before our limit could be checked.
-        return jobdeck_error(request, BodyTooLarge(api_settings().max_body_bytes))
+        return jobdeck_error(request, BodyTooLarge(api_settings().api_max_body_bytes))
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from jobs import listing
+from jobs import listing, selectors
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Schedule
 from jobs.services import MAX_ATTEMPTS_LIMIT
 from jobs.status import Status
@@ -417,6 +417,18 @@ class QueueOut(QueueSettingsOut):
     counts: dict[str, int]
     total: int
     oldest_waiting_seconds: float | None
+
+    @classmethod
+    def from_stats(cls, entry: selectors.QueueStats) -> QueueOut:
+        """One queue of selectors.queue_stats(), as /queues and /stats show it."""
+        return cls(
+            name=entry.name,
+            paused=entry.paused,
+            concurrency=entry.concurrency,
+            counts=entry.counts,
+            total=entry.total,
+            oldest_waiting_seconds=entry.oldest_waiting_seconds,
+        )
 
 
 class StatsOut(Schema):

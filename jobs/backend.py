@@ -10,7 +10,7 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.utils.json import normalize_json
 
-from jobs import registry, selectors, services, taskresults
+from jobs import options, registry, selectors, services, taskresults
 from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
 from jobs.status import Status
@@ -43,11 +43,11 @@ class DatabaseBackend(BaseTaskBackend):
     def validate_task(self, task: Task) -> None:
         super().validate_task(task)
         max_attempts = getattr(task, "max_attempts", None)
-        if max_attempts is not None and (not isinstance(max_attempts, int) or max_attempts < 1):
-            raise InvalidTask("max_attempts must be a whole number of at least 1.")
+        if max_attempts is not None and not options.is_max_attempts(max_attempts):
+            raise InvalidTask(options.MAX_ATTEMPTS_ERROR)
         timeout = getattr(task, "timeout", None)
-        if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-            raise InvalidTask("timeout must be a positive number of seconds.")
+        if timeout is not None and not options.is_timeout(timeout):
+            raise InvalidTask(options.TIMEOUT_ERROR)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)

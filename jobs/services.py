@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs import states, taskresults
+from jobs import options, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import (
@@ -31,8 +30,6 @@ from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobL
 from jobs.registry import get_task
 from jobs.status import FINISHED, WAITING, Status
 
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-MAX_ATTEMPTS_LIMIT = 1000
 MAX_BULK = 10_000
 
 
@@ -50,14 +47,6 @@ class JobSpec:
     delay: float | None = None
     idempotency_key: str | None = None
     timeout: float | None = None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def build_job(
@@ -87,19 +76,19 @@ def build_job(
     args, kwargs = json.loads(args_json), json.loads(kwargs_json)
 
     queue = task.queue_name if spec.queue is None else spec.queue
-    if not isinstance(queue, str) or not QUEUE_NAME.match(queue):
-        raise InvalidJob("queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'")
+    if not options.is_queue_name(queue):
+        raise InvalidJob(options.QUEUE_NAME_ERROR)
     priority = task.priority if spec.priority is None else spec.priority
-    if not _is_int(priority) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+    if not options.is_int(priority) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         raise InvalidJob(f"priority must be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}")
     max_attempts = spec.max_attempts
     if max_attempts is None:
-        max_attempts = getattr(task, "max_attempts", None) or default_max_attempts
-    if not _is_int(max_attempts) or not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
-        raise InvalidJob(f"max_attempts must be a whole number between 1 and {MAX_ATTEMPTS_LIMIT}")
+        max_attempts = options.task_max_attempts(task, default_max_attempts)
+    if not options.is_max_attempts(max_attempts):
+        raise InvalidJob(options.MAX_ATTEMPTS_ERROR)
     timeout = spec.timeout if spec.timeout is not None else getattr(task, "timeout", None)
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
-        raise InvalidJob("timeout must be a positive number of seconds")
+    if timeout is not None and not options.is_timeout(timeout):
+        raise InvalidJob(options.TIMEOUT_ERROR)
 
     if spec.run_at is not None and spec.delay is not None:
         raise InvalidJob("give run_at or delay, not both")
@@ -110,7 +99,7 @@ def build_job(
         if timezone.is_naive(run_at):
             raise InvalidJob("run_at must be timezone-aware")
     elif spec.delay is not None:
-        if not _is_number(spec.delay) or spec.delay < 0:
+        if not options.is_number(spec.delay) or spec.delay < 0:
             raise InvalidJob("delay must be a non-negative number of seconds")
         run_at = now + datetime.timedelta(seconds=spec.delay)
     else:
@@ -325,8 +314,8 @@ def run_jobs_now(*, ids: Sequence[int], actor: str = "") -> BulkResult:
 
 
 def _queue_name(name: str) -> str:
-    if not isinstance(name, str) or not QUEUE_NAME.match(name):
-        raise InvalidQueue("queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'")
+    if not options.is_queue_name(name):
+        raise InvalidQueue(options.QUEUE_NAME_ERROR)
     return name
 
 
@@ -349,7 +338,7 @@ def resume_queue(*, name: str) -> Queue:
 @write_service
 def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
     """Limit how many jobs of `name` run at once across all workers (None: no limit)."""
-    if limit is not None and (not _is_int(limit) or limit < 1):
+    if limit is not None and (not options.is_int(limit) or limit < 1):
         raise InvalidQueue("concurrency must be a whole number of at least 1, or null for no limit")
     with transaction.atomic():
         queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"concurrency": limit})
@@ -359,7 +348,7 @@ def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
 
 def set_progress(*, job_id: int, attempt: int, fraction: float, message: str = "") -> bool:
     """Record a running job's progress. Returns False if that attempt is no longer running."""
-    if not _is_number(fraction) or not 0.0 <= fraction <= 1.0:
+    if not options.is_number(fraction) or not 0.0 <= fraction <= 1.0:
         raise InvalidJob("progress must be a number between 0 and 1")
     return bool(
         Job.objects.filter(pk=job_id, status=Status.RUNNING, attempt=attempt).update(
@@ -387,7 +376,7 @@ def _retention(value: datetime.timedelta | None, setting_days: float, name: str)
     """The retention asked for, else the setting's; refused outside 0..36,500 days."""
     error = JobdeckError(f"{name} must be between 0 and {MAX_RETENTION.days} days")
     if value is None:
-        if not _is_number(setting_days) or not 0 <= setting_days <= MAX_RETENTION.days:
+        if not options.is_number(setting_days) or not 0 <= setting_days <= MAX_RETENTION.days:
             raise error
         value = datetime.timedelta(days=setting_days)
     if not isinstance(value, datetime.timedelta) or not datetime.timedelta(0) <= value <= MAX_RETENTION:
@@ -417,9 +406,9 @@ def prune_jobs(
     retention = _retention(retention, engine.retention_days, "retention")
     failed_retention = _retention(failed_retention, engine.failed_retention_days, "failed retention")
     batch_size = engine.prune_batch if batch_size is None else batch_size
-    if not _is_int(batch_size) or not 1 <= batch_size <= MAX_PRUNE_BATCH:
+    if not options.is_int(batch_size) or not 1 <= batch_size <= MAX_PRUNE_BATCH:
         raise JobdeckError(f"batch size must be a whole number between 1 and {MAX_PRUNE_BATCH}")
-    if max_batches is not None and (not _is_int(max_batches) or max_batches < 0):
+    if max_batches is not None and (not options.is_int(max_batches) or max_batches < 0):
         raise JobdeckError("max batches must be a whole number, 0 or more")
     now = timezone.now() if now is None else now
     expired = Job.objects.filter(

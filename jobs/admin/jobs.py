@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from jobs import registry, services
+from jobs import options, registry, services
 from jobs.admin.pagination import LargeTableAdmin
 from jobs.exceptions import JobdeckError
 from jobs.models import Attempt, Job, JobEvent, JobLog, Queue
@@ -430,7 +430,7 @@ class JobLogAdmin(HistoryAdmin):
 
 class QueueForm(forms.ModelForm):
     name = forms.RegexField(
-        regex=services.QUEUE_NAME,
+        regex=options.QUEUE_NAME,
         max_length=100,
         error_messages={"invalid": "Use 1-100 letters, digits, '_', '.', ':' or '-'."},
     )

@@ -7,7 +7,7 @@ import datetime
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from jobs import registry, selectors
+from jobs import options, registry, selectors
 from jobs.api.schemas import READ_ERRORS, ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
 from jobs.conf import api_settings, engine_settings
 from jobs.status import Status as JobStatus
@@ -57,7 +57,7 @@ def tasks(request: HttpRequest) -> Status:
                 short_name=t.short_name,
                 queue=t.task.queue_name,
                 priority=t.task.priority,
-                max_attempts=getattr(t.task, "max_attempts", None) or default_attempts,
+                max_attempts=options.task_max_attempts(t.task, default_attempts),
                 timeout=getattr(t.task, "timeout", None),
                 docstring=t.doc,
             )

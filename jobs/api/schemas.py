@@ -25,10 +25,9 @@ from pydantic_core import PydanticCustomError
 
 from jobs import listing, selectors
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Job, JobEvent, JobLog, Schedule
-from jobs.services import MAX_ATTEMPTS_LIMIT
+from jobs.options import MAX_ATTEMPTS_LIMIT, QUEUE_PATTERN
 from jobs.status import Status
 
-QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"  # as services.QUEUE_NAME
 TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
 MAX_SECONDS = 10 * 365 * 86400  # longest delay or timeout accepted: ten years
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk

@@ -14,6 +14,7 @@ QUEUE_NAME_ERROR = "queue must be 1-100 characters of letters, digits, '_', '.',
 MAX_ATTEMPTS_LIMIT = 1000
 MAX_ATTEMPTS_ERROR = f"max_attempts must be a whole number between 1 and {MAX_ATTEMPTS_LIMIT}"
 TIMEOUT_ERROR = "timeout must be a positive number of seconds"
+MAX_BULK = 10_000  # jobs per bulk enqueue or bulk action
 
 
 def is_int(value: object) -> bool:

@@ -101,7 +101,7 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     """One readable sentence for the first validation error, naming the field."""
     error = errors[0]
     kind, msg = error.get("type", ""), str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if kind.startswith("jobdeck_"):  # our own messages (see schemas.py) are shown as they are
+    if kind.startswith("jobdeck_"):  # our own messages (see schemas/) are shown as they are
         return msg
     field, where = _field(tuple(error.get("loc", ()))), error.get("loc", ("body",))[0]
     if not field:

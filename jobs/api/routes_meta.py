@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from jobs import options, registry, selectors
-from jobs.api.schemas import READ_ERRORS, ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.api.schemas.common import READ_ERRORS, ErrorOut
+from jobs.api.schemas.system import HealthOut, QueueOut, StatsOut, TaskOut
 from jobs.conf import api_settings, engine_settings
 from jobs.status import Status as JobStatus
 

@@ -6,17 +6,9 @@ from django.http import HttpRequest
 from ninja import Path, Router, Status
 
 from jobs import selectors, services
-from jobs.api.schemas import (
-    ACTION_ERRORS,
-    QUEUE_PATTERN,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    ErrorOut,
-    QueueOut,
-    QueuePatchIn,
-    QueueSettingsOut,
-    WorkerOut,
-)
+from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
+from jobs.api.schemas.system import QueueOut, QueuePatchIn, QueueSettingsOut, WorkerOut
+from jobs.options import QUEUE_PATTERN
 
 router = Router(tags=["queues"])
 READ = READ_ERRORS

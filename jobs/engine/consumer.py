@@ -14,7 +14,7 @@ from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
-from jobs import schedules, states
+from jobs import states
 from jobs.conf import engine_settings, size_limits
 from jobs.engine import children, forks, logcapture, workers
 from jobs.engine.execute import execute
@@ -22,6 +22,7 @@ from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
 from jobs.retry import RetryPolicy
+from jobs.services import schedules
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import dbguard, schedules, selectors, services, states
+from jobs import dbguard, selectors, services, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
+from jobs.services import schedules
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ class JobStorage(BaseStorage):
             self._writes_stalled()
         if tick >= self._next_schedules:
             # Its own guard, like pruning: a failing schedule is logged and retried next interval.
-            # Every worker fires at once; each fire time still enqueues exactly once (jobs.schedules).
+            # Every worker fires at once; each fire time still enqueues exactly once (jobs.services.schedules).
             # huey ticks on a fixed grid: measured from this tick's start, less a little slack, a
             # 1 s interval means every tick rather than every other one.
             self._next_schedules = tick + self.engine.schedule_interval_seconds - TICK_SLACK_SECONDS

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from jobs import schedules
 from jobs.models import Job, Schedule, ScheduleRun
+from jobs.services import schedules
 from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db

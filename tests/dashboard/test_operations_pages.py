@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import schedules, services, states
+from jobs import services, states
 from jobs.engine.workers import register_worker
 from jobs.models import Job, Queue, Schedule, WorkerProcess
+from jobs.services import schedules
 from jobs.status import Status
 
 pytestmark = pytest.mark.django_db

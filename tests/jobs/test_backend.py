@@ -254,7 +254,7 @@ def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixtu
 
 
 def test_every_enqueue_path_sends_task_enqueued_as_get_result_reads_it() -> None:
-    from jobs import schedules
+    from jobs.services import schedules
 
     received = []
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.tasks import task
 
-from jobs import registry, schedules
+from jobs import registry
+from jobs.services import schedules
 
 
 @task(queue_name="reports", priority=7)
@@ -26,7 +27,7 @@ REPORT = "tests.schedules.conftest.nightly_report"
 
 
 class Clock:
-    """What jobs.schedules sees as "now" (fire_due_schedules also takes `now` directly)."""
+    """What jobs.services.schedules sees as "now" (fire_due_schedules also takes `now` directly)."""
 
     def __init__(self, now: datetime.datetime) -> None:
         self.now = now

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from jobs import schedules
 from jobs.exceptions import DatabaseUnavailable
 from jobs.models import Job, JobEvent, Schedule, ScheduleRun
+from jobs.services import schedules
 from jobs.status import Status
 from tests.schedules.conftest import REPORT, Clock
 
@@ -183,7 +183,7 @@ def test_schedule_whose_task_is_gone_is_logged_and_skipped_while_others_fire(
     Schedule.objects.filter(pk=broken.pk).update(task_name="tests.tasks.removed")
     fire_at = broken.next_run_at
 
-    with caplog.at_level(logging.ERROR, logger="jobs.schedules"):
+    with caplog.at_level(logging.ERROR, logger="jobs.services.schedules"):
         assert schedules.fire_due_schedules(now=fire_at) == 1
 
     assert list(ScheduleRun.objects.values_list("schedule__name", flat=True)) == ["fine"]
@@ -260,7 +260,7 @@ def test_a_refused_write_rolls_the_fire_back_so_the_next_tick_fires_it(
     def refuse(**kwargs: Any) -> Any:
         raise DatabaseUnavailable("disk full")
 
-    monkeypatch.setattr(schedules.services, "enqueue_job", refuse)
+    monkeypatch.setattr(schedules, "enqueue_job", refuse)
     with pytest.raises(DatabaseUnavailable):
         schedules.fire_due_schedules(now=now)
     schedule.refresh_from_db()

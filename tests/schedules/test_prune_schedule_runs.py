@@ -7,8 +7,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from jobs import schedules
 from jobs.models import Schedule, ScheduleRun
+from jobs.services import schedules
 from tests.schedules.conftest import REPORT
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
-from jobs import schedules
 from jobs.exceptions import InvalidSchedule
 from jobs.models import Schedule, WorkerProcess
+from jobs.services import schedules
 from tests.schedules.conftest import REPORT, Clock
 
 UTC = datetime.UTC

@@ -1,12 +1,11 @@
-"""Cron schedules: the services that define them, and the tick step that fires each fire time exactly once."""
+"""The schedules' write side: create, update, delete, enable and run a database schedule; and what
+workers do with every schedule: fire the due ones exactly once, sync JOBDECK_SCHEDULES, prune old runs."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -15,108 +14,16 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.timezone import now as timezone_now
 
 from jobs import cron as cronexpr
-from jobs import services
 from jobs.conf import engine_settings
 from jobs.dbguard import write_service
 from jobs.exceptions import Conflict, DatabaseUnavailable, InvalidJob, InvalidSchedule, JobdeckError, ScheduleNotFound
 from jobs.models import Job, Schedule, ScheduleRun
-from jobs.services import JobSpec
+from jobs.services.enqueue import JobSpec, enqueue_job
+from jobs.services.schedule_definitions import FIELDS, Definition, check_fields, validate_schedule
 
 logger = logging.getLogger(__name__)
 
-REQUIRED = ("name", "cron", "task_name")
-NAME_MAX = 100
 FIRE_BATCH = 100  # schedules fired per tick at most; the rest are due at the next tick
-RUNS_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class Definition:
-    """A validated schedule definition, as stored (None: the task's default at each fire)."""
-
-    name: str
-    cron: str
-    task_name: str
-    args: list[Any]
-    payload: dict[str, Any]
-    queue: str  # "" = the task's own queue
-    priority: int | None
-    max_attempts: int | None
-    timeout: float | None
-    timezone: str
-    enabled: bool
-
-
-# The definition's fields: the keyword arguments of validate_schedule(), create_schedule() and update_schedule().
-FIELDS = tuple(f.name for f in dataclasses.fields(Definition))
-
-
-def _check_fields(fields: dict[str, Any], *, complete: bool) -> None:
-    """Refuse unknown fields and, for a whole definition (`complete`), missing required ones."""
-    unknown = sorted(set(fields) - set(FIELDS), key=str)
-    if unknown:
-        raise InvalidSchedule(f"Unknown schedule field(s): {', '.join(map(str, unknown))}")
-    missing = [f for f in REQUIRED if f not in fields] if complete else []
-    if missing:
-        raise InvalidSchedule(f"Missing schedule field(s): {', '.join(missing)}")
-
-
-def validate_schedule(
-    *,
-    name: str,
-    cron: str,
-    task_name: str,
-    args: Sequence[Any] = (),
-    payload: dict[str, Any] | None = None,
-    queue: str | None = None,
-    priority: int | None = None,
-    max_attempts: int | None = None,
-    timeout: float | None = None,
-    timezone: str = "UTC",
-    enabled: bool = True,
-) -> Definition:
-    """Check a schedule definition without storing it; return it normalized.
-
-    The cron expression and timezone go through jobs.cron; the task and job options through the
-    same validation as an enqueue (services' JobSpec), so a schedule that is accepted can fire.
-    Raises InvalidSchedule naming the first problem.
-    """
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= NAME_MAX:
-        raise InvalidSchedule(f"The schedule name must be 1-{NAME_MAX} characters")
-    expression = cronexpr.parse(cron)
-    tz = cronexpr.validate_timezone(timezone)
-    if not isinstance(enabled, bool):
-        raise InvalidSchedule("enabled must be true or false")
-    if not isinstance(task_name, str):
-        raise InvalidSchedule("task_name must be a string")
-    if queue == "":
-        queue = None
-    spec = JobSpec(
-        task_name=task_name,
-        args=args,
-        kwargs={} if payload is None else payload,
-        queue=queue,
-        priority=priority,
-        max_attempts=max_attempts,
-        timeout=timeout,
-    )
-    try:
-        job = services.build_job(spec, timezone_now(), engine_settings().default_max_attempts)
-    except InvalidJob as exc:
-        raise InvalidSchedule(exc.message) from None
-    return Definition(
-        name=name.strip(),
-        cron=expression,
-        task_name=job.task_name,
-        args=job.args,
-        payload=job.payload,
-        queue=queue or "",
-        priority=priority,
-        max_attempts=max_attempts,
-        timeout=None if timeout is None else float(timeout),
-        timezone=tz,
-        enabled=enabled,
-    )
 
 
 def _first_fire(definition: Definition, now: datetime.datetime) -> datetime.datetime | None:
@@ -146,7 +53,7 @@ def create_schedule(*, actor: str = "", **fields: Any) -> Schedule:
 
     Raises InvalidSchedule for a bad definition, Conflict when the name is taken.
     """
-    _check_fields(fields, complete=True)
+    check_fields(fields, complete=True)
     definition = validate_schedule(**fields)
     schedule = _insert(definition, source=Schedule.Source.DATABASE)
     logger.info(
@@ -202,7 +109,7 @@ def update_schedule(*, schedule_id: int, actor: str = "", **changes: Any) -> Sch
     keep it. Raises ScheduleNotFound, InvalidSchedule (bad value or unknown field), or Conflict
     for a schedule defined in settings or a name already taken.
     """
-    _check_fields(changes, complete=False)
+    check_fields(changes, complete=False)
     try:
         with transaction.atomic():
             # Locked: a fire advancing next_run_at meanwhile must not be overwritten with the old value.
@@ -295,7 +202,7 @@ def run_schedule_now(*, schedule_id: int, actor: str = "") -> Job:
     now = timezone_now()
     try:
         with transaction.atomic():
-            job = services.enqueue_job(spec=_spec(schedule), actor=actor or f"schedule:{schedule.name}")
+            job = enqueue_job(spec=_spec(schedule), actor=actor or f"schedule:{schedule.name}")
             ScheduleRun.objects.create(schedule=schedule, fire_at=now, manual=True, job=job, created_at=now)
             Schedule.objects.filter(pk=schedule.pk).update(last_run_at=now)
     except InvalidJob as exc:
@@ -359,7 +266,7 @@ def _fire(schedule: Schedule, now: datetime.datetime) -> bool:
         schedule.refresh_from_db()
         try:
             with transaction.atomic():
-                job = services.enqueue_job(spec=_spec(schedule), actor=f"schedule:{schedule.name}")
+                job = enqueue_job(spec=_spec(schedule), actor=f"schedule:{schedule.name}")
                 ScheduleRun.objects.create(schedule=schedule, fire_at=fire_at, job=job, created_at=timezone_now())
         except IntegrityError:
             logger.info(
@@ -402,7 +309,7 @@ def _code_definitions() -> list[Definition]:
             raise InvalidSchedule(f"{label} must be a dict with name, cron and task_name")
         label = f"{label} ({entry.get('name', 'unnamed')!r})"
         try:
-            _check_fields(entry, complete=True)
+            check_fields(entry, complete=True)
             definition = validate_schedule(**entry)
         except InvalidSchedule as exc:
             raise InvalidSchedule(f"{label}: {exc.message}") from None
@@ -465,14 +372,6 @@ def _sync(definitions: list[Definition], names: list[str]) -> None:
             deleted,
             extra={"action": "schedules_synced"},
         )
-
-
-def schedule_runs(*, schedule_id: int, limit: int = 50) -> list[ScheduleRun]:
-    """The schedule's latest runs, newest fire time first, with their jobs. Raises ScheduleNotFound."""
-    if not isinstance(limit, int) or not 1 <= limit <= RUNS_LIMIT:
-        raise InvalidSchedule(f"limit must be between 1 and {RUNS_LIMIT}")
-    schedule = _get(schedule_id)
-    return list(ScheduleRun.objects.filter(schedule=schedule).select_related("job")[:limit])
 
 
 def prune_schedule_runs(*, now: datetime.datetime | None = None, batch_size: int = 1000) -> int:

@@ -1,9 +1,10 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
 One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), queues,
-retention, schedules. The job and queue services are named here too, so callers write
-`services.cancel_job(...)`; the schedule services are called as `schedules.create_schedule(...)`
-after `from jobs.services import schedules`.
+retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
+in schedule_upkeep). The job and queue services are named here too, so callers write
+`services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
+`from jobs.services import schedules`.
 """
 
 from jobs.options import MAX_BULK

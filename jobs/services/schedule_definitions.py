@@ -1,11 +1,13 @@
-"""A cron schedule's definition and its checks: what create, update, JOBDECK_SCHEDULES and the admin's
-form all validate the same way before anything is stored."""
+"""A cron schedule's definition: its checks (create, update, JOBDECK_SCHEDULES and the admin's form
+validate the same way before anything is stored), its first fire time, how it is set on a row, and
+the job it enqueues."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.utils.timezone import now as timezone_now
@@ -13,6 +15,7 @@ from django.utils.timezone import now as timezone_now
 from jobs import cron as cronexpr
 from jobs.conf import engine_settings
 from jobs.exceptions import InvalidJob, InvalidSchedule
+from jobs.models import Schedule
 from jobs.services.enqueue import JobSpec, build_job
 
 REQUIRED = ("name", "cron", "task_name")
@@ -105,4 +108,45 @@ def validate_schedule(
         timeout=None if timeout is None else float(timeout),
         timezone=tz,
         enabled=enabled,
+    )
+
+
+def first_fire(definition: Definition, now: datetime.datetime) -> datetime.datetime | None:
+    """When an enabled schedule fires first from `now` on (no catch-up of earlier times); None if disabled."""
+    if not definition.enabled:
+        return None
+    return cronexpr.next_fire_time(definition.cron, tz=definition.timezone, after=now)
+
+
+def apply_definition(schedule: Schedule, definition: Definition, now: datetime.datetime) -> list[str]:
+    """Set `definition` on `schedule` (not saved); return the changed field names.
+
+    The next fire time is kept while the timing (cron, timezone, enabled) stays the same, so an
+    edit of the arguments neither skips nor repeats a fire; otherwise it is computed from now.
+    """
+    changed = [f for f, value in asdict(definition).items() if getattr(schedule, f) != value]
+    for field_name in changed:
+        setattr(schedule, field_name, getattr(definition, field_name))
+    timing_changed = bool({"cron", "timezone", "enabled"} & set(changed))
+    if timing_changed or (definition.enabled and schedule.next_run_at is None):
+        next_run_at = first_fire(definition, now)
+        if next_run_at != schedule.next_run_at:
+            schedule.next_run_at = next_run_at
+            changed.append("next_run_at")
+    if changed:
+        schedule.updated_at = now
+        changed.append("updated_at")
+    return changed
+
+
+def job_spec(schedule: Schedule) -> JobSpec:
+    """The job a fire (or a run now) of `schedule` enqueues; None fields take the task's defaults."""
+    return JobSpec(
+        task_name=schedule.task_name,
+        args=schedule.args,
+        kwargs=schedule.payload,
+        queue=schedule.queue or None,
+        priority=schedule.priority,
+        max_attempts=schedule.max_attempts,
+        timeout=schedule.timeout,
     )

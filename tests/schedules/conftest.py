@@ -10,7 +10,7 @@ import pytest
 from django.tasks import task
 
 from jobs import registry
-from jobs.services import schedules
+from jobs.services import schedule_upkeep, schedules
 
 
 @task(queue_name="reports", priority=7)
@@ -45,6 +45,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Pin the services' clock to 2025-01-15 10:00:20 UTC (a Wednesday); tests move it forward."""
     fixed = Clock(datetime.datetime(2025, 1, 15, 10, 0, 20, tzinfo=datetime.UTC))
     monkeypatch.setattr(schedules, "timezone_now", fixed)
+    monkeypatch.setattr(schedule_upkeep, "timezone_now", fixed)
     return fixed
 
 

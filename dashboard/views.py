@@ -25,12 +25,13 @@ from django_htmx.middleware import HtmxDetails
 
 from dashboard import charts, cron_words, failures, fragments, queries
 from dashboard.permissions import ADMIN, OPERATOR, VIEWER, access_for, require
-from jobs import listing, schedules, selectors, services
+from jobs import listing, selectors, services
 from jobs.admin.pagination import CappedPaginator
 from jobs.conf import engine_settings
 from jobs.exceptions import InvalidQueue, InvalidSearch, JobdeckError
 from jobs.models import Job
 from jobs.registry import all_tasks
+from jobs.services import schedules
 from jobs.status import ACTIVE, FINISHED, Status
 
 PAGE_SIZE = 50

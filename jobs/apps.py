@@ -11,10 +11,10 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from django.tasks import signals
 
-        from jobs import backend
+        from jobs import taskresults
 
         # Django logs every FAILED task_finished at ERROR, and a cancelled job reads FAILED in its
         # four statuses. Our worker logs its own jobs' endings with the stored state instead
-        # (backend.notify_finished); other backends keep Django's logging (backend.log_task_finished).
+        # (taskresults.notify_finished); other backends keep Django's logging (taskresults.log_task_finished).
         if signals.task_finished.disconnect(signals.log_task_finished):
-            signals.task_finished.connect(backend.log_task_finished)
+            signals.task_finished.connect(taskresults.log_task_finished)

@@ -69,6 +69,22 @@ def engine_settings() -> EngineSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """Numbers that shape the REST API; every one can be set as JOBDECK_<NAME>."""
+
+    api_max_body_bytes: int  # larger request bodies get 413
+    health_max_wait_seconds: float  # /health reports DEGRADED when a runnable job has waited longer
+
+
+def api_settings() -> ApiSettings:
+    """Read the API settings now (never at import time)."""
+    return ApiSettings(
+        api_max_body_bytes=int(read_setting("JOBDECK_API_MAX_BODY_BYTES", 1024 * 1024)),
+        health_max_wait_seconds=read_setting("JOBDECK_HEALTH_MAX_WAIT_SECONDS", 300.0),
+    )
+
+
+@dataclass(frozen=True)
 class SizeLimits:
     """Bounds on what a job carries, so one job cannot fill the database or a response."""
 

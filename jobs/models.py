@@ -339,7 +339,8 @@ class ApiToken(models.Model):
 
 
 class OutcomeCounter(models.Model):
-    """How many attempts one worker process ended per queue and outcome, since it started.
+    """How many attempts one worker process ended per queue and the status each moved its job to,
+    since the process started.
 
     Each process writes only its own rows, with its running totals (never increments), so
     workers never contend on them; rows are kept after a worker stops, so the sum over all rows
@@ -348,14 +349,16 @@ class OutcomeCounter(models.Model):
 
     process = models.CharField(max_length=220)  # worker name and pid of the process that ran the jobs
     queue = models.CharField(max_length=100)
-    outcome = models.CharField(max_length=16)  # the status the attempt moved the job to
+    # The status the attempt moved the job to. The column keeps its first name, "outcome": renaming
+    # it would break the workers still running the old code during a rolling deploy.
+    new_status = models.CharField(max_length=16, db_column="outcome")
     count = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["process", "queue", "outcome"], name="outcome_counter_unique"),
+            models.UniqueConstraint(fields=["process", "queue", "new_status"], name="outcome_counter_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.process} {self.queue} {self.outcome}: {self.count}"
+        return f"{self.process} {self.queue} {self.new_status}: {self.count}"

@@ -284,9 +284,9 @@ def schedule_detail(schedule_id: int) -> Schedule:
 
 
 def outcome_totals() -> dict[tuple[str, str], int]:
-    """Attempts ended so far by (queue, outcome), summed over every worker process that ever ran."""
-    rows = OutcomeCounter.objects.values_list("queue", "outcome").annotate(total=Sum("count"))
-    return {(queue, outcome): int(total) for queue, outcome, total in rows}
+    """Attempts ended so far by (queue, new status), summed over every worker process that ever ran."""
+    rows = OutcomeCounter.objects.values_list("queue", "new_status").annotate(total=Sum("count"))
+    return {(queue, new_status): int(total) for queue, new_status, total in rows}
 
 
 # --- The live feed: what changed since a cursor (dashboard fanout and consumers) ------------------

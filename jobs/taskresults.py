@@ -11,15 +11,22 @@ import datetime
 import logging
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.dispatch import Signal
 from django.tasks import Task, TaskResult, TaskResultStatus, signals
+from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
-from django.tasks.signals import task_enqueued
+from django.tasks.signals import task_enqueued, task_finished, task_started
 
-from jobs import registry
-from jobs.status import Status
+from jobs import registry, selectors
+from jobs.status import FINISHED, Status
+
+if TYPE_CHECKING:
+    from jobs.states import ClaimedJob, Outcome
+
+logger = logging.getLogger(__name__)
 
 # Our seven states on Django's four (documented in docs/architecture.md).
 DJANGO_STATUS = {
@@ -141,3 +148,104 @@ def send_enqueued(jobs: Sequence[Any]) -> None:
             attempts=(),
         )
         task_enqueued.send(sender, task_result=task_result)
+
+
+@dataclass(frozen=True, slots=True)
+class _EndedAttempt:
+    worker: str
+    error_class: str
+    traceback: str
+
+
+def earlier_attempts(claimed: ClaimedJob) -> list[Any]:
+    """The ended attempts of a claimed job, for its TaskResult: one query, and only on a retry."""
+    return selectors.job_attempts(claimed.id) if claimed.attempt > 1 else []
+
+
+def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ()) -> TaskResult:
+    """The running job's TaskResult (as get_result() gives it while the job runs), for its
+    TaskContext and task_started; `earlier` is earlier_attempts()."""
+    return build(
+        task=task,
+        job_id=claimed.id,
+        status=Status.RUNNING,
+        queue=claimed.queue,
+        priority=claimed.priority,
+        enqueued_at=claimed.enqueued_at,
+        started_at=claimed.started_at,
+        finished_at=None,
+        args=claimed.args,
+        kwargs=claimed.payload,
+        attempts=earlier,
+        worker=claimed.worker,
+    )
+
+
+def finished_result(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> TaskResult:
+    """The TaskResult of a job once `outcome` is stored (as get_result() gives it then)."""
+    claimed, failure = outcome.claimed, outcome.failure
+    ended = _EndedAttempt(claimed.worker, failure.error_class if failure else "", failure.traceback if failure else "")
+    return build(
+        task=task,
+        job_id=claimed.id,
+        status=outcome.to,
+        queue=claimed.queue,
+        priority=claimed.priority,
+        enqueued_at=claimed.enqueued_at,
+        started_at=claimed.started_at,
+        finished_at=outcome.ended_at if outcome.to in FINISHED else None,
+        args=claimed.args,
+        kwargs=claimed.payload,
+        attempts=[*earlier, ended],
+        worker=claimed.worker,
+        result=outcome.result,
+    )
+
+
+def is_jobdeck_backend(cls: type) -> bool:
+    """Whether `cls` is Jobdeck's Tasks backend (jobs.backend.DatabaseBackend or a subclass): a
+    class flag, `jobdeck_backend = True`, so the worker needs not import the backend edge."""
+    return getattr(cls, "jobdeck_backend", False) is True
+
+
+def _ours(task: Task) -> BaseTaskBackend | None:
+    """The task's backend when it is Jobdeck's: only then does a worker send the signals."""
+    backend = task.get_backend()
+    return backend if is_jobdeck_backend(type(backend)) else None
+
+
+def notify_started(task: Task, result: TaskResult) -> None:
+    """Send Django's task_started for a job a worker is about to run (`result`: its claimed_result)."""
+    backend = _ours(task)
+    if backend is not None:
+        task_started.send(type(backend), task_result=result)
+
+
+def notify_finished(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> None:
+    """Send Django's task_finished once a job has ended for good and its outcome is stored (the
+    worker's storage calls this after the write; not for an attempt that will retry).
+
+    Receivers' errors are logged, not raised: the outcome is already stored.
+    """
+    backend = _ours(task)
+    if backend is None or outcome.to not in FINISHED:
+        return
+    # Django's own line ("Task id=… state=…"), with the state we stored: a cancel is not an error.
+    state = "CANCELLED" if outcome.to == Status.CANCELLED else DJANGO_STATUS[outcome.to]
+    level = logging.ERROR if outcome.to == Status.FAILED else logging.INFO
+    signals.logger.log(level, "Task id=%s path=%s state=%s", outcome.claimed.id, task.module_path, state)
+    # Our own log_task_finished passes our jobs over (the line above is theirs): with no other
+    # receiver, the TaskResult is not built at all (a worker's every job comes through here).
+    if not has_receivers_besides(task_finished, log_task_finished):
+        return
+    result = finished_result(task, outcome, earlier)
+    for receiver, error in task_finished.send_robust(type(backend), task_result=result):
+        if isinstance(error, Exception):
+            logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})
+
+
+def log_task_finished(sender: type, task_result: TaskResult, **kwargs: Any) -> None:
+    """Django's logging receiver for task_finished, except for our jobs: notify_finished() logs
+    those with the state stored (Django would log a cancelled job as an ERROR, state=FAILED)."""
+    if not is_jobdeck_backend(sender):
+        signals.log_task_finished(sender, task_result=task_result, **kwargs)

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("jobs", "dashboard")
 STATES = "jobs/states.py"
-SERVICES = "jobs/services.py"
+SERVICES = "jobs/services/enqueue.py"
 
 WRITE_METHODS = {"update", "create", "get_or_create", "update_or_create", "bulk_update"}
 CREATE_METHODS = {"create", "bulk_create", "get_or_create", "update_or_create"}

@@ -1,4 +1,4 @@
-"""Admin for jobs, their history (attempts, events, log lines) and queue settings.
+"""Admin for jobs: read-only pages and lists, and the actions, each one service call.
 
 Jobs are read-only here: they change only through jobs.services (the actions below), and the
 lists never COUNT(*), SELECT DISTINCT or LIKE '%...%' over the job table (see pagination.py).
@@ -6,12 +6,9 @@ lists never COUNT(*), SELECT DISTINCT or LIKE '%...%' over the job table (see pa
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.views.main import ChangeList
@@ -20,36 +17,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from jobs import registry, services
+from jobs.admin.display import ADMIN_CSS, as_id, pre, pretty_json
+from jobs.admin.filters import QueueFilter, TaskFilter
 from jobs.admin.pagination import LargeTableAdmin
 from jobs.exceptions import JobdeckError
-from jobs.models import Attempt, Job, JobEvent, JobLog, Queue
+from jobs.models import Attempt, Job, JobEvent, JobLog
 from jobs.services import BulkResult
-from jobs.status import Status
 
 HISTORY_LIMIT = 50  # attempts, events and log lines shown on a job's page (the newest)
-JSON_DISPLAY_LIMIT = 100_000  # characters of args, payload or result shown on a job's page
-LEVELS = [(logging.DEBUG, "debug"), (logging.INFO, "info"), (logging.WARNING, "warning"), (logging.ERROR, "error")]
 BOTH_PLACES = [ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM]
-ADMIN_CSS = {"all": ["jobs_admin/jobs.css"]}
-
-
-def _pre(text: str, limit: int = JSON_DISPLAY_LIMIT) -> SafeString:
-    if len(text) > limit:
-        text = f"{text[:limit]}\n… ({len(text) - limit:,} more characters)"
-    return format_html('<pre class="job-text">{}</pre>', text)  # styled by ADMIN_CSS: the CSP forbids style=""
-
-
-def _pretty_json(value: Any) -> SafeString:
-    return _pre(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
-
-
-def _job_link(job_id: int, text: object) -> SafeString:
-    return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[job_id]), text)
 
 
 def task_names_matching(term: str) -> list[str]:
@@ -64,88 +43,6 @@ def task_names_matching(term: str) -> list[str]:
         if name.casefold().startswith(folded) or registered.short_name.casefold().startswith(folded):
             names.add(name)
     return sorted(names)
-
-
-def _as_id(term: str) -> int | None:
-    """A search term that is a row id ("123" or "#123"), else None."""
-    term = term.strip().removeprefix("#")
-    if term.isascii() and term.isdigit() and len(term) <= 18:  # 18 digits always fit a bigint
-        return int(term)
-    return None
-
-
-# --- Filters: their choices come from small tables and the registry, never from DISTINCT over jobs ---
-
-
-class QueueFilter(admin.SimpleListFilter):
-    title = "queue"
-    parameter_name = "queue"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        names = set(Queue.objects.values_list("name", flat=True))
-        names.update(registered.task.queue_name for registered in registry.all_tasks().values())
-        if self.value():
-            names.add(self.value())  # a queue no task uses any more still shows as selected
-        return [(name, name) for name in sorted(names)]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(queue=self.value()) if self.value() else queryset
-
-
-class TaskFilter(admin.SimpleListFilter):
-    title = "task"
-    parameter_name = "task"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        names = set(registry.all_tasks())
-        if self.value():
-            names.add(self.value())
-        return [(name, name) for name in sorted(names)]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(task_name=self.value()) if self.value() else queryset
-
-
-class EventStatusFilter(admin.SimpleListFilter):
-    title = "new status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(str(value), str(label)) for value, label in Status.choices]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset.filter(new_status=self.value()) if self.value() else queryset
-
-
-class LevelFilter(admin.SimpleListFilter):
-    title = "level"
-    parameter_name = "level"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(str(level), f"{name.capitalize()} and above") for level, name in LEVELS]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        return queryset.filter(level__gte=int(value)) if value and value.isdigit() else queryset
-
-
-class JobIdFilter(admin.SimpleListFilter):
-    """The history of one job (?job=<id>, as linked from the job's page); shown only while active."""
-
-    title = "job"
-    parameter_name = "job"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(self.value(), f"Job {self.value()}")] if self.value() else []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not self.value():
-            return queryset
-        job_id = _as_id(self.value())
-        return queryset.none() if job_id is None else queryset.filter(job_id=job_id)
-
-
-# --- Jobs ---
 
 
 class JobChangeList(ChangeList):
@@ -204,7 +101,7 @@ class JobAdmin(LargeTableAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if (job_id := _as_id(term)) is not None:
+        if (job_id := as_id(term)) is not None:
             return queryset.filter(pk=job_id), False
         return queryset.filter(task_name__in=task_names_matching(term)), False
 
@@ -272,19 +169,19 @@ class JobAdmin(LargeTableAdmin):
 
     @admin.display(description="args")
     def args_json(self, job: Job) -> SafeString:
-        return _pretty_json(job.args)
+        return pretty_json(job.args)
 
     @admin.display(description="payload (keyword arguments)")
     def payload_json(self, job: Job) -> SafeString:
-        return _pretty_json(job.payload)
+        return pretty_json(job.payload)
 
     @admin.display(description="result")
     def result_json(self, job: Job) -> SafeString:
-        return _pretty_json(job.result)
+        return pretty_json(job.result)
 
     @admin.display(description="last error")
     def error(self, job: Job) -> SafeString | str:
-        return _pre(job.last_error) if job.last_error else "-"
+        return pre(job.last_error) if job.last_error else "-"
 
     # Actions: one service call each, reporting what changed and what was skipped and why.
 
@@ -331,158 +228,3 @@ class JobAdmin(LargeTableAdmin):
             reasons = list(result.errors.values())
             text += ": " + "; ".join(reasons[:5]) + ("; …" if len(reasons) > 5 else "")
         self.message_user(request, text, messages.WARNING if result.skipped else messages.SUCCESS)
-
-
-# --- History: attempts, events and log lines are read-only records ---
-
-
-class HistoryAdmin(LargeTableAdmin):
-    """Read-only records of jobs: viewable, never added, changed or deleted here (pruning deletes them)."""
-
-    class Media:
-        css = ADMIN_CSS
-
-    list_select_related = ("job",)
-    search_fields = ("=job__id",)  # shows the search box; get_search_results decides what runs
-    search_help_text = "A job id."
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        if not search_term.strip():
-            return queryset, False
-        job_id = _as_id(search_term)
-        return (queryset.none() if job_id is None else queryset.filter(job_id=job_id)), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    @admin.display(description="job")
-    def job_link(self, obj: Attempt | JobEvent | JobLog) -> SafeString:
-        return _job_link(obj.job_id, obj.job)
-
-
-@admin.register(Attempt)
-class AttemptAdmin(HistoryAdmin):
-    list_display = ("id", "job_link", "number", "outcome", "worker", "started_at", "finished_at", "error_class")
-    list_filter = ("outcome", JobIdFilter)
-    fields = (
-        "job",
-        "number",
-        "outcome",
-        "worker",
-        "started_at",
-        "finished_at",
-        "duration",
-        "error_class",
-        "error_message",
-        "traceback_text",
-        "progress",
-        "progress_message",
-    )
-    readonly_fields = fields
-
-    @admin.display(description="traceback")
-    def traceback_text(self, attempt: Attempt) -> SafeString | str:
-        return _pre(attempt.traceback) if attempt.traceback else "-"
-
-
-@admin.register(JobEvent)
-class JobEventAdmin(HistoryAdmin):
-    list_display = ("id", "job_link", "queue", "change", "attempt", "reason", "actor", "created_at")
-    list_filter = (EventStatusFilter, QueueFilter, JobIdFilter)
-    fields = ("job", "queue", "old_status", "new_status", "attempt", "reason", "actor", "created_at")
-    readonly_fields = fields
-
-    @admin.display(description="change")
-    def change(self, event: JobEvent) -> str:
-        return f"{event.old_status or 'new'} → {event.new_status}"
-
-
-@admin.register(JobLog)
-class JobLogAdmin(HistoryAdmin):
-    list_display = ("id", "job_link", "attempt", "created_at", "level_label", "logger", "short_message")
-    list_filter = (LevelFilter, JobIdFilter)
-    fields = ("job", "attempt", "created_at", "level_label", "logger", "message_text")
-    readonly_fields = fields
-
-    @admin.display(description="level")
-    def level_label(self, line: JobLog) -> str:
-        return line.level_name
-
-    @admin.display(description="message")
-    def short_message(self, line: JobLog) -> str:
-        return line.message if len(line.message) <= 120 else line.message[:120] + "…"
-
-    @admin.display(description="message")
-    def message_text(self, line: JobLog) -> SafeString:
-        return _pre(line.message)
-
-
-# --- Queues: settings rows, written through the services ---
-
-
-class QueueForm(forms.ModelForm):
-    name = forms.RegexField(
-        regex=services.QUEUE_NAME,
-        max_length=100,
-        error_messages={"invalid": "Use 1-100 letters, digits, '_', '.', ':' or '-'."},
-    )
-    concurrency = forms.IntegerField(
-        min_value=1,
-        required=False,
-        help_text="Most jobs of this queue running at once, over all workers. Empty: no limit.",
-    )
-
-    class Meta:
-        model = Queue
-        fields = ("name", "paused", "concurrency")
-
-
-@admin.register(Queue)
-class QueueAdmin(admin.ModelAdmin):
-    form = QueueForm
-    list_display = ("name", "paused", "concurrency")
-    list_filter = ("paused",)
-    search_fields = ("name",)
-    ordering = ("name",)
-    actions = ("pause_selected", "resume_selected")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
-        # Renaming a row would silently move its settings to another queue.
-        return ("name",) if obj is not None else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False  # no service removes a queue's settings; set them back instead
-
-    def save_model(self, request: HttpRequest, obj: Queue, form: forms.ModelForm, change: bool) -> None:
-        queue = obj
-        if not change or "concurrency" in form.changed_data:
-            queue = services.set_queue_concurrency(name=obj.name, limit=obj.concurrency)
-        if not change or "paused" in form.changed_data:
-            queue = (services.pause_queue if obj.paused else services.resume_queue)(name=obj.name)
-        obj.pk = queue.pk
-
-    @admin.action(description="Pause selected queues", permissions=["change"])
-    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Queue]) -> None:
-        names = self._names(queryset)
-        for name in names:
-            services.pause_queue(name=name)
-        self.message_user(request, f"Paused: {', '.join(names)}", messages.SUCCESS)
-
-    @admin.action(description="Resume selected queues", permissions=["change"])
-    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Queue]) -> None:
-        names = self._names(queryset)
-        for name in names:
-            services.resume_queue(name=name)
-        self.message_user(request, f"Resumed: {', '.join(names)}", messages.SUCCESS)
-
-    @staticmethod
-    def _names(queryset: QuerySet[Queue]) -> list[str]:
-        return sorted(queryset.values_list("name", flat=True))

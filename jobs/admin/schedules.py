@@ -1,4 +1,4 @@
-"""Admin for cron schedules: forms validated and saved through jobs.schedules; runs shown read-only."""
+"""Admin for cron schedules: forms validated and saved through jobs.services.schedules; runs shown read-only."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
-from jobs import cron, schedules
+from jobs import cron, schedule_selectors
 from jobs.exceptions import JobdeckError
 from jobs.models import Schedule
+from jobs.services import schedules
+from jobs.services.schedule_definitions import FIELDS, validate_schedule
 
 RUNS_SHOWN = 20
 
@@ -26,7 +28,7 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = list(schedules.FIELDS)
+        fields = list(FIELDS)
         help_texts = {
             "cron": "Five fields: minute hour day-of-month month day-of-week (e.g. 0 3 * * MON-FRI), "
             "or @hourly, @daily, @weekly, @monthly, @yearly.",
@@ -56,10 +58,10 @@ class ScheduleForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        values = {f: cleaned.get(f) for f in schedules.FIELDS}
+        values = {f: cleaned.get(f) for f in FIELDS}
         values["args"] = values["args"] or []  # an emptied JSON box arrives as None
         try:
-            definition = schedules.validate_schedule(**values)
+            definition = validate_schedule(**values)
         except JobdeckError as exc:
             raise forms.ValidationError(exc.message) from None
         cleaned.update(asdict(definition))  # normalized: the stored cron, the task's full name
@@ -125,7 +127,7 @@ class ScheduleAdmin(admin.ModelAdmin):
     def latest_runs(self, obj: Schedule) -> str:
         if obj.pk is None:
             return "-"
-        runs = schedules.schedule_runs(schedule_id=obj.pk, limit=RUNS_SHOWN)
+        runs = schedule_selectors.schedule_runs(schedule_id=obj.pk, limit=RUNS_SHOWN)
         if not runs:
             return "No runs yet."
         rows = format_html_join(
@@ -147,7 +149,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Schedule, form: ScheduleForm, change: bool) -> None:
-        values = {f: form.cleaned_data[f] for f in schedules.FIELDS}
+        values = {f: form.cleaned_data[f] for f in FIELDS}
         actor = request.user.get_username()
         if change:
             saved = schedules.update_schedule(schedule_id=obj.pk, actor=actor, **values)

@@ -16,9 +16,10 @@ from ninja.errors import HttpError, ValidationError
 from ninja.parser import Parser
 
 from jobs import dbguard
-from jobs.api.conf import MAX_JSON_DEPTH, api_settings
+from jobs.conf import api_settings
 from jobs.exceptions import DatabaseUnavailable, JobdeckError
 
+MAX_JSON_DEPTH = 32  # deeper request JSON is refused: nothing legitimate nests that far
 # NUL cannot be stored in PostgreSQL text or jsonb, and a lone surrogate cannot be encoded as UTF-8.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -67,7 +68,7 @@ class JsonParser(Parser):
     """Ninja's JSON parser with a size limit, a depth limit and precise messages."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        limit = api_settings().max_body_bytes
+        limit = api_settings().api_max_body_bytes
         if len(request.body) > limit:
             raise BodyTooLarge(limit)
         try:
@@ -101,7 +102,7 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     """One readable sentence for the first validation error, naming the field."""
     error = errors[0]
     kind, msg = error.get("type", ""), str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if kind.startswith("jobdeck_"):  # our own messages (see schemas.py) are shown as they are
+    if kind.startswith("jobdeck_"):  # our own messages (see schemas/) are shown as they are
         return msg
     field, where = _field(tuple(error.get("loc", ()))), error.get("loc", ("body",))[0]
     if not field:
@@ -154,7 +155,7 @@ def install_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(RequestDataTooBig)
     def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE tripped before our limit could be checked.
-        return jobdeck_error(request, BodyTooLarge(api_settings().max_body_bytes))
+        return jobdeck_error(request, BodyTooLarge(api_settings().api_max_body_bytes))
 
     @api.exception_handler(Http404)
     def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:

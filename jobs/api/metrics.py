@@ -67,9 +67,11 @@ def render_metrics() -> str:
         " about every heartbeat.",
         "# TYPE jobdeck_job_outcomes_total counter",
     ]
+    # The label is named "outcome" although it holds the job's new status: it is the metric's wire
+    # contract (dashboards and alerts select on it), and its HELP line says what it holds.
     lines += [
-        f'jobdeck_job_outcomes_total{{queue="{_label(queue)}",outcome="{_label(outcome)}"}} {total}'
-        for (queue, outcome), total in sorted(selectors.outcome_totals().items())
+        f'jobdeck_job_outcomes_total{{queue="{_label(queue)}",outcome="{_label(new_status)}"}} {total}'
+        for (queue, new_status), total in sorted(selectors.outcome_totals().items())
     ]
     window = f"over the latest {WINDOW} (a sliding window, not a counter: use histogram_quantile without rate())"
     lines += _histogram(

@@ -9,17 +9,13 @@ from ninja import Path, Query, Router, Status
 
 from jobs import listing, selectors, services
 from jobs.api.auth import actor
-from jobs.api.schemas import (
-    ACTION_ERRORS,
+from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, JobAction
+from jobs.api.schemas.jobs import (
     MAX_ACTION_JOBS,
-    READ_ERRORS,
-    WRITE_ERRORS,
     ActionOut,
     AttemptOut,
-    ErrorOut,
     EventOut,
     JobAcceptedOut,
-    JobAction,
     JobActionIn,
     JobBulkIn,
     JobIn,

@@ -7,10 +7,10 @@ import datetime
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from jobs import registry, selectors
-from jobs.api.conf import api_settings
-from jobs.api.schemas import READ_ERRORS, ErrorOut, HealthOut, QueueOut, StatsOut, TaskOut
-from jobs.conf import engine_settings
+from jobs import options, registry, selectors
+from jobs.api.schemas.common import READ_ERRORS, ErrorOut
+from jobs.api.schemas.system import HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.conf import api_settings, engine_settings
 from jobs.status import Status as JobStatus
 
 router = Router(tags=["system"])
@@ -33,17 +33,6 @@ def health(request: HttpRequest) -> Status:
     return Status(200, HealthOut(status="OK"))
 
 
-def queue_out(entry: selectors.QueueStats) -> QueueOut:
-    return QueueOut(
-        name=entry.name,
-        paused=entry.paused,
-        concurrency=entry.concurrency,
-        counts=entry.counts,
-        total=entry.total,
-        oldest_waiting_seconds=entry.oldest_waiting_seconds,
-    )
-
-
 @router.get("/stats", response={200: StatsOut, **READ}, operation_id="get_stats", summary="Get job counts")
 def stats(request: HttpRequest) -> Status:
     """Job counts by state (ServCore's queued, running, done, failed, total, plus the others) and per queue."""
@@ -51,7 +40,7 @@ def stats(request: HttpRequest) -> Status:
     counts = {state: sum(q.counts.get(state, 0) for q in queues.values()) for state in JobStatus.values}
     return Status(
         200,
-        StatsOut(**counts, total=sum(counts.values()), queues={n: queue_out(q) for n, q in queues.items()}),
+        StatsOut(**counts, total=sum(counts.values()), queues={n: QueueOut.from_stats(q) for n, q in queues.items()}),
     )
 
 
@@ -69,7 +58,7 @@ def tasks(request: HttpRequest) -> Status:
                 short_name=t.short_name,
                 queue=t.task.queue_name,
                 priority=t.task.priority,
-                max_attempts=getattr(t.task, "max_attempts", None) or default_attempts,
+                max_attempts=options.task_max_attempts(t.task, default_attempts),
                 timeout=getattr(t.task, "timeout", None),
                 docstring=t.doc,
             )

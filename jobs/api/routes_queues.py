@@ -6,18 +6,9 @@ from django.http import HttpRequest
 from ninja import Path, Router, Status
 
 from jobs import selectors, services
-from jobs.api.routes_meta import queue_out
-from jobs.api.schemas import (
-    ACTION_ERRORS,
-    QUEUE_PATTERN,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    ErrorOut,
-    QueueOut,
-    QueuePatchIn,
-    QueueSettingsOut,
-    WorkerOut,
-)
+from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
+from jobs.api.schemas.system import QueueOut, QueuePatchIn, QueueSettingsOut, WorkerOut
+from jobs.options import QUEUE_PATTERN
 
 router = Router(tags=["queues"])
 READ = READ_ERRORS
@@ -30,7 +21,7 @@ QueueName = Path(..., pattern=QUEUE_PATTERN)
 @router.get("/queues", response={200: list[QueueOut], **READ}, operation_id="list_queues", summary="List queues")
 def queues(request: HttpRequest) -> Status:
     """Every queue that has jobs or settings: counts by state, paused, concurrency."""
-    return Status(200, [queue_out(entry) for entry in selectors.queue_stats().values()])
+    return Status(200, [QueueOut.from_stats(entry) for entry in selectors.queue_stats().values()])
 
 
 @router.post(

@@ -5,19 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Path, Router, Status
 
-from jobs import schedules, selectors
+from jobs import schedule_selectors, selectors
 from jobs.api.auth import actor
-from jobs.api.schemas import (
-    ACTION_ERRORS,
-    READ_ERRORS,
-    WRITE_ERRORS,
-    ErrorOut,
-    JobAcceptedOut,
-    ScheduleIn,
-    ScheduleOut,
-    SchedulePatchIn,
-    ScheduleRunOut,
-)
+from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
+from jobs.api.schemas.jobs import JobAcceptedOut
+from jobs.api.schemas.schedules import ScheduleIn, ScheduleOut, SchedulePatchIn, ScheduleRunOut
+from jobs.services import schedules
 
 router = Router(tags=["schedules"])
 READ = READ_ERRORS
@@ -103,4 +96,4 @@ def run_now(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
 )
 def runs(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     """The schedule's latest runs (at most 50), newest first, with the job each enqueued."""
-    return Status(200, schedules.schedule_runs(schedule_id=schedule_id, limit=50))
+    return Status(200, schedule_selectors.schedule_runs(schedule_id=schedule_id, limit=50))

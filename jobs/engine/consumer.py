@@ -14,7 +14,7 @@ from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
-from jobs import schedules, states
+from jobs import states
 from jobs.conf import engine_settings, size_limits
 from jobs.engine import children, forks, logcapture, workers
 from jobs.engine.execute import execute
@@ -22,6 +22,7 @@ from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
 from jobs.retry import RetryPolicy
+from jobs.services import schedule_upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def run(config: WorkerConfig) -> None:
     unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES."""
     # Once per start, before the consumer: a bad entry is one clear error (runworkers turns it into
     # a CommandError) rather than a traceback on every tick.
-    schedules.sync_code_schedules()
+    schedule_upkeep.sync_code_schedules()
     name = workers.new_worker_name()
     consumer = build_consumer(config, name)
 

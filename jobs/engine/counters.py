@@ -1,4 +1,4 @@
-"""Per-process totals of ended attempts (queue, outcome), written as OutcomeCounter rows for /metrics.
+"""Per-process totals of ended attempts (queue, new status), written as OutcomeCounter rows for /metrics.
 
 A worker process counts in memory and the lease keeper writes the totals about every
 heartbeat: one upsert of this process's own rows, so no two processes ever write the same row and
@@ -27,10 +27,11 @@ class OutcomeTotals:
         self.written: dict[tuple[str, str], int] = {}
         self.pid = os.getpid()
 
-    def add(self, queue: str, outcome: str) -> None:
+    def add(self, queue: str, new_status: str) -> None:
+        """Count one attempt of `queue` that moved its job to `new_status`."""
         with self.lock:
             self._check_process()
-            self.totals[(queue, outcome)] += 1
+            self.totals[(queue, new_status)] += 1
 
     def _check_process(self) -> None:
         # A forked worker starts from its parent's copy: its own counts start at zero.
@@ -50,11 +51,11 @@ class OutcomeTotals:
         now = timezone.now()
         OutcomeCounter.objects.bulk_create(
             [
-                OutcomeCounter(process=process, queue=queue, outcome=outcome, count=n, updated_at=now)
-                for (queue, outcome), n in changed.items()
+                OutcomeCounter(process=process, queue=queue, new_status=new_status, count=n, updated_at=now)
+                for (queue, new_status), n in changed.items()
             ],
             update_conflicts=True,
-            unique_fields=["process", "queue", "outcome"],
+            unique_fields=["process", "queue", "new_status"],
             update_fields=["count", "updated_at"],
         )
         with self.lock:

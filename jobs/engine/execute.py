@@ -16,7 +16,7 @@ from django.tasks import Task, TaskContext, TaskResult
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from jobs import backend, registry, states
+from jobs import registry, states, taskresults
 from jobs.conf import json_size
 from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
 from jobs.engine import failures
@@ -78,7 +78,7 @@ def _hard_limits(ctx: JobContext, hard: bool) -> Iterator[None]:
 
 
 def _call(claimed: states.ClaimedJob, task: Task, result: TaskResult) -> Any:
-    backend.notify_started(task, result)
+    taskresults.notify_started(task, result)
     if task.takes_context:
         return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
     return task.call(*claimed.args, **claimed.payload)
@@ -123,8 +123,8 @@ def execute(
             outcome = states.Outcome(claimed, Status.FAILED, "task not found", failure=failure)
             return outcome, None
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
-        earlier = backend.earlier_attempts(claimed)
-        result = backend.claimed_result(task, claimed, earlier)
+        earlier = taskresults.earlier_attempts(claimed)
+        result = taskresults.claimed_result(task, claimed, earlier)
         outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
         # A returned outcome is written later (with the next claim): the keeper renews the lease
@@ -135,7 +135,7 @@ def execute(
         close_old_connections()
     if outcome.to not in FINISHED:
         return outcome, None
-    return outcome, functools.partial(backend.notify_finished, task, outcome, earlier)
+    return outcome, functools.partial(taskresults.notify_finished, task, outcome, earlier)
 
 
 def _write_logs(ctx: JobContext) -> None:

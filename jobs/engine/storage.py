@@ -21,10 +21,11 @@ from django.utils import timezone
 from huey.constants import EmptyData
 from huey.storage import BaseStorage
 
-from jobs import dbguard, schedules, selectors, services, states
+from jobs import dbguard, selectors, services, states
 from jobs.conf import EngineSettings
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
+from jobs.services import schedule_upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -241,12 +242,12 @@ class JobStorage(BaseStorage):
             self._writes_stalled()
         if tick >= self._next_schedules:
             # Its own guard, like pruning: a failing schedule is logged and retried next interval.
-            # Every worker fires at once; each fire time still enqueues exactly once (jobs.schedules).
+            # Every worker fires at once; each fire time still enqueues exactly once (jobs.services.schedule_upkeep).
             # huey ticks on a fixed grid: measured from this tick's start, less a little slack, a
             # 1 s interval means every tick rather than every other one.
             self._next_schedules = tick + self.engine.schedule_interval_seconds - TICK_SLACK_SECONDS
             try:
-                schedules.fire_due_schedules()
+                schedule_upkeep.fire_due_schedules()
             except Exception:
                 logger.exception("firing cron schedules failed", extra={"worker_id": self.worker_name})
                 close_old_connections()
@@ -257,7 +258,7 @@ class JobStorage(BaseStorage):
             self._next_prune = time.monotonic() + self.engine.prune_interval_seconds
             try:
                 pruned = services.prune_jobs(max_batches=10)
-                schedules.prune_schedule_runs()
+                schedule_upkeep.prune_schedule_runs()
                 services.prune_workers()
             except Exception:
                 logger.exception("pruning finished jobs failed", extra={"worker_id": self.worker_name})

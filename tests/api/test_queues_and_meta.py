@@ -207,9 +207,9 @@ def test_metrics_outcome_counter_sums_every_process(api: ApiClient) -> None:
     now = timezone.now()
     OutcomeCounter.objects.bulk_create(
         [
-            OutcomeCounter(process="h:1:a/1", queue="default", outcome="done", count=5, updated_at=now),
-            OutcomeCounter(process="h:1:a/2", queue="default", outcome="done", count=7, updated_at=now),
-            OutcomeCounter(process="h:1:a/2", queue="media", outcome="failed", count=1, updated_at=now),
+            OutcomeCounter(process="h:1:a/1", queue="default", new_status="done", count=5, updated_at=now),
+            OutcomeCounter(process="h:1:a/2", queue="default", new_status="done", count=7, updated_at=now),
+            OutcomeCounter(process="h:1:a/2", queue="media", new_status="failed", count=1, updated_at=now),
         ]
     )
 

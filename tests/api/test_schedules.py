@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from jobs import schedules
 from jobs.models import Job, Schedule, ScheduleRun
+from jobs.services import schedule_upkeep
 from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_run_now_enqueues_and_is_listed_in_runs(api: ApiClient) -> None:
 
 @override_settings(JOBDECK_SCHEDULES=[{"name": "from-settings", "cron": "@hourly", "task_name": "tests.tasks.add"}])
 def test_settings_schedules_are_listed_but_not_changed_through_the_api(api: ApiClient) -> None:
-    schedules.sync_code_schedules()
+    schedule_upkeep.sync_code_schedules()
     schedule = api.get("/schedules").json()[0]
     assert (schedule["name"], schedule["source"]) == ("from-settings", "code")
 

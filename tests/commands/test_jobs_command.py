@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from jobs import services
-from jobs.management.commands.jobs import humanise_age
+from jobs.management.tables import humanise_age
 from jobs.models import Job
 from tests.conftest import ROOT
 

@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import schedules, services, states
+from jobs import services, states
 from jobs.engine.workers import register_worker
 from jobs.models import Job, Queue, Schedule, WorkerProcess
+from jobs.services import schedule_upkeep, schedules
 from jobs.status import Status
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +168,7 @@ def nightly(db: None) -> Schedule:
 @pytest.fixture
 def from_settings(settings: Any, db: None) -> Schedule:
     settings.JOBDECK_SCHEDULES = [{"name": "coded", "cron": "*/5 * * * *", "task_name": "tests.tasks.add"}]
-    schedules.sync_code_schedules()
+    schedule_upkeep.sync_code_schedules()
     return Schedule.objects.get(name="coded")
 
 

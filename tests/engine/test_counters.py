@@ -28,7 +28,7 @@ def test_totals_are_upserted_only_when_they_change(django_assert_num_queries) ->
     totals.add("default", "done")
     assert totals.write() == 1
 
-    rows = set(OutcomeCounter.objects.values_list("process", "queue", "outcome", "count"))
+    rows = set(OutcomeCounter.objects.values_list("process", "queue", "new_status", "count"))
     process = f"host:1:abc/{os.getpid()}"
     assert rows == {(process, "default", "done", 3), (process, "media", "failed", 1)}
     assert selectors.outcome_totals() == {("default", "done"): 3, ("media", "failed"): 1}

@@ -221,7 +221,7 @@ def test_refresh_picks_up_the_new_state() -> None:
 def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from jobs import backend
+    from jobs import taskresults
 
     job = add.enqueue(1, 2)
     claimed = claim()
@@ -230,7 +230,7 @@ def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.
     assert states.record(outcome)
 
     with caplog.at_level(logging.INFO, logger="django.tasks"):
-        backend.notify_finished(add, outcome)
+        taskresults.notify_finished(add, outcome)
 
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
     assert lines == [("INFO", f"Task id={job.id} path=tests.tasks.add state=CANCELLED")]
@@ -239,7 +239,7 @@ def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.
 def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from jobs import backend
+    from jobs import taskresults
 
     job = add.enqueue(1, 2)
     claimed = claim()
@@ -247,14 +247,14 @@ def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixtu
     assert states.record(outcome)
 
     with caplog.at_level(logging.INFO, logger="django.tasks"):
-        backend.notify_finished(add, outcome)
+        taskresults.notify_finished(add, outcome)
 
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "django.tasks"]
     assert lines == [("ERROR", f"Task id={job.id} path=tests.tasks.add state=FAILED")]
 
 
 def test_every_enqueue_path_sends_task_enqueued_as_get_result_reads_it() -> None:
-    from jobs import schedules
+    from jobs.services import schedules
 
     received = []
 

@@ -34,9 +34,9 @@ def test_task_without_options_uses_the_defaults() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"max_attempts": 0}, "max_attempts must be a whole number of at least 1."),
-        ({"max_attempts": "3"}, "max_attempts must be a whole number of at least 1."),
-        ({"timeout": -1}, "timeout must be a positive number of seconds."),
+        ({"max_attempts": 0}, "max_attempts must be a whole number between 1 and 1000"),
+        ({"max_attempts": "3"}, "max_attempts must be a whole number between 1 and 1000"),
+        ({"timeout": -1}, "timeout must be a positive number of seconds"),
     ],
 )
 def test_bad_task_options_are_refused_at_definition(options: dict, message: str) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.tasks import task
 
-from jobs import registry, schedules
+from jobs import registry
+from jobs.services import schedule_upkeep, schedules
 
 
 @task(queue_name="reports", priority=7)
@@ -26,7 +27,7 @@ REPORT = "tests.schedules.conftest.nightly_report"
 
 
 class Clock:
-    """What jobs.schedules sees as "now" (fire_due_schedules also takes `now` directly)."""
+    """What jobs.services.schedules sees as "now" (fire_due_schedules also takes `now` directly)."""
 
     def __init__(self, now: datetime.datetime) -> None:
         self.now = now
@@ -44,6 +45,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Pin the services' clock to 2025-01-15 10:00:20 UTC (a Wednesday); tests move it forward."""
     fixed = Clock(datetime.datetime(2025, 1, 15, 10, 0, 20, tzinfo=datetime.UTC))
     monkeypatch.setattr(schedules, "timezone_now", fixed)
+    monkeypatch.setattr(schedule_upkeep, "timezone_now", fixed)
     return fixed
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from jobs import schedules
 from jobs.exceptions import DatabaseUnavailable
 from jobs.models import Job, JobEvent, Schedule, ScheduleRun
+from jobs.services import schedule_upkeep, schedules
 from jobs.status import Status
 from tests.schedules.conftest import REPORT, Clock
 
@@ -28,7 +28,7 @@ def at(*parts: int) -> datetime.datetime:
 def test_nothing_fires_before_the_fire_time(make_schedule: Callable[..., Any]) -> None:
     schedule = make_schedule()
 
-    assert schedules.fire_due_schedules(now=schedule.next_run_at - datetime.timedelta(seconds=1)) == 0
+    assert schedule_upkeep.fire_due_schedules(now=schedule.next_run_at - datetime.timedelta(seconds=1)) == 0
     assert Job.objects.count() == 0
 
 
@@ -39,7 +39,7 @@ def test_due_schedule_enqueues_one_job_and_moves_to_its_next_fire_time(
     fire_at = schedule.next_run_at
     assert fire_at == at(2025, 1, 15, 10, 1)
 
-    assert schedules.fire_due_schedules(now=fire_at + datetime.timedelta(seconds=0.4)) == 1
+    assert schedule_upkeep.fire_due_schedules(now=fire_at + datetime.timedelta(seconds=0.4)) == 1
 
     run = ScheduleRun.objects.get()
     job = Job.objects.get()
@@ -60,7 +60,7 @@ def test_a_fire_time_fires_once_however_often_it_is_checked(make_schedule: Calla
     schedule = make_schedule()
     now = schedule.next_run_at + datetime.timedelta(seconds=1)
 
-    fired = [schedules.fire_due_schedules(now=now) for _ in range(5)]
+    fired = [schedule_upkeep.fire_due_schedules(now=now) for _ in range(5)]
 
     assert fired == [1, 0, 0, 0, 0]
     assert (ScheduleRun.objects.count(), Job.objects.count()) == (1, 1)
@@ -72,7 +72,7 @@ def test_each_minute_fires_once(make_schedule: Callable[..., Any]) -> None:
 
     for minute in range(3):
         for second in (0, 20, 40):
-            schedules.fire_due_schedules(now=first + minute * MINUTE + datetime.timedelta(seconds=second))
+            schedule_upkeep.fire_due_schedules(now=first + minute * MINUTE + datetime.timedelta(seconds=second))
 
     assert list(ScheduleRun.objects.order_by("fire_at").values_list("fire_at", flat=True)) == [
         first,
@@ -87,20 +87,20 @@ def test_after_downtime_only_the_most_recent_missed_time_fires(make_schedule: Ca
     first = schedule.next_run_at
     back_at = first + 10 * MINUTE + datetime.timedelta(seconds=30)  # 10 fire times were missed
 
-    assert schedules.fire_due_schedules(now=back_at) == 1
+    assert schedule_upkeep.fire_due_schedules(now=back_at) == 1
 
     run = ScheduleRun.objects.get()
     assert run.fire_at == first + 10 * MINUTE
     schedule.refresh_from_db()
     assert (schedule.last_run_at, schedule.next_run_at) == (first + 10 * MINUTE, first + 11 * MINUTE)
-    assert schedules.fire_due_schedules(now=back_at) == 0  # and nothing more until the next future time
+    assert schedule_upkeep.fire_due_schedules(now=back_at) == 0  # and nothing more until the next future time
 
 
 def test_misfire_in_a_timezone_fires_the_latest_local_time(clock: Clock, make_schedule: Callable[..., Any]) -> None:
     schedule = make_schedule(cron="0 9 * * *", timezone="Europe/Paris")
     assert schedule.next_run_at == at(2025, 1, 16, 8)  # 09:00 Paris
 
-    assert schedules.fire_due_schedules(now=at(2025, 1, 19, 12)) == 1  # down for three days
+    assert schedule_upkeep.fire_due_schedules(now=at(2025, 1, 19, 12)) == 1  # down for three days
 
     assert ScheduleRun.objects.get().fire_at == at(2025, 1, 19, 8)
     assert Schedule.objects.get().next_run_at == at(2025, 1, 20, 8)
@@ -113,8 +113,8 @@ def test_schedule_fires_at_the_local_time_across_spring_forward(
     schedule = make_schedule(cron="30 2 * * *", timezone="Europe/Berlin")
     assert schedule.next_run_at == at(2025, 3, 30, 1)  # 02:30 does not exist that night: 03:00 CEST
 
-    schedules.fire_due_schedules(now=at(2025, 3, 30, 1, 0, 1))
-    schedules.fire_due_schedules(now=at(2025, 3, 31, 0, 30, 1))
+    schedule_upkeep.fire_due_schedules(now=at(2025, 3, 30, 1, 0, 1))
+    schedule_upkeep.fire_due_schedules(now=at(2025, 3, 31, 0, 30, 1))
 
     assert list(ScheduleRun.objects.order_by("fire_at").values_list("fire_at", flat=True)) == [
         at(2025, 3, 30, 1),
@@ -126,7 +126,7 @@ def test_disabled_schedule_never_fires(make_schedule: Callable[..., Any]) -> Non
     enabled = make_schedule(name="on")
     make_schedule(name="off", enabled=False)
 
-    assert schedules.fire_due_schedules(now=enabled.next_run_at + 60 * MINUTE) == 1
+    assert schedule_upkeep.fire_due_schedules(now=enabled.next_run_at + 60 * MINUTE) == 1
 
     assert list(ScheduleRun.objects.values_list("schedule__name", flat=True)) == ["on"]
 
@@ -136,17 +136,17 @@ def test_schedule_disabled_after_being_read_does_not_fire(make_schedule: Callabl
     stale = Schedule.objects.get(pk=schedule.pk)
     schedules.set_schedule_enabled(schedule_id=schedule.pk, enabled=False)
 
-    assert schedules._fire(stale, schedule.next_run_at + MINUTE) is False
+    assert schedule_upkeep._fire(stale, schedule.next_run_at + MINUTE) is False
     assert Job.objects.count() == 0
 
 
 def test_worker_with_a_stale_read_does_not_fire_again(make_schedule: Callable[..., Any]) -> None:
     schedule = make_schedule()
     stale = Schedule.objects.get(pk=schedule.pk)  # read before the other worker fired
-    assert schedules.fire_due_schedules(now=schedule.next_run_at) == 1
+    assert schedule_upkeep.fire_due_schedules(now=schedule.next_run_at) == 1
 
     # Even a minute later, with a different fire time in mind, the conditional UPDATE refuses.
-    assert schedules._fire(stale, schedule.next_run_at + MINUTE) is False
+    assert schedule_upkeep._fire(stale, schedule.next_run_at + MINUTE) is False
 
     assert (ScheduleRun.objects.count(), Job.objects.count()) == (1, 1)
 
@@ -156,7 +156,7 @@ def test_fire_uses_the_definition_as_it_stands_when_claimed(make_schedule: Calla
     read_before_edit = Schedule.objects.get(pk=schedule.pk)
     schedules.update_schedule(schedule_id=schedule.pk, args=[40, 2])
 
-    assert schedules._fire(read_before_edit, schedule.next_run_at) is True
+    assert schedule_upkeep._fire(read_before_edit, schedule.next_run_at) is True
 
     assert Job.objects.get().args == [40, 2]
 
@@ -168,7 +168,7 @@ def test_existing_run_for_the_fire_time_means_no_second_job(make_schedule: Calla
     # put next_run_at back on it): the unique constraint is the second guard.
     ScheduleRun.objects.create(schedule=schedule, fire_at=fire_at, created_at=fire_at)
 
-    assert schedules.fire_due_schedules(now=fire_at) == 0
+    assert schedule_upkeep.fire_due_schedules(now=fire_at) == 0
 
     assert Job.objects.count() == 0
     assert ScheduleRun.objects.count() == 1
@@ -183,8 +183,8 @@ def test_schedule_whose_task_is_gone_is_logged_and_skipped_while_others_fire(
     Schedule.objects.filter(pk=broken.pk).update(task_name="tests.tasks.removed")
     fire_at = broken.next_run_at
 
-    with caplog.at_level(logging.ERROR, logger="jobs.schedules"):
-        assert schedules.fire_due_schedules(now=fire_at) == 1
+    with caplog.at_level(logging.ERROR, logger="jobs.services.schedule_upkeep"):
+        assert schedule_upkeep.fire_due_schedules(now=fire_at) == 1
 
     assert list(ScheduleRun.objects.values_list("schedule__name", flat=True)) == ["fine"]
     assert Schedule.objects.get(pk=broken.pk).next_run_at == fire_at + MINUTE  # no retry every tick
@@ -200,7 +200,7 @@ def test_due_query_uses_the_partial_index(make_schedule: Callable[..., Any]) -> 
         if connection.vendor == "postgresql":
             # A table this small is cheapest to scan; forbid that to see the index a large one uses.
             cursor.execute("SET LOCAL enable_seqscan = off")
-        plan = schedules._due(at(2030, 1, 1)).explain()
+        plan = schedule_upkeep._due(at(2030, 1, 1)).explain()
 
     assert "schedule_due_idx" in plan, plan
 
@@ -224,7 +224,7 @@ def test_concurrent_callers_fire_each_time_exactly_once() -> None:
         def fire(now: datetime.datetime = now, barrier: threading.Barrier = barrier) -> None:
             try:
                 barrier.wait(timeout=10)
-                fired.append(schedules.fire_due_schedules(now=now))
+                fired.append(schedule_upkeep.fire_due_schedules(now=now))
             except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
             finally:
@@ -260,11 +260,11 @@ def test_a_refused_write_rolls_the_fire_back_so_the_next_tick_fires_it(
     def refuse(**kwargs: Any) -> Any:
         raise DatabaseUnavailable("disk full")
 
-    monkeypatch.setattr(schedules.services, "enqueue_job", refuse)
+    monkeypatch.setattr(schedule_upkeep, "enqueue_job", refuse)
     with pytest.raises(DatabaseUnavailable):
-        schedules.fire_due_schedules(now=now)
+        schedule_upkeep.fire_due_schedules(now=now)
     schedule.refresh_from_db()
     assert schedule.next_run_at == fire_at and not ScheduleRun.objects.exists()
 
     monkeypatch.undo()
-    assert schedules.fire_due_schedules(now=now) == 1
+    assert schedule_upkeep.fire_due_schedules(now=now) == 1

@@ -1,4 +1,4 @@
-"""schedules.prune_schedule_runs: old run records go, each schedule's latest run stays."""
+"""schedule_upkeep.prune_schedule_runs: old run records go, each schedule's latest run stays."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from jobs import schedules
 from jobs.models import Schedule, ScheduleRun
+from jobs.services import schedule_upkeep, schedules
 from tests.schedules.conftest import REPORT
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +28,10 @@ def test_runs_older_than_the_longest_retention_go_but_the_latest_stays() -> None
     runs_at(busy, 1, 29, 31, 40, 100)  # failed jobs are kept 30 days by default: the longest
     runs_at(quiet, 200, 300)
 
-    deleted = schedules.prune_schedule_runs(batch_size=2)
+    deleted = schedule_upkeep.prune_schedule_runs(batch_size=2)
 
     assert deleted == 4
     now = timezone.now()
     kept = {(r.schedule.name, round((now - r.fire_at) / DAY)) for r in ScheduleRun.objects.select_related("schedule")}
     assert kept == {("busy", 1), ("busy", 29), ("quiet", 200)}
-    assert schedules.prune_schedule_runs() == 0
+    assert schedule_upkeep.prune_schedule_runs() == 0

@@ -10,8 +10,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from jobs import schedules
 from jobs.models import Job, Schedule, ScheduleRun
+from jobs.services import schedules
 from tests.schedules.conftest import REPORT, Clock
 
 CHANGELIST = "admin:jobs_schedule_changelist"

@@ -1,4 +1,4 @@
-"""jobs.schedules services: create, update, enable/disable, run now, delete, runs, and their errors."""
+"""jobs.services.schedules: create, update, enable/disable, run now, delete, runs, and their errors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from jobs import schedules
+from jobs import schedule_selectors
 from jobs.exceptions import Conflict, InvalidSchedule, ScheduleNotFound
 from jobs.models import Job, JobEvent, Schedule, ScheduleRun
+from jobs.services import schedules
 from jobs.status import Status
 from tests.schedules.conftest import REPORT, Clock
 
@@ -189,7 +190,7 @@ def test_unknown_schedule_is_not_found(db: None) -> None:
         lambda: schedules.delete_schedule(schedule_id=999),
         lambda: schedules.set_schedule_enabled(schedule_id=999, enabled=True),
         lambda: schedules.run_schedule_now(schedule_id=999),
-        lambda: schedules.schedule_runs(schedule_id=999),
+        lambda: schedule_selectors.schedule_runs(schedule_id=999),
         lambda: schedules.run_schedule_now(schedule_id="abc"),  # type: ignore[arg-type]
     ):
         with pytest.raises(ScheduleNotFound) as caught:
@@ -301,12 +302,12 @@ def test_schedule_runs_lists_the_latest_first_with_their_jobs(
         jobs.append(schedules.run_schedule_now(schedule_id=schedule.pk))
 
     with django_assert_num_queries(2):  # the schedule, then its runs joined with their jobs
-        runs = schedules.schedule_runs(schedule_id=schedule.pk, limit=2)
+        runs = schedule_selectors.schedule_runs(schedule_id=schedule.pk, limit=2)
         linked = [run.job.pk for run in runs]
 
     assert linked == [jobs[2].pk, jobs[1].pk]
     with pytest.raises(InvalidSchedule, match="^limit must be between 1 and 500$"):
-        schedules.schedule_runs(schedule_id=schedule.pk, limit=0)
+        schedule_selectors.schedule_runs(schedule_id=schedule.pk, limit=0)
 
 
 # --- schedules defined in settings ----------------------------------------------------------------------

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from jobs import schedules
 from jobs.models import Job, JobEvent, Schedule, ScheduleRun, WorkerProcess
+from jobs.services import schedules
 from jobs.status import Status
 from tests.conftest import wait_until
 

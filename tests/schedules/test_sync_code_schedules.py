@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import override_settings
 
-from jobs import schedules
 from jobs.exceptions import InvalidSchedule
 from jobs.models import Schedule, WorkerProcess
+from jobs.services import schedule_upkeep
 from tests.schedules.conftest import REPORT, Clock
 
 UTC = datetime.UTC
@@ -28,7 +28,7 @@ def at(*parts: int) -> datetime.datetime:
 
 def sync(*entries: dict[str, Any]) -> None:
     with override_settings(JOBDECK_SCHEDULES=list(entries)):
-        schedules.sync_code_schedules()
+        schedule_upkeep.sync_code_schedules()
 
 
 def test_entries_become_settings_schedules(clock: Clock, db: None) -> None:
@@ -105,7 +105,7 @@ def test_bad_entry_is_refused_naming_it_and_nothing_changes(db: None, setting: A
     sync(HOURLY)
 
     with override_settings(JOBDECK_SCHEDULES=setting), pytest.raises(InvalidSchedule) as caught:
-        schedules.sync_code_schedules()
+        schedule_upkeep.sync_code_schedules()
 
     assert caught.value.message == message
     assert list(Schedule.objects.values_list("name", flat=True)) == ["hourly"]
@@ -132,7 +132,7 @@ def test_workers_starting_together_sync_without_errors_or_duplicates() -> None:
     def start() -> None:
         try:
             barrier.wait(timeout=10)
-            schedules.sync_code_schedules()
+            schedule_upkeep.sync_code_schedules()
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import dateparse, timezone
 
-from jobs import services
+from jobs import options, services
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
@@ -90,7 +90,7 @@ class Command(JobdeckCommand):
         when.add_argument("--run-at", type=aware_datetime, help="run no sooner than this ISO 8601 time (with timezone)")
         parser.add_argument(
             "--max-attempts",
-            type=whole_number(1, services.MAX_ATTEMPTS_LIMIT),
+            type=whole_number(1, options.MAX_ATTEMPTS_LIMIT),
             help="executions allowed, retries included (default: the task's or JOBDECK_DEFAULT_MAX_ATTEMPTS)",
         )
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")

@@ -2,7 +2,6 @@
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -11,6 +10,7 @@ from django.utils import timezone
 from jobs import listing
 from jobs.exceptions import InvalidSearch
 from jobs.management.base import JobdeckCommand
+from jobs.management.tables import humanise_age, render_table
 from jobs.management.validators import whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import Status
@@ -22,28 +22,6 @@ def status(value: str) -> str:
     if value not in Status.values:
         raise argparse.ArgumentTypeError(f"{value!r} is not a status: use one of {', '.join(Status.values)}")
     return value
-
-
-def humanise_age(seconds: float) -> str:
-    """A duration in its largest whole unit: 3s, 5m, 2h, 4d (negative clock skew shows as 0s)."""
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def render_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> str:
-    """Columns as wide as their widest cell, two spaces apart; columns in `right` are right-aligned."""
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    lines = []
-    for row in (header, *rows):
-        cells = [
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
 
 
 SHOWN_FIELDS = ("id", "task_name", "queue", "status", "attempt", "interrupted", "max_attempts", "created_at")

@@ -7,7 +7,7 @@ from django.core.management.base import CommandParser
 
 from jobs import selectors
 from jobs.management.base import JobdeckCommand
-from jobs.management.commands.jobs import humanise_age, render_table
+from jobs.management.tables import humanise_age, render_table
 from jobs.status import Status
 
 # Queue names are letters, digits and _.:- only, so this label cannot be mistaken for a queue.

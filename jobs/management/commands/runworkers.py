@@ -1,24 +1,21 @@
 """`manage.py runworkers`: start huey consumers that claim jobs from the database."""
 
 import argparse
-import re
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
-from jobs import registry
+from jobs import options, registry
 from jobs.conf import engine_settings, read_setting
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
 
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-
 
 def queue_list(value: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
-    if not names or not all(QUEUE_NAME.match(q) for q in names):
+    if not names or not all(options.is_queue_name(q) for q in names):
         raise argparse.ArgumentTypeError(f"invalid queue list {value!r}: use names like default,emails")
     return names
 

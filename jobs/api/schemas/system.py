@@ -1,0 +1,85 @@
+"""Queues, workers, stats, health and tasks: the API's responses about the system, and the queue patch."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+from ninja import Schema
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from jobs import selectors
+from jobs.api.schemas.common import HealthStatus, WorkerType
+
+
+class QueuePatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    concurrency: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
+        description="most jobs of this queue running at once on all workers; null for no limit"
+    )
+
+
+class QueueSettingsOut(Schema):
+    name: str
+    paused: bool
+    concurrency: int | None
+
+
+class QueueOut(QueueSettingsOut):
+    counts: dict[str, int]
+    total: int
+    oldest_waiting_seconds: float | None
+
+    @classmethod
+    def from_stats(cls, entry: selectors.QueueStats) -> QueueOut:
+        """One queue of selectors.queue_stats(), as /queues and /stats show it."""
+        return cls(
+            name=entry.name,
+            paused=entry.paused,
+            concurrency=entry.concurrency,
+            counts=entry.counts,
+            total=entry.total,
+            oldest_waiting_seconds=entry.oldest_waiting_seconds,
+        )
+
+
+class StatsOut(Schema):
+    queued: int
+    running: int
+    done: int
+    failed: int
+    total: int
+    scheduled: int
+    retrying: int
+    cancelled: int
+    queues: dict[str, QueueOut]
+
+
+class HealthOut(Schema):
+    status: HealthStatus
+    reasons: list[str] | None = None
+
+
+class TaskOut(Schema):
+    name: str
+    short_name: str
+    queue: str
+    priority: int
+    max_attempts: int
+    timeout: float | None
+    docstring: str
+
+
+class WorkerOut(Schema):
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    worker_type: WorkerType
+    started_at: datetime.datetime
+    last_heartbeat: datetime.datetime  # when it was last heard from (a heartbeat, or its clean stop)
+    stopped_at: datetime.datetime | None
+    is_alive: bool  # not stopped, and a heartbeat within the lease (JOBDECK_LEASE_SECONDS)
+    running_job_ids: list[int]

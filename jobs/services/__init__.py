@@ -1,0 +1,49 @@
+"""The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
+
+One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), queues,
+retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
+in schedule_upkeep). The job and queue services are named here too, so callers write
+`services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
+`from jobs.services import schedules`.
+"""
+
+from jobs.options import MAX_BULK
+from jobs.services.enqueue import JobSpec, build_job, enqueue_job, enqueue_jobs
+from jobs.services.job_actions import (
+    BulkResult,
+    cancel_job,
+    cancel_jobs,
+    delete_job,
+    delete_jobs,
+    retry_job,
+    retry_jobs,
+    run_job_now,
+    run_jobs_now,
+    set_progress,
+)
+from jobs.services.queues import pause_queue, resume_queue, set_queue_concurrency
+from jobs.services.retention import PruneResult, prune_jobs, prune_workers
+
+__all__ = [
+    "MAX_BULK",
+    "BulkResult",
+    "JobSpec",
+    "PruneResult",
+    "build_job",
+    "cancel_job",
+    "cancel_jobs",
+    "delete_job",
+    "delete_jobs",
+    "enqueue_job",
+    "enqueue_jobs",
+    "pause_queue",
+    "prune_jobs",
+    "prune_workers",
+    "resume_queue",
+    "retry_job",
+    "retry_jobs",
+    "run_job_now",
+    "run_jobs_now",
+    "set_progress",
+    "set_queue_concurrency",
+]

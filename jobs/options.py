@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any, TypeGuard
 
 from django.tasks import Task
 
@@ -17,12 +18,12 @@ TIMEOUT_ERROR = "timeout must be a positive number of seconds"
 MAX_BULK = 10_000  # jobs per bulk enqueue or bulk action
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """A whole number, not a bool (True is an int to Python, not to a JSON client)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """A finite int or float, not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -32,15 +33,15 @@ def is_queue_name(value: object) -> bool:
 
 
 def is_max_attempts(value: object) -> bool:
-    return is_int(value) and 1 <= value <= MAX_ATTEMPTS_LIMIT  # type: ignore[operator]
+    return is_int(value) and 1 <= value <= MAX_ATTEMPTS_LIMIT
 
 
 def is_timeout(value: object) -> bool:
     """A timeout in seconds; None (no limit) is checked by the caller."""
-    return is_number(value) and value > 0  # type: ignore[operator]
+    return is_number(value) and value > 0
 
 
-def task_max_attempts(task: Task, default: int) -> int:
+def task_max_attempts(task: Task[..., Any], default: int) -> int:
     """The attempts a job of `task` gets when the job does not say: the task's own
     (`@task(max_attempts=...)`), else `default` (the JOBDECK_DEFAULT_MAX_ATTEMPTS setting)."""
     return getattr(task, "max_attempts", None) or default

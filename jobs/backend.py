@@ -20,7 +20,7 @@ from jobs.status import FINISHED, Status
 from jobs.taskresults import DJANGO_STATUS
 
 if TYPE_CHECKING:
-    from jobs.states import ClaimedJob, Outcome
+    from jobs.states import ClaimedJob, Finish
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ())
     )
 
 
-def finished_result(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> TaskResult:
+def finished_result(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> TaskResult:
     """The TaskResult of a job once `outcome` is stored (as get_result() gives it then)."""
     claimed, failure = outcome.claimed, outcome.failure
     ended = _EndedAttempt(claimed.worker, failure.error_class if failure else "", failure.traceback if failure else "")
@@ -176,7 +176,7 @@ def notify_started(task: Task, result: TaskResult) -> None:
         task_started.send(type(backend), task_result=result)
 
 
-def notify_finished(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> None:
+def notify_finished(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> None:
     """Send Django's task_finished once a job has ended for good and its outcome is stored (the
     worker's storage calls this after the write; not for an attempt that will retry).
 

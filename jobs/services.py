@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs import states, taskresults
+from jobs import database, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import (
@@ -342,7 +342,7 @@ def resume_queue(*, name: str) -> Queue:
     """Let workers claim from `name` again. Returns the queue's settings."""
     with transaction.atomic():
         queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"paused": False})
-        states.notify_new_jobs()
+        database.notify_new_jobs()
     return queue
 
 
@@ -353,7 +353,7 @@ def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
         raise InvalidQueue("concurrency must be a whole number of at least 1, or null for no limit")
     with transaction.atomic():
         queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"concurrency": limit})
-        states.notify_new_jobs()
+        database.notify_new_jobs()
     return queue
 
 
@@ -444,7 +444,7 @@ def prune_jobs(
             # The batch's rows cannot change before it commits: PostgreSQL locks them (a second
             # pruner skips them; a retry waits, then finds the job gone) and SQLite transactions
             # here are IMMEDIATE, so they hold the write lock from the start.
-            locked = expired.select_for_update(skip_locked=True) if states.is_postgres() else expired
+            locked = expired.select_for_update(skip_locked=True) if database.is_postgres() else expired
             ids = list(locked.values_list("pk", flat=True)[:batch_size])
             if not ids:
                 break

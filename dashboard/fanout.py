@@ -36,7 +36,7 @@ from django.db import close_old_connections, connection
 from dashboard import charts, fragments
 from jobs import listing, selectors
 from jobs.conf import read_setting
-from jobs.database import NOTIFY_CHANNEL, is_postgres, listen_connection_kwargs
+from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 from jobs.exceptions import JobNotFound
 
 logger = logging.getLogger(__name__)
@@ -260,7 +260,7 @@ async def _listen() -> Any:
     conn = None
     try:
         conn = await psycopg.AsyncConnection.connect(**listen_connection_kwargs(connection.settings_dict))
-        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        await conn.execute(LISTEN_SQL)
     except BaseException as exc:  # cancelled while connecting (the last viewer left) included
         if conn is not None:
             await asyncio.shield(conn.close())

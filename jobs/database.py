@@ -20,6 +20,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from jobs.conf import read_setting
 
 NOTIFY_CHANNEL = "jobdeck_jobs"  # workers and the dashboard's tailer LISTEN on it
+LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
+NOTIFY_SQL = "SELECT pg_notify(%s, '')"  # parameter: NOTIFY_CHANNEL; sent when the transaction commits
 
 
 def is_postgres(conn: BaseDatabaseWrapper | None = None) -> bool:
@@ -36,7 +38,7 @@ def notify_new_jobs() -> None:
     """Wake idle PostgreSQL workers when the current transaction commits (SQLite workers probe instead)."""
     if is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+            cursor.execute(NOTIFY_SQL, [NOTIFY_CHANNEL])
 
 
 def listen_connection_kwargs(settings_dict: dict[str, Any]) -> dict[str, Any]:
@@ -136,7 +138,7 @@ class Hot:
     def notify(self) -> None:
         """NOTIFY the workers' channel, delivered only if this transaction commits."""
         if self.pg:
-            self.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+            self.execute(NOTIFY_SQL, [NOTIFY_CHANNEL])
 
     def dt(self, value: datetime.datetime | None) -> Any:
         return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)

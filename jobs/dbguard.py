@@ -106,7 +106,7 @@ def low_disk_space() -> str | None:
     PostgreSQL's disk is the server's, out of sight here; its refused writes still show in /health.
     """
     db = connections["default"]
-    if db.vendor != "sqlite":
+    if not is_sqlite(db):
         return None
     minimum = read_setting("JOBDECK_MIN_FREE_DISK_MB", 100.0) * 1024 * 1024
     try:

@@ -12,7 +12,7 @@ import time
 
 from django.db import connection
 
-from jobs.database import NOTIFY_CHANNEL, is_postgres, listen_connection_kwargs
+from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class PostgresWaker(Waker):
         while True:
             try:
                 with self._connect() as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(LISTEN_SQL)
                     self._bump()  # we may have missed notifications while (re)connecting
                     for _ in conn.notifies():
                         self._bump()

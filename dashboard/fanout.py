@@ -33,14 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from dashboard import charts, fragments
 from jobs import listing, selectors
-from jobs.engine.wake import listen_connection_kwargs
+from jobs.conf import read_setting
+from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 from jobs.exceptions import JobNotFound
-from jobs.states import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +61,6 @@ def list_group() -> str:
 
 def job_group(job_id: int) -> str:
     return f"jobs.job.{job_id}.{PROCESS_TOKEN}"
-
-
-def _setting(name: str, default: float) -> float:
-    """A Django setting, else the environment variable, else `default` (read when the tailer starts)."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name, "")
-    return float(value) if value != "" else default
 
 
 @dataclass
@@ -279,8 +270,8 @@ class Fanout:
         )
 
     async def _run(self, started: asyncio.Future[None]) -> None:
-        probe = _setting("JOBDECK_LIVE_PROBE_SECONDS", 0.1)
-        interval = _setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.25)
+        probe = read_setting("JOBDECK_LIVE_PROBE_SECONDS", 0.1)
+        interval = read_setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.25)
         layer = get_channel_layer()
         loop = asyncio.get_running_loop()
         # One thread, so the tailer holds one database connection for as long as it runs.
@@ -333,14 +324,14 @@ async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> N
 
 async def _listen() -> Any:
     """On PostgreSQL, an async connection listening on the channel workers are woken by; else None."""
-    if connection.vendor != "postgresql":
+    if not is_postgres():
         return None
     import psycopg
 
     conn = None
     try:
         conn = await psycopg.AsyncConnection.connect(**listen_connection_kwargs(connection.settings_dict))
-        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        await conn.execute(LISTEN_SQL)
     except BaseException as exc:  # cancelled while connecting (the last viewer left) included
         if conn is not None:
             await asyncio.shield(conn.close())

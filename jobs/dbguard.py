@@ -24,6 +24,7 @@ from django.db import InterfaceError, OperationalError, connections
 from django.db.backends.signals import connection_created
 
 from jobs.conf import read_setting
+from jobs.database import is_postgres, is_sqlite
 from jobs.exceptions import DatabaseUnavailable
 
 logger = logging.getLogger("jobs.db")
@@ -105,7 +106,7 @@ def low_disk_space() -> str | None:
     PostgreSQL's disk is the server's, out of sight here; its refused writes still show in /health.
     """
     db = connections["default"]
-    if db.vendor != "sqlite":
+    if not is_sqlite(db):
         return None
     minimum = read_setting("JOBDECK_MIN_FREE_DISK_MB", 100.0) * 1024 * 1024
     try:
@@ -127,9 +128,9 @@ def bound_lock_wait(connection: Any) -> None:
     """This connection waits at most JOBDECK_WEB_LOCK_TIMEOUT_SECONDS for a lock, then fails (503)."""
     millis = int(web_lock_timeout_seconds() * 1000)
     with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
+        if is_sqlite(connection):
             cursor.execute(f"PRAGMA busy_timeout = {millis}")
-        elif connection.vendor == "postgresql":
+        elif is_postgres(connection):
             cursor.execute(f"SET lock_timeout = {millis}")
 
 

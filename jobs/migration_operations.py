@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import migrations
 
+from jobs.database import is_postgres
+
 
 class AddIndexOnline(migrations.AddIndex):
     """AddIndex that builds CONCURRENTLY on PostgreSQL and drops an invalid leftover first.
@@ -25,7 +27,7 @@ class AddIndexOnline(migrations.AddIndex):
     """
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
+        if not is_postgres(schema_editor.connection):
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         self._require_no_transaction(schema_editor)
@@ -44,7 +46,7 @@ class AddIndexOnline(migrations.AddIndex):
         schema_editor.add_index(model, self.index, concurrently=True)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
+        if not is_postgres(schema_editor.connection):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
             return
         self._require_no_transaction(schema_editor)

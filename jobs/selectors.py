@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from jobs import dbguard
+from jobs.database import is_postgres, is_sqlite
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
 from jobs.status import Status
@@ -95,14 +96,14 @@ def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int)
     # Each branch walks job_queue_status_idx for one (queue, state) and stops after cap + 1 entries.
     # PostgreSQL's planner may prefer a sequential scan for a common pair (fast, it stops early) and
     # for a rare one (a pass over the table), so it is told to use the index for this statement.
-    indexed_by = "INDEXED BY job_queue_status_idx" if connection.vendor == "sqlite" else ""
+    indexed_by = "INDEXED BY job_queue_status_idx" if is_sqlite() else ""
     branch = (
         "SELECT CAST(%s AS TEXT), CAST(%s AS TEXT), (SELECT COUNT(*) FROM ("
         f"SELECT 1 FROM {table} {indexed_by} WHERE queue = %s AND status = %s LIMIT %s) t)"
     )
     sql = " UNION ALL ".join([branch] * len(pairs))
     params = [value for name, status in pairs for value in (name, status, name, status, cap + 1)]
-    if connection.vendor == "postgresql":
+    if is_postgres():
         with transaction.atomic(), connection.cursor() as cursor:  # SET LOCAL lasts until its commit
             cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
             cursor.execute(sql, params)

@@ -1,4 +1,4 @@
-"""The job states and the table of allowed moves between them (pure data; jobs/states.py applies it)."""
+"""The job states and the table of allowed moves between them (pure data; the jobs/states package applies it)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

@@ -24,7 +24,7 @@ from jobs import registry, selectors
 from jobs.status import FINISHED, Status
 
 if TYPE_CHECKING:
-    from jobs.states import ClaimedJob, Outcome
+    from jobs.states import ClaimedJob, Finish
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ())
     )
 
 
-def finished_result(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> TaskResult:
+def finished_result(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> TaskResult:
     """The TaskResult of a job once `outcome` is stored (as get_result() gives it then)."""
     claimed, failure = outcome.claimed, outcome.failure
     ended = _EndedAttempt(claimed.worker, failure.error_class if failure else "", failure.traceback if failure else "")
@@ -221,7 +221,7 @@ def notify_started(task: Task, result: TaskResult) -> None:
         task_started.send(type(backend), task_result=result)
 
 
-def notify_finished(task: Task, outcome: Outcome, earlier: Sequence[Any] = ()) -> None:
+def notify_finished(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> None:
     """Send Django's task_finished once a job has ended for good and its outcome is stored (the
     worker's storage calls this after the write; not for an attempt that will retry).
 

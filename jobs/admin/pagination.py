@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from jobs.database import is_postgres
 from jobs.listing import COUNT_CAP
 
 
@@ -43,7 +44,7 @@ class CappedPaginator(Paginator):
         """The planner's row count for an unfiltered PostgreSQL table, else 0 (unknown)."""
         queryset: QuerySet[Any] = self.object_list
         connection = connections[queryset.db]
-        if connection.vendor != "postgresql" or queryset.query.has_filters():
+        if not is_postgres(connection) or queryset.query.has_filters():
             return 0
         with connection.cursor() as cursor:
             cursor.execute(

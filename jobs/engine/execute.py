@@ -92,7 +92,7 @@ def execute(
     hard_stops: bool,
     log_limits: Limits | None = None,
     max_result_bytes: int | None = None,
-) -> tuple[states.Outcome, Callable[[], None] | None]:
+) -> tuple[states.Finish, Callable[[], None] | None]:
     """Run a claimed job and return how it ended, for the storage to record with the next claim,
     and what to call once that outcome is stored (task_finished; None when nothing is due). The
     job's lease stays with `keeper` until the caller calls keeper.stored().
@@ -114,13 +114,13 @@ def execute(
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
-    outcome: states.Outcome | None = None
+    outcome: states.Finish | None = None
     try:
         try:
             task = registry.resolve_for_execution(claimed.task_name).task
         except UnknownTask as exc:  # retrying cannot help
             failure = _failure(exc, Attempt.Outcome.FAILED)
-            outcome = states.Outcome(claimed, Status.FAILED, "task not found", failure=failure)
+            outcome = states.Finish(claimed, Status.FAILED, "task not found", failure=failure)
             return outcome, None
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
         earlier = taskresults.earlier_attempts(claimed)
@@ -156,7 +156,7 @@ def _run(
     hard: bool,
     policy: RetryPolicy,
     max_result_bytes: int | None,
-) -> states.Outcome:
+) -> states.Finish:
     """Call the task and decide the outcome."""
     try:
         with _hard_limits(ctx, hard):
@@ -166,10 +166,10 @@ def _run(
             raise JobTimeout(f"job {ctx.job_id} timed out after {ctx.timeout}s")
     except KeyboardInterrupt:
         failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
-        states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
+        states.record(states.Finish(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
         raise
     except JobCancelled as exc:
-        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+        return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
     except (Exception, SystemExit) as exc:
         return _failed(claimed, ctx, exc, policy)
     if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
@@ -178,20 +178,20 @@ def _run(
             error_class=get_module_path(JobCancelled),
             message="cancelled while running",
         )
-        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=failure)
+        return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=failure)
     if max_result_bytes is not None:
         size = json_size(value)
         if size > max_result_bytes:
             # Not retried: another attempt would most likely return as much again.
             failure = _failure(ResultTooLarge(size, max_result_bytes), Attempt.Outcome.FAILED)
-            return states.Outcome(claimed, Status.FAILED, "result too large", failure=failure)
-    return states.Outcome(claimed, Status.DONE, "done", result=value)
+            return states.Finish(claimed, Status.FAILED, "result too large", failure=failure)
+    return states.Finish(claimed, Status.DONE, "done", result=value)
 
 
-def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, policy: RetryPolicy) -> states.Outcome:
+def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, policy: RetryPolicy) -> states.Finish:
     """A raised attempt: cancelled if a cancel was asked for, else retried while attempts remain."""
     if ctx.cancel_requested:
-        return states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+        return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
     failure = _failure(exc, Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED)
     logger.info(
         "job %s attempt %s raised %s",
@@ -204,5 +204,5 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
         attempt=claimed.attempts_spent, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
     )
     if retry_at is None:
-        return states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=failure)
-    return states.Outcome(claimed, Status.RETRYING, "will retry", failure=failure, retry_at=retry_at)
+        return states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=failure)
+    return states.Finish(claimed, Status.RETRYING, "will retry", failure=failure, retry_at=retry_at)

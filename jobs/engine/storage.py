@@ -23,6 +23,7 @@ from huey.storage import BaseStorage
 
 from jobs import dbguard, selectors, services, states
 from jobs.conf import EngineSettings
+from jobs.database import is_sqlite
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
 from jobs.services import schedule_upkeep
@@ -82,7 +83,7 @@ class JobStorage(BaseStorage):
 
     def defer(
         self,
-        outcome: states.Outcome,
+        outcome: states.Finish,
         on_stored: Callable[[], None] | None = None,
         *,
         release: Callable[[], None] | None = None,
@@ -96,7 +97,7 @@ class JobStorage(BaseStorage):
         self._local.release = release
         self._local.refused = False
 
-    def _pending(self) -> states.Outcome | None:
+    def _pending(self) -> states.Finish | None:
         return getattr(self._local, "pending", None)
 
     def _stored(self, written: bool | None) -> None:
@@ -199,7 +200,7 @@ class JobStorage(BaseStorage):
                 claimed = self._finish_and_claim()
             if claimed is not None:
                 return self.task_for(claimed)
-            probe_first = connection.vendor == "sqlite"
+            probe_first = is_sqlite()
             # Nothing runnable: promote scheduled/retrying jobs whose time has come, so run_at is
             # honoured to the millisecond rather than to the next scheduler tick.
             now = timezone.now()

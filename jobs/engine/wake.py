@@ -12,7 +12,7 @@ import time
 
 from django.db import connection
 
-from jobs.states import NOTIFY_CHANNEL
+from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -89,20 +89,6 @@ def _inotify_watch(directory: str) -> int | None:
         return None
 
 
-def listen_connection_kwargs(settings_dict: dict) -> dict:
-    """psycopg.connect() keywords for a connection of its own (autocommit) to LISTEN on `settings_dict`'s
-    database: Django's connections are used for transactions, and one in LISTEN must stay idle."""
-    s = settings_dict
-    return {
-        "dbname": s["NAME"],
-        "user": s.get("USER") or None,
-        "password": s.get("PASSWORD") or None,
-        "host": s.get("HOST") or None,
-        "port": s.get("PORT") or None,
-        "autocommit": True,
-    }
-
-
 class PostgresWaker(Waker):
     """A thread holding its own connection in LISTEN; each NOTIFY bumps a generation counter."""
 
@@ -128,7 +114,7 @@ class PostgresWaker(Waker):
         while True:
             try:
                 with self._connect() as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    conn.execute(LISTEN_SQL)
                     self._bump()  # we may have missed notifications while (re)connecting
                     for _ in conn.notifies():
                         self._bump()
@@ -149,6 +135,6 @@ class PostgresWaker(Waker):
 
 def make_waker(probe_interval: float) -> Waker:
     """The waker for the default database, created in the process (and after the fork) that uses it."""
-    if connection.vendor == "postgresql":
+    if is_postgres():
         return PostgresWaker(dict(connection.settings_dict))
     return SqliteWaker(str(connection.settings_dict["NAME"]), probe_interval)

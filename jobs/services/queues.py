@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from jobs import options, states
+from jobs import database, options
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidQueue
 from jobs.models import Queue
@@ -28,7 +28,7 @@ def resume_queue(*, name: str) -> Queue:
     """Let workers claim from `name` again. Returns the queue's settings."""
     with transaction.atomic():
         queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"paused": False})
-        states.notify_new_jobs()
+        database.notify_new_jobs()
     return queue
 
 
@@ -39,5 +39,5 @@ def set_queue_concurrency(*, name: str, limit: int | None) -> Queue:
         raise InvalidQueue("concurrency must be a whole number of at least 1, or null for no limit")
     with transaction.atomic():
         queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"concurrency": limit})
-        states.notify_new_jobs()
+        database.notify_new_jobs()
     return queue

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs import options, states
+from jobs import database, options
 from jobs.conf import engine_settings
 from jobs.exceptions import JobdeckError
 from jobs.models import Attempt, Job, JobEvent, JobLog, WorkerProcess
@@ -93,7 +93,7 @@ def prune_jobs(
             # The batch's rows cannot change before it commits: PostgreSQL locks them (a second
             # pruner skips them; a retry waits, then finds the job gone) and SQLite transactions
             # here are IMMEDIATE, so they hold the write lock from the start.
-            locked = expired.select_for_update(skip_locked=True) if states.is_postgres() else expired
+            locked = expired.select_for_update(skip_locked=True) if database.is_postgres() else expired
             ids = list(locked.values_list("pk", flat=True)[:batch_size])
             if not ids:
                 break

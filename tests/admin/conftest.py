@@ -40,9 +40,9 @@ def job_in(make_job: Callable[..., Job]) -> Callable[..., Job]:
         assert claimed is not None and claimed.id == job.pk
         failure = states.Failure(outcome="failed", error_class="builtins.ValueError", message="boom")
         if status == Status.DONE:
-            assert states.finish(claimed, status, reason="done", result={"sum": 3})
+            assert states.record(states.Finish(claimed, status, reason="done", result={"sum": 3}))
         elif status == Status.FAILED:
-            assert states.finish(claimed, status, reason="failed", failure=failure)
+            assert states.record(states.Finish(claimed, status, reason="failed", failure=failure))
         else:
             assert status == Status.RUNNING
         job.refresh_from_db()

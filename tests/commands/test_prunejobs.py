@@ -23,7 +23,7 @@ def finished(make_job: Callable[..., Job], to: str, days_ago: float) -> Job:
     claimed = states.claim_next(queues=["default"], worker="w", lease_seconds=60)
     assert claimed is not None and claimed.id == job.pk
     failure = None if to == Status.DONE else states.Failure(outcome=Attempt.Outcome.FAILED, message="x")
-    assert states.finish(claimed, to, reason="test", failure=failure)
+    assert states.record(states.Finish(claimed, to, reason="test", failure=failure))
     Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - datetime.timedelta(days=days_ago))
     return job
 

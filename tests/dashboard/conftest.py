@@ -75,7 +75,7 @@ def run_job(job_id: int, *, to: str = "done", result: Any = 3, error: str = "") 
     failure = None
     if to != "done":
         failure = states.Failure(outcome=to, error_class="builtins.ValueError", message=error, traceback="Traceback...")
-    assert states.finish(claimed, to, reason=to, result=result, failure=failure)
+    assert states.record(states.Finish(claimed, to, reason=to, result=result, failure=failure))
     return Job.objects.get(pk=job_id)
 
 

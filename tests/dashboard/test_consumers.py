@@ -213,7 +213,7 @@ def finish_running(job_id: int) -> None:
         worker=job.worker,
         started_at=job.started_at,
     )
-    assert states.finish(claimed, "done", reason="done", result=3)
+    assert states.record(states.Finish(claimed, "done", reason="done", result=3))
 
 
 def test_overview_gets_a_snapshot_on_connect_and_after_changes(viewer_ws_client: Client, make_job: Any) -> None:

@@ -24,7 +24,7 @@ def fail(
     claimed = states.claim_next(queues=["failing"], worker="test-worker", lease_seconds=60)
     assert claimed is not None and claimed.id == job.pk
     failure = states.Failure(outcome="failed", error_class=error_class, message=message, traceback="Traceback...")
-    assert states.finish(claimed, Status.FAILED, reason="failed", failure=failure)
+    assert states.record(states.Finish(claimed, Status.FAILED, reason="failed", failure=failure))
     return Job.objects.get(pk=job.pk)
 
 

@@ -62,7 +62,7 @@ def assert_history_consistent(job_id: int) -> list[tuple[str, str]]:
     for (earlier, before), (old, new) in zip(events, events[1:], strict=False):
         assert old == before, events
         # running -> running: cancel requested; queued -> an attempt's end right after a rescue's
-        # running -> queued: that attempt's late outcome (states._write_late_outcome).
+        # running -> queued: that attempt's late outcome (states.hot.write_late_finish).
         late = (earlier, old) == (Status.RUNNING, Status.QUEUED) and new in ALLOWED[Status.RUNNING]
         assert new in ALLOWED[old] or old == new == Status.RUNNING or late, events
     assert events[-1][1] == Job.objects.get(pk=job_id).status
@@ -136,7 +136,7 @@ def test_cancel_racing_finish_ends_done_with_consistent_history(make_job: Callab
 
         cancelled, finished = race(
             partial(services.cancel_job, job_id=job.pk, actor="alice"),
-            partial(states.finish, claimed, Status.DONE, reason="done", result=3),
+            partial(states.record, states.Finish(claimed, Status.DONE, reason="done", result=3)),
         )
 
         assert finished is True
@@ -152,7 +152,7 @@ def test_cancel_racing_finish_ends_done_with_consistent_history(make_job: Callab
 
 def test_rescue_racing_finish_ends_the_job_with_its_real_outcome(make_job: Callable[..., Job]) -> None:
     """Whoever writes first, the attempt's real outcome is stored: a finish landing after the rescue
-    is a late outcome (states._write_late_outcome) and replaces the rescue's 'lost' attempt."""
+    is a late outcome (states.hot.write_late_finish) and replaces the rescue's 'lost' attempt."""
     for _ in range(ROUNDS):
         job = make_job()
         claimed = states.claim_next(queues=["default"], worker="w1", lease_seconds=-1)  # lease already lapsed
@@ -160,7 +160,7 @@ def test_rescue_racing_finish_ends_the_job_with_its_real_outcome(make_job: Calla
 
         rescued, finished = race(
             states.rescue_expired,
-            partial(states.finish, claimed, Status.DONE, reason="done", result=3),
+            partial(states.record, states.Finish(claimed, Status.DONE, reason="done", result=3)),
         )
 
         job.refresh_from_db()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from jobs import rawsql, states
+from jobs import database, states
 from jobs.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +30,10 @@ def fresh_connection_state(settings: Any) -> Iterator[None]:
     before = raw.prepare_threshold
     raw.prepare_threshold = None
     raw.execute("DEALLOCATE ALL")
-    rawsql._prepare_setting.cache_clear()
+    database._prepare_setting.cache_clear()
     yield
     raw.prepare_threshold = before
-    rawsql._prepare_setting.cache_clear()
+    database._prepare_setting.cache_clear()
 
 
 def claim_and_finish(make_job: Callable[..., Job], times: int) -> None:
@@ -41,7 +41,7 @@ def claim_and_finish(make_job: Callable[..., Job], times: int) -> None:
         make_job()
     previous = None
     while True:
-        outcome = None if previous is None else states.Outcome(previous, "done", "done")
+        outcome = None if previous is None else states.Finish(previous, "done", "done")
         _, previous = states.finish_and_claim(outcome, queues=["default"], worker="w", lease_seconds=30)
         if previous is None:
             return

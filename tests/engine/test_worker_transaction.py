@@ -11,6 +11,7 @@ import pytest
 
 from jobs import states
 from jobs.models import Attempt, Job, JobEvent
+from jobs.states import sql
 from jobs.status import Status
 
 # Committed data, as a worker sees it: no test transaction around the call under test.
@@ -28,7 +29,7 @@ def test_outcome_and_next_claim_commit_together(make_job: Callable[..., Job]) ->
     running = claim()
 
     written, claimed = states.finish_and_claim(
-        states.Outcome(running, Status.DONE, "done", result=7), queues=["default"], worker="w", lease_seconds=30
+        states.Finish(running, Status.DONE, "done", result=7), queues=["default"], worker="w", lease_seconds=30
     )
 
     assert written is True and claimed is not None and claimed.id == second.pk
@@ -52,9 +53,9 @@ def test_a_failing_claim_takes_the_outcome_back_with_it(
 ) -> None:
     first, second = make_job(), make_job()
     running = claim()
-    real = states._claim_sql
-    monkeypatch.setattr(states, "_claim_sql", lambda **kw: BROKEN_CLAIMS[where](real(**kw)))
-    outcome = states.Outcome(running, Status.DONE, "done", result=7)
+    real = sql.claim_sql
+    monkeypatch.setattr(sql, "claim_sql", lambda **kw: BROKEN_CLAIMS[where](real(**kw)))
+    outcome = states.Finish(running, Status.DONE, "done", result=7)
 
     with pytest.raises(Exception):  # noqa: B017, PT011 - the database's or the driver's own error
         states.finish_and_claim(outcome, queues=["default"], worker="w", lease_seconds=30)

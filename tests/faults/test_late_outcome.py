@@ -14,8 +14,8 @@ import pytest
 from django.db import connection, transaction
 
 from jobs import services, states
+from jobs.database import datetime_value
 from jobs.models import Attempt, Job, JobEvent
-from jobs.rawsql import datetime_value
 from jobs.services import JobSpec
 from jobs.status import Status
 from tests.conftest import wait_until

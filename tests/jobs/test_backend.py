@@ -128,12 +128,14 @@ def job_in(status: str) -> Job:
     elif status not in (Status.SCHEDULED, Status.QUEUED):
         claimed = claim()
         if status == Status.DONE:
-            assert states.finish(claimed, Status.DONE, reason="done", result=3)
+            assert states.record(states.Finish(claimed, Status.DONE, reason="done", result=3))
         elif status == Status.RETRYING:
             retry_at = timezone.now() + datetime.timedelta(hours=1)
-            assert states.finish(claimed, Status.RETRYING, reason="retry", failure=FAILURE, retry_at=retry_at)
+            assert states.record(
+                states.Finish(claimed, Status.RETRYING, reason="retry", failure=FAILURE, retry_at=retry_at)
+            )
         elif status == Status.FAILED:
-            assert states.finish(claimed, Status.FAILED, reason="failed", failure=FAILURE)
+            assert states.record(states.Finish(claimed, Status.FAILED, reason="failed", failure=FAILURE))
     stored = Job.objects.get(pk=job_id)
     assert stored.status == status
     return stored
@@ -211,7 +213,7 @@ def test_get_result_of_a_cancelled_job_gives_the_reason_in_errors() -> None:
 
 def test_refresh_picks_up_the_new_state() -> None:
     result = add.enqueue(1, 2)
-    assert states.finish(claim(), Status.DONE, reason="done", result=3)
+    assert states.record(states.Finish(claim(), Status.DONE, reason="done", result=3))
 
     result.refresh()
 
@@ -226,7 +228,7 @@ def test_a_cancelled_job_is_logged_at_info_with_its_stored_state(caplog: pytest.
     job = add.enqueue(1, 2)
     claimed = claim()
     services.cancel_job(job_id=int(job.id))
-    outcome = states.Outcome(claimed, Status.CANCELLED, "cancelled", failure=FAILURE)
+    outcome = states.Finish(claimed, Status.CANCELLED, "cancelled", failure=FAILURE)
     assert states.record(outcome)
 
     with caplog.at_level(logging.INFO, logger="django.tasks"):
@@ -243,7 +245,7 @@ def test_a_failed_job_is_still_logged_as_an_error(caplog: pytest.LogCaptureFixtu
 
     job = add.enqueue(1, 2)
     claimed = claim()
-    outcome = states.Outcome(claimed, Status.FAILED, "attempts exhausted", failure=FAILURE)
+    outcome = states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=FAILURE)
     assert states.record(outcome)
 
     with caplog.at_level(logging.INFO, logger="django.tasks"):

@@ -1,4 +1,4 @@
-"""The state machine (jobs/states.py): every allowed and forbidden move, stale writes, claim, rescue, promote."""
+"""The state machine (jobs/states/): every allowed and forbidden move, stale writes, claim, rescue, promote."""
 
 from __future__ import annotations
 
@@ -64,13 +64,13 @@ def job_in(make_job: Callable[..., Job]) -> Callable[[str], Held]:
         claimed = claim()
         assert claimed is not None and claimed.id == job.pk
         if status == Status.DONE:
-            assert states.finish(claimed, Status.DONE, reason="done", result=3)
+            assert states.record(states.Finish(claimed, Status.DONE, reason="done", result=3))
         elif status == Status.RETRYING:
-            assert states.finish(
-                claimed, Status.RETRYING, reason="retry", failure=boom(), retry_at=timezone.now() + HOUR
+            assert states.record(
+                states.Finish(claimed, Status.RETRYING, reason="retry", failure=boom(), retry_at=timezone.now() + HOUR)
             )
         elif status == Status.FAILED:
-            assert states.finish(claimed, Status.FAILED, reason="failed", failure=boom())
+            assert states.record(states.Finish(claimed, Status.FAILED, reason="failed", failure=boom()))
         job.refresh_from_db()
         assert job.status == status
         return Held(job, claimed)
@@ -103,7 +103,7 @@ def _finish(to: str, **kwargs: object) -> Callable[[Held], None]:
     def move(held: Held) -> None:
         assert held.claimed is not None
         extra = {"retry_at": timezone.now() + HOUR} if to == Status.RETRYING else {}
-        assert states.finish(held.claimed, to, reason=f"finished {to}", **kwargs, **extra)
+        assert states.record(states.Finish(held.claimed, to, reason=f"finished {to}", **kwargs, **extra))
 
     return move
 
@@ -172,7 +172,7 @@ def test_finish_to_a_state_running_cannot_reach_raises_and_writes_nothing(
     assert held.claimed is not None
 
     with pytest.raises(InvalidTransition):
-        states.finish(held.claimed, to, reason="nonsense")
+        states.record(states.Finish(held.claimed, to, reason="nonsense"))
 
     assert status_of(held.job) == Status.RUNNING
     assert Attempt.objects.count() == 0
@@ -216,7 +216,7 @@ def test_finish_with_stale_attempt_writes_nothing(make_job: Callable[..., Job]) 
     assert second is not None and second.attempt == 2
     before = history(job)
 
-    assert states.finish(first, Status.DONE, reason="done", result=3) is False
+    assert states.record(states.Finish(first, Status.DONE, reason="done", result=3)) is False
 
     job.refresh_from_db()
     assert (job.status, job.attempt, job.result) == (Status.RUNNING, 2, None)
@@ -229,7 +229,9 @@ def test_finish_of_an_already_finished_attempt_writes_nothing(job_in: Callable[[
     assert held.claimed is not None
     before = history(held.job)
 
-    assert states.finish(held.claimed, Status.FAILED, reason="duplicate delivery", failure=boom()) is False
+    assert (
+        states.record(states.Finish(held.claimed, Status.FAILED, reason="duplicate delivery", failure=boom())) is False
+    )
 
     assert status_of(held.job) == Status.DONE
     assert history(held.job) == before
@@ -315,7 +317,7 @@ def test_claim_respects_queue_concurrency_limit_across_workers(make_job: Callabl
     assert claim("limited", worker="w3") is None
     assert status_of(jobs[2]) == Status.QUEUED
 
-    assert states.finish(first, Status.DONE, reason="done", result=3)
+    assert states.record(states.Finish(first, Status.DONE, reason="done", result=3))
     assert claim("limited", worker="w3").id == jobs[2].pk  # type: ignore[union-attr]
 
 
@@ -392,7 +394,7 @@ def test_interrupted_attempts_are_recorded_but_not_spent(make_job: Callable[...,
     for _ in range(2):  # two deploys in a row interrupt it
         claimed = claim()
         failure = states.Failure(outcome=Attempt.Outcome.INTERRUPTED, message="interrupted by shutdown")
-        assert states.record(states.Outcome(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
+        assert states.record(states.Finish(claimed, Status.QUEUED, "interrupted by shutdown", failure=failure))
     job.refresh_from_db()
     assert (job.status, job.attempt, job.interrupted, job.attempts_spent) == (Status.QUEUED, 2, 2, 0)
 
@@ -461,7 +463,9 @@ def test_promote_due_queues_due_scheduled_and_retrying_jobs_and_leaves_future_on
     for job in (retrying_due, retrying_later):
         claimed = claim()
         assert claimed is not None and claimed.id == job.pk
-        assert states.finish(claimed, Status.RETRYING, reason="retry", failure=boom(), retry_at=timezone.now() + HOUR)
+        assert states.record(
+            states.Finish(claimed, Status.RETRYING, reason="retry", failure=boom(), retry_at=timezone.now() + HOUR)
+        )
     scheduled_due, scheduled_later = make_job(delay=3600), make_job(delay=3600)
     make_due(retrying_due)
     make_due(scheduled_due)
@@ -513,7 +517,7 @@ def test_late_outcome_of_a_rescued_job_replaces_the_rescue(make_job: Callable[..
     job = make_job(max_attempts=3)
     claimed = rescued(job)
 
-    assert states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+    assert states.record(states.Finish(claimed, Status.DONE, "done", result=7))
 
     job.refresh_from_db()
     assert (job.status, job.attempt, job.result, job.last_error, job.lease_expires_at) == (Status.DONE, 1, 7, "", None)
@@ -531,7 +535,7 @@ def test_late_failure_of_a_rescued_job_is_retried_as_usual(make_job: Callable[..
     claimed = rescued(job)
     retry_at = timezone.now() + HOUR
 
-    assert states.record(states.Outcome(claimed, Status.RETRYING, "will retry", failure=boom(), retry_at=retry_at))
+    assert states.record(states.Finish(claimed, Status.RETRYING, "will retry", failure=boom(), retry_at=retry_at))
 
     job.refresh_from_db()
     assert (job.status, job.attempt, job.run_at, job.last_error) == (
@@ -550,7 +554,7 @@ def test_late_outcome_is_discarded_once_the_next_attempt_started(make_job: Calla
     claimed = rescued(job)
     assert claim().attempt == 2  # type: ignore[union-attr]
 
-    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+    assert not states.record(states.Finish(claimed, Status.DONE, "done", result=7))
 
     job.refresh_from_db()
     assert (job.status, job.attempt, job.result) == (Status.RUNNING, 2, None)
@@ -562,7 +566,7 @@ def test_late_outcome_leaves_a_job_cancelled_after_its_rescue_cancelled(make_job
     claimed = rescued(job)
     services.cancel_job(job_id=job.pk)
 
-    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+    assert not states.record(states.Finish(claimed, Status.DONE, "done", result=7))
 
     assert status_of(job) == Status.CANCELLED
     assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == ["lost"]
@@ -573,7 +577,7 @@ def test_late_outcome_leaves_a_job_the_rescuer_failed_failed(make_job: Callable[
     claimed = claim(lease_seconds=-60)
     assert states.rescue_expired() == 1
 
-    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+    assert not states.record(states.Finish(claimed, Status.DONE, "done", result=7))
 
     assert status_of(job) == Status.FAILED
 
@@ -584,7 +588,7 @@ def test_late_outcome_never_touches_a_job_released_at_shutdown(make_job: Callabl
     claimed = claim()
     assert states.release_worker_jobs(worker=WORKER, reason="worker shut down before the job finished") == 1
 
-    assert not states.record(states.Outcome(claimed, Status.DONE, "done", result=7))
+    assert not states.record(states.Finish(claimed, Status.DONE, "done", result=7))
 
     assert status_of(job) == Status.QUEUED
 
@@ -597,7 +601,7 @@ def test_worker_transaction_stores_a_late_outcome_and_does_not_reclaim_that_job(
     claimed = rescued(job)
 
     written, next_claim = states.finish_and_claim(
-        states.Outcome(claimed, Status.DONE, "done", result=7), queues=["default"], worker=WORKER, lease_seconds=60
+        states.Finish(claimed, Status.DONE, "done", result=7), queues=["default"], worker=WORKER, lease_seconds=60
     )
 
     assert written is True

@@ -35,13 +35,15 @@ def job_in(make_job: Callable[..., Job], status: str) -> Job:
     failure = states.Failure(outcome="failed", error_class="builtins.ValueError", message="boom")
     if status == Status.RETRYING:
         retry_at = timezone.now() + datetime.timedelta(hours=1)
-        assert states.finish(claimed, status, reason="retry", failure=failure, retry_at=retry_at)
+        assert states.record(states.Finish(claimed, status, reason="retry", failure=failure, retry_at=retry_at))
     elif status == Status.FAILED:
-        assert states.finish(claimed, status, reason="failed", failure=failure)
+        assert states.record(states.Finish(claimed, status, reason="failed", failure=failure))
     elif status == Status.DONE:
-        assert states.finish(claimed, status, reason="done", result=3)
+        assert states.record(states.Finish(claimed, status, reason="done", result=3))
     elif status == Status.CANCELLED:
-        assert states.finish(claimed, status, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+        assert states.record(
+            states.Finish(claimed, status, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+        )
     job.refresh_from_db()
     assert job.status == status
     return job
@@ -93,7 +95,9 @@ def test_worker_ends_cancel_requested_job_cancelled(make_job: Callable[..., Job]
     job, claimed = claimed_job(make_job)
     services.cancel_job(job_id=job.pk)
 
-    assert states.finish(claimed, Status.CANCELLED, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+    assert states.record(
+        states.Finish(claimed, Status.CANCELLED, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+    )
 
     assert Job.objects.get(pk=job.pk).status == Status.CANCELLED
     assert list(Attempt.objects.values_list("number", "outcome")) == [(1, "cancelled")]

@@ -220,7 +220,7 @@ def test_same_idempotency_key_creates_a_new_job_once_the_first_finished() -> Non
     first = enqueue(idempotency_key="invoice-42")
     claimed = states.claim_next(queues=["default"], worker="w1", lease_seconds=60)
     assert claimed is not None
-    assert states.finish(claimed, Status.DONE, reason="done", result=3)
+    assert states.record(states.Finish(claimed, Status.DONE, reason="done", result=3))
 
     second = enqueue(idempotency_key="invoice-42")
 

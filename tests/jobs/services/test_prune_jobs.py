@@ -32,7 +32,7 @@ def claim(job: Job) -> states.ClaimedJob:
 def finish(job: Job, to: str) -> None:
     failure = None if to == Status.DONE else states.Failure(outcome=Attempt.Outcome.FAILED, message="x")
     retry_at = timezone.now() + DAY if to == Status.RETRYING else None
-    assert states.finish(claim(job), to, reason="test", failure=failure, retry_at=retry_at)
+    assert states.record(states.Finish(claim(job), to, reason="test", failure=failure, retry_at=retry_at))
 
 
 def age(job: Job, days: float) -> None:

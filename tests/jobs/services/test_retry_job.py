@@ -28,7 +28,7 @@ def history(job: Job) -> list[tuple[str, str]]:
 
 def failed_job(make_job: Callable[..., Job], *, max_attempts: int = 1) -> Job:
     job = make_job(max_attempts=max_attempts)
-    assert states.finish(claim(), Status.FAILED, reason="attempts spent", failure=FAILURE)
+    assert states.record(states.Finish(claim(), Status.FAILED, reason="attempts spent", failure=FAILURE))
     job.refresh_from_db()
     return job
 
@@ -60,7 +60,7 @@ def test_retried_job_runs_as_a_new_attempt_even_when_attempts_were_spent(make_jo
 
 def test_retry_done_job_clears_its_result(make_job: Callable[..., Job]) -> None:
     job = make_job()
-    assert states.finish(claim(), Status.DONE, reason="done", result=3)
+    assert states.record(states.Finish(claim(), Status.DONE, reason="done", result=3))
 
     services.retry_job(job_id=job.pk)
 
@@ -72,7 +72,9 @@ def test_retry_cancelled_job_clears_the_cancel_request(make_job: Callable[..., J
     job = make_job()
     claimed = claim()
     services.cancel_job(job_id=job.pk)
-    assert states.finish(claimed, Status.CANCELLED, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+    assert states.record(
+        states.Finish(claimed, Status.CANCELLED, reason="cancelled", failure=states.Failure(outcome="cancelled"))
+    )
 
     services.retry_job(job_id=job.pk)
 
@@ -87,7 +89,9 @@ def test_retry_unfinished_job_raises_conflict_and_writes_nothing(make_job: Calla
         claimed = claim()
         if status == Status.RETRYING:
             retry_at = timezone.now() + datetime.timedelta(hours=1)
-            assert states.finish(claimed, Status.RETRYING, reason="retry", failure=FAILURE, retry_at=retry_at)
+            assert states.record(
+                states.Finish(claimed, Status.RETRYING, reason="retry", failure=FAILURE, retry_at=retry_at)
+            )
     before = history(job)
 
     with pytest.raises(InvalidTransition) as caught:
@@ -109,7 +113,7 @@ def test_retry_missing_job_raises_not_found() -> None:
 
 def test_retry_refuses_when_a_newer_job_holds_the_same_idempotency_key(make_job: Callable[..., Job]) -> None:
     first = make_job(idempotency_key="invoice-42")
-    assert states.finish(claim(), Status.DONE, reason="done", result=3)
+    assert states.record(states.Finish(claim(), Status.DONE, reason="done", result=3))
     newer = make_job(idempotency_key="invoice-42")
     before = history(first)
 

@@ -1,8 +1,8 @@
-"""Plain DB-API access for the per-job statements (claim, finish, enqueue) that jobs/states.py runs.
+"""Which database this is, and the plain DB-API access the per-job statements run on.
 
-Each job runs about five statements; Django's cursor wrapper, placeholder rewriting and field
-adaptation cost more than the database itself there. This module holds no rules about jobs: it
-only runs the SQL that jobs/states.py composes.
+The one place that asks for the vendor (is_postgres(), is_sqlite()); `Hot`, the raw connection
+wrapper for the hot statements (claim, finish, enqueue); NOTIFY, which wakes idle workers and the
+dashboard on PostgreSQL; and the settings of the connections that LISTEN for it.
 """
 
 from __future__ import annotations
@@ -11,22 +11,62 @@ import contextlib
 import datetime
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from jobs.conf import read_setting
 
+NOTIFY_CHANNEL = "jobdeck_jobs"  # workers and the dashboard's tailer LISTEN on it
+LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
+NOTIFY_SQL = "SELECT pg_notify(%s, '')"  # parameter: NOTIFY_CHANNEL; sent when the transaction commits
+
+
+def is_postgres(conn: BaseDatabaseWrapper | None = None) -> bool:
+    """Whether `conn` (default: the default database's connection) is PostgreSQL."""
+    return (conn or connection).vendor == "postgresql"
+
+
+def is_sqlite(conn: BaseDatabaseWrapper | None = None) -> bool:
+    """Whether `conn` (default: the default database's connection) is SQLite."""
+    return (conn or connection).vendor == "sqlite"
+
+
+def notify_new_jobs() -> None:
+    """Wake idle PostgreSQL workers when the current transaction commits (SQLite workers probe instead)."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(NOTIFY_SQL, [NOTIFY_CHANNEL])
+
+
+def listen_connection_kwargs(settings_dict: dict[str, Any]) -> dict[str, Any]:
+    """psycopg.connect() keywords for a connection of its own (autocommit) to LISTEN on `settings_dict`'s
+    database: Django's connections are used for transactions, and one in LISTEN must stay idle."""
+    s = settings_dict
+    return {
+        "dbname": s["NAME"],
+        "user": s.get("USER") or None,
+        "password": s.get("PASSWORD") or None,
+        "host": s.get("HOST") or None,
+        "port": s.get("PORT") or None,
+        "autocommit": True,
+    }
+
 
 class Hot:
-    """The default database's raw connection, for one transaction's hot statements."""
+    """The default database's raw connection, for one transaction's hot statements.
+
+    Each job runs about five statements; Django's cursor wrapper, placeholder rewriting and field
+    adaptation cost more than the database itself there. This class holds no rules about jobs: it
+    only runs the SQL that jobs/states composes.
+    """
 
     def __init__(self) -> None:
         self.conn = connections[DEFAULT_DB_ALIAS]
         self.conn.ensure_connection()
-        self.pg = self.conn.vendor == "postgresql"
+        self.pg = is_postgres(self.conn)
         self.ops = self.conn.ops
         self.prepare = self.pg and _allow_prepare(self.conn.connection)
 
@@ -72,7 +112,8 @@ class Hot:
         On PostgreSQL outside any atomic block, the pipeline itself is the transaction: statements
         up to the pipeline's Sync run as one implicit transaction, committed at the Sync or rolled
         back whole if one fails, so neither BEGIN nor COMMIT travels and the exchange is one round
-        trip. Inside a caller's atomic block, or on SQLite, it is an atomic block around batch().
+        trip. Inside a caller's atomic block, or on SQLite (whose atomic block begins IMMEDIATE, as
+        the project's settings ask), it is an atomic block around batch().
         """
         if self.pg and self.conn.get_autocommit() and not self.conn.in_atomic_block:
             return self._pipeline_transaction()
@@ -93,6 +134,11 @@ class Hot:
                 with contextlib.suppress(Exception):
                     raw.execute("ROLLBACK")
                 raise
+
+    def notify(self) -> None:
+        """NOTIFY the workers' channel, delivered only if this transaction commits."""
+        if self.pg:
+            self.execute(NOTIFY_SQL, [NOTIFY_CHANNEL])
 
     def dt(self, value: datetime.datetime | None) -> Any:
         return value if self.pg or value is None else self.ops.adapt_datetimefield_value(value)
@@ -129,39 +175,6 @@ def _prepare_setting() -> bool:
 @functools.cache
 def _qmark(sql: str) -> str:
     return sql.replace("%s", "?")
-
-
-@dataclass(frozen=True, slots=True)
-class From:
-    """In update_then_insert(): a value taken from the row the UPDATE returned."""
-
-    column: str
-
-
-def update_then_insert(
-    hot: Hot, update_sql: str, params: list[Any], returning: Sequence[str], inserts: Sequence[tuple[str, list[Any]]]
-) -> Callable[[], tuple | None]:
-    """Run `update_sql ... RETURNING returning` and, if it matched a row, the INSERTs that hang off
-    it (the event, the attempt), all in the caller's transaction. Returns a function giving the
-    row or None (on PostgreSQL, call it after the pipeline, see Hot.batch()).
-
-    PostgreSQL gets one statement with data-modifying CTEs; SQLite runs them one by one (calls
-    into a library, no network).
-    """
-    sql = f"{update_sql} RETURNING {', '.join(returning)}"
-    if hot.pg:
-        ctes, values = [], []
-        for n, (target, items) in enumerate(inserts):
-            exprs = [f"main.{v.column}" if isinstance(v, From) else "%s" for v in items]
-            ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
-            values += [v for v in items if not isinstance(v, From)]
-        return hot.execute(f"WITH main AS ({sql}), {', '.join(ctes)} SELECT * FROM main", [*params, *values]).fetchone
-    row = hot.execute(sql, params).fetchone()
-    if row is not None:
-        for target, items in inserts:
-            values = [row[returning.index(v.column)] if isinstance(v, From) else v for v in items]
-            hot.execute(f"INSERT INTO {target} VALUES ({', '.join(['%s'] * len(values))})", values)
-    return lambda: row
 
 
 def datetime_value(value: Any) -> datetime.datetime | None:

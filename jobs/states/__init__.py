@@ -1,0 +1,45 @@
+"""The job state machine: the only code that writes Job.status, each move a conditional UPDATE plus a JobEvent.
+
+Every write here filters on the status (and attempt) the caller read, and checks the row count, so
+a duplicate delivery, a late heartbeat, a rescue racing a finish or a racing cancel can never move a
+job backwards, revive a finished job, or let two workers run it at once.
+
+The package's files:
+  records.py    ClaimedJob, NewJob, Failure, Finish: what the moves take and hand out
+  decisions.py  the rules with no database: allowed moves, what a finish or a rescue sets
+  history.py    the one writer of JobEvent and Attempt rows (columns and truncation, once)
+  create.py     enqueue's multi-row insert
+  hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
+  orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, release
+  reads.py      the engine's reads between moves: next due time, cancel requests
+  sql.py        the hot statements' text, per dialect
+
+Callers import the verbs from here: `from jobs import states; states.claim_next(...)`.
+"""
+
+from jobs.states.create import create_jobs
+from jobs.states.decisions import attempts_spent
+from jobs.states.hot import claim_next, finish_and_claim, record
+from jobs.states.orm import promote_due, release_worker_jobs, renew_leases, request_cancel, rescue_expired, transition
+from jobs.states.reads import cancel_requested, next_due_at
+from jobs.states.records import ClaimedJob, Failure, Finish, NewJob
+
+__all__ = [
+    "ClaimedJob",
+    "Failure",
+    "Finish",
+    "NewJob",
+    "attempts_spent",
+    "cancel_requested",
+    "claim_next",
+    "create_jobs",
+    "finish_and_claim",
+    "next_due_at",
+    "promote_due",
+    "record",
+    "release_worker_jobs",
+    "renew_leases",
+    "request_cancel",
+    "rescue_expired",
+    "transition",
+]

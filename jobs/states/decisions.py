@@ -1,0 +1,84 @@
+"""The state machine's decisions, with no database: which moves are allowed, and what a finish, a
+rescue or a release sets. The modules that write (hot.py, orm.py) apply them."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jobs.exceptions import InvalidTransition
+from jobs.models import Attempt
+from jobs.states.history import clip_error
+from jobs.status import ALLOWED, Status
+
+if TYPE_CHECKING:
+    from jobs.states.records import Finish
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def check_move(job_id: int | None, old: str, to: str) -> None:
+    """Raise InvalidTransition unless the state machine allows `old` -> `to`."""
+    if to not in ALLOWED[old]:
+        raise InvalidTransition(job_id, old, to)
+
+
+def attempts_spent(*, attempt: int, interrupted: int) -> int:
+    """The attempts that count against max_attempts: every attempt started, less those our own
+    shutdown interrupted. Two deploys in a row must not fail a healthy job, so an interrupted attempt
+    is recorded (outcome `interrupted`, Job.interrupted + 1) but not spent. A lease rescue after a
+    crash is spent: the job itself may be what killed its worker."""
+    return attempt - interrupted
+
+
+def finish_fields(
+    end: Finish, *, dt: Callable[[Any], Any] = _same, json: Callable[[Any], Any] = _same
+) -> dict[str, Any]:
+    """The job columns a finish sets, in order, with datetimes passed through `dt` and the result
+    through `json` (the raw writer adapts them for its database). Raises InvalidTransition if a
+    running job cannot move to `end.to`."""
+    to, failure = end.to, end.failure
+    check_move(end.claimed.id, Status.RUNNING, to)
+    fields: dict[str, Any] = {"status": to, "lease_expires_at": None}
+    if to == Status.DONE:
+        fields.update(result=json(end.result), finished_at=dt(end.ended_at), last_error="", progress=1.0)
+    elif to in (Status.FAILED, Status.CANCELLED):
+        fields["finished_at"] = dt(end.ended_at)
+    if end.retry_at is not None:
+        fields["run_at"] = dt(end.retry_at)
+    if failure is not None and failure.message:
+        fields["last_error"] = clip_error(f"{failure.error_class}: {failure.message}")
+    return fields
+
+
+def counts_as_interrupted(end: Finish) -> bool:
+    """Whether the finish adds one to Job.interrupted: the attempt is recorded but not spent."""
+    return end.failure is not None and end.failure.outcome == Attempt.Outcome.INTERRUPTED
+
+
+def late_reason(reason: str) -> str:
+    """The event reason of an outcome stored after its job was rescued (see hot.write_late_finish())."""
+    return f"{reason} (stored late: its lease had run out)"
+
+
+def rescue_move(
+    *, cancel_requested: bool, attempt: int, interrupted: int, max_attempts: int, now: datetime.datetime
+) -> tuple[str, str, dict[str, Any]]:
+    """Where a job whose lease expired goes: (status, event reason, job columns to set).
+
+    Cancelled if someone asked; failed once its attempts are spent (so a job that kills its worker
+    cannot loop forever); else queued again.
+    """
+    if cancel_requested:
+        to, reason = Status.CANCELLED, "worker lost after cancel was requested"
+    elif attempts_spent(attempt=attempt, interrupted=interrupted) >= max_attempts:
+        to, reason = Status.FAILED, "worker lost"
+    else:
+        to, reason = Status.QUEUED, "worker lost; requeued"
+    fields: dict[str, Any] = {"status": to, "lease_expires_at": None, "last_error": "worker lost"}
+    if to != Status.QUEUED:
+        fields["finished_at"] = now
+    return to, reason, fields

@@ -1,0 +1,245 @@
+"""The cold moves, through the ORM: transition(), cancel requests, lease renewal and rescue,
+promotion of due jobs, and the release of a draining worker's jobs.
+
+Each is a conditional UPDATE whose row count is checked, with its history rows written by
+jobs/states/history.py in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from jobs.database import is_postgres, notify_new_jobs
+from jobs.models import Attempt, Job
+from jobs.states import decisions, history
+from jobs.states.records import Failure
+from jobs.status import Status
+
+logger = logging.getLogger(__name__)
+
+
+def transition(job: Job, to: str, *, reason: str = "", actor: str = "", **fields: Any) -> bool:
+    """Move `job` from the status (and attempt) it was read with to `to`, recording a JobEvent.
+
+    Returns False if the row changed since it was read (another worker, a racing cancel):
+    nothing is written and the caller decides what that means. Raises InvalidTransition if
+    the state machine forbids the move.
+    """
+    decisions.check_move(job.pk, job.status, to)
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=job.status, attempt=job.attempt).update(status=to, **fields)
+        if changed:
+            history.write_events(
+                [
+                    history.event_row(
+                        job_id=job.pk,
+                        queue=job.queue,
+                        old=job.status,
+                        new=to,
+                        attempt=job.attempt,
+                        reason=reason,
+                        actor=actor,
+                        at=now,
+                    )
+                ]
+            )
+            if to == Status.QUEUED:
+                notify_new_jobs()
+    if changed:
+        job.status = to
+        for name, value in fields.items():
+            setattr(job, name, value)
+    return changed == 1
+
+
+def request_cancel(job: Job, *, actor: str = "") -> bool:
+    """Flag a running job for cancellation; its worker sees the flag and ends it `cancelled`."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempt=job.attempt, cancel_requested_at__isnull=True
+        ).update(cancel_requested_at=now)
+        if changed:
+            history.write_events(
+                [
+                    history.event_row(
+                        job_id=job.pk,
+                        queue=job.queue,
+                        old=Status.RUNNING,
+                        new=Status.RUNNING,
+                        attempt=job.attempt,
+                        reason="cancel requested",
+                        actor=actor,
+                        at=now,
+                    )
+                ]
+            )
+    return changed == 1
+
+
+def renew_leases(*, worker: str, claims: Iterable[tuple[int, int]], lease_seconds: float) -> int:
+    """Extend the leases of the (job id, attempt) claims this process still runs. Returns rows renewed."""
+    claims = list(claims)
+    if not claims:
+        return 0
+    renewed = 0
+    expires = Now() + datetime.timedelta(seconds=lease_seconds)
+    for job_id, attempt in claims:
+        renewed += Job.objects.filter(pk=job_id, status=Status.RUNNING, attempt=attempt, worker=worker).update(
+            lease_expires_at=expires
+        )
+    return renewed
+
+
+def rescue_expired(*, limit: int = 200) -> int:
+    """Requeue running jobs whose lease expired (worker killed or lost); fail those out of attempts.
+
+    Expiry is judged on the database clock. Each rescue re-checks the lease in its UPDATE, so a
+    heartbeat that lands first wins and the job is left alone. Returns the number rescued.
+    """
+    rows = list(
+        Job.objects.lease_expired(Now())
+        .order_by("lease_expires_at")
+        .values_list(
+            "pk",
+            "queue",
+            "attempt",
+            "interrupted",
+            "max_attempts",
+            "worker",
+            "started_at",
+            "cancel_requested_at",
+            "progress",
+            "progress_message",
+        )[:limit]
+    )
+    rescued = 0
+    for job_id, queue, attempt, interrupted, max_attempts, worker, started_at, cancel_at, progress, message in rows:
+        now = timezone.now()
+        to, reason, fields = decisions.rescue_move(
+            cancel_requested=cancel_at is not None,
+            attempt=attempt,
+            interrupted=interrupted,
+            max_attempts=max_attempts,
+            now=now,
+        )
+        with transaction.atomic():
+            changed = Job.objects.filter(
+                pk=job_id, status=Status.RUNNING, attempt=attempt, lease_expires_at__lt=Now()
+            ).update(**fields)
+            if not changed:
+                continue
+            history.write_events(
+                [
+                    history.event_row(
+                        job_id=job_id,
+                        queue=queue,
+                        old=Status.RUNNING,
+                        new=to,
+                        attempt=attempt,
+                        reason=reason,
+                        actor="rescuer",
+                        at=now,
+                    )
+                ]
+            )
+            lost = Failure(
+                outcome=Attempt.Outcome.LOST,
+                error_class="jobs.context.WorkerLost",
+                message=f"lease expired while held by {worker}",
+            )
+            history.write_attempts(
+                [
+                    history.attempt_row(
+                        job_id=job_id,
+                        number=attempt,
+                        worker=worker,
+                        started_at=started_at or now,
+                        finished_at=now,
+                        failure=lost,
+                        progress=progress,
+                        progress_message=message,
+                    )
+                ]
+            )
+            if to == Status.QUEUED:
+                notify_new_jobs()
+        rescued += 1
+        logger.warning("rescued job %s from %s", job_id, worker, extra={"job_id": job_id, "action": "rescued"})
+    return rescued
+
+
+def promote_due(*, limit: int = 1000) -> int:
+    """Move scheduled and retrying jobs whose run_at has come to queued. Returns how many moved."""
+    now = timezone.now()
+    if not Job.objects.due(now).exists():  # a cheap read first, so idle probes never take the write lock
+        return 0
+    with transaction.atomic():
+        qs = Job.objects.due(now).order_by("run_at")
+        if is_postgres():
+            qs = qs.select_for_update(skip_locked=True)
+        rows = list(qs.values_list("pk", "status", "queue", "attempt")[:limit])
+        events = []
+        for status in (Status.SCHEDULED, Status.RETRYING):
+            picked = [r for r in rows if r[1] == status]
+            if not picked:
+                continue
+            # Rows are locked (PostgreSQL) or the database is (SQLite), so every picked row changes.
+            Job.objects.filter(pk__in=[r[0] for r in picked], status=status).update(status=Status.QUEUED)
+            events += [
+                history.event_row(
+                    job_id=pk,
+                    queue=queue,
+                    old=status,
+                    new=Status.QUEUED,
+                    attempt=n,
+                    reason="due",
+                    actor="scheduler",
+                    at=now,
+                )
+                for pk, _, queue, n in picked
+            ]
+        history.write_events(events)
+        if events:
+            notify_new_jobs()
+    return len(events)
+
+
+def release_worker_jobs(*, worker: str, reason: str) -> int:
+    """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
+    released = 0
+    for job in Job.objects.filter(status=Status.RUNNING, worker=worker).only(
+        "pk", "status", "attempt", "queue", "started_at", "progress", "progress_message", "interrupted"
+    ):
+        now = timezone.now()
+        with transaction.atomic():
+            # An interrupted attempt is not spent (attempts_spent()).
+            interrupted = F("interrupted") + 1
+            if transition(
+                job, Status.QUEUED, reason=reason, actor=worker, lease_expires_at=None, interrupted=interrupted
+            ):
+                history.write_attempts(
+                    [
+                        history.attempt_row(
+                            job_id=job.pk,
+                            number=job.attempt,
+                            worker=worker,
+                            started_at=job.started_at or now,
+                            finished_at=now,
+                            failure=Failure(outcome=Attempt.Outcome.INTERRUPTED, message=reason),
+                            progress=job.progress,
+                            progress_message=job.progress_message,
+                        )
+                    ]
+                )
+                released += 1
+    return released

@@ -1,0 +1,36 @@
+"""What the engine's loop asks the state machine between moves: when the next job falls due, and
+which of its running jobs someone asked to cancel.
+
+Kept beside the moves they feed rather than in jobs/selectors.py, the edges' read side: both read
+only the columns the state machine itself writes (run_at of waiting jobs, cancel_requested_at).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from jobs.models import Job
+from jobs.status import Status
+
+
+def next_due_at() -> datetime.datetime | None:
+    """The earliest run_at among scheduled and retrying jobs, or None."""
+    return (
+        Job.objects.filter(status__in=[Status.SCHEDULED, Status.RETRYING])
+        .order_by("run_at")
+        .values_list("run_at", flat=True)
+        .first()
+    )
+
+
+def cancel_requested(claims: Iterable[tuple[int, int]]) -> set[int]:
+    """Ids among the given running claims that someone asked to cancel."""
+    ids = [job_id for job_id, _ in claims]
+    if not ids:
+        return set()
+    return set(
+        Job.objects.filter(pk__in=ids, status=Status.RUNNING, cancel_requested_at__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )

@@ -1,0 +1,121 @@
+"""The records the state machine hands out and takes back: a claimed job, a new job, an attempt's finish."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+from django.utils import timezone
+
+from jobs.models import Job
+from jobs.states.decisions import attempts_spent
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """What a worker needs to run one claimed job; (id, attempt) identifies the claim."""
+
+    id: int
+    queue: str
+    task_name: str
+    args: list[Any]
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    timeout: float | None
+    worker: str
+    started_at: datetime.datetime
+    interrupted: int = 0  # earlier attempts our own shutdown interrupted (see attempts_spent)
+    priority: int = 0
+    enqueued_at: datetime.datetime | None = None
+
+    @property
+    def attempts_spent(self) -> int:
+        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How an attempt failed, as recorded on its Attempt row."""
+
+    outcome: str  # an Attempt.Outcome value
+    error_class: str = ""
+    message: str = ""
+    traceback: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """How one attempt of a claimed job ended, as a worker hands it back: the move record() writes.
+
+    Not to be confused with Attempt.Outcome, the kind of ending stored on the Attempt row
+    (`failure.outcome`, or done).
+    """
+
+    claimed: ClaimedJob
+    to: str  # done | retrying | failed | cancelled | queued
+    reason: str
+    result: Any = None
+    failure: Failure | None = None
+    retry_at: datetime.datetime | None = None
+    ended_at: datetime.datetime = field(default_factory=timezone.now)
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A validated job about to be inserted (services builds it); create_jobs() fills in the rest.
+
+    A plain record rather than an unsaved Job: bulk enqueue handles thousands per request, and
+    model instances cost more to build than the rows cost to insert.
+    """
+
+    queue: str
+    task_name: str
+    args: list[Any]
+    payload: dict[str, Any]
+    priority: int
+    max_attempts: int
+    run_at: datetime.datetime
+    idempotency_key: str | None = None
+    timeout: float | None = None
+    pk: int | None = None
+    status: str = ""
+    created_at: datetime.datetime | None = None
+
+    @classmethod
+    def from_job(cls, job: Job) -> NewJob:
+        return cls(
+            queue=job.queue,
+            task_name=job.task_name,
+            args=job.args,
+            payload=job.payload,
+            priority=job.priority,
+            max_attempts=job.max_attempts,
+            run_at=job.run_at,
+            idempotency_key=job.idempotency_key,
+            timeout=job.timeout,
+            pk=job.pk,
+            status=job.status,
+            created_at=job.created_at,
+        )
+
+    def as_job(self) -> Job:
+        """The stored row as a Job instance (no query)."""
+        job = Job(
+            id=self.pk,
+            queue=self.queue,
+            task_name=self.task_name,
+            args=self.args,
+            payload=self.payload,
+            priority=self.priority,
+            max_attempts=self.max_attempts,
+            run_at=self.run_at,
+            created_at=self.created_at,
+            status=self.status,
+            idempotency_key=self.idempotency_key,
+            timeout=self.timeout,
+        )
+        job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
+        return job

@@ -1,0 +1,171 @@
+"""The statement text of the hot moves, per dialect (PostgreSQL, SQLite), in one place to read.
+
+hot.py and create.py fill in the parameters; nothing here runs a statement.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from jobs.models import Attempt, Job, Queue
+from jobs.states.history import EVENT_TARGET
+
+JOB = Job._meta.db_table
+ATTEMPT = Attempt._meta.db_table
+
+# --- claim ------------------------------------------------------------------------------------------
+
+_CLAIM = """
+UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started_at = %s,
+    lease_expires_at = {lease}, finished_at = NULL, cancel_requested_at = NULL,
+    progress = NULL, progress_message = ''
+WHERE status = 'queued' AND id = (
+    SELECT j.id FROM {job} j {indexed_by}
+    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
+      AND j.queue NOT IN (
+        SELECT q.name FROM {queue} q
+        WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
+            SELECT COUNT(*) FROM {job} r WHERE r.queue = q.name AND r.status = 'running')))
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT 1 {lock}
+)"""
+
+# The columns the claim returns, in the order hot.claimed_job() reads them.
+CLAIM_RETURNING = (
+    "id",
+    "queue",
+    "task_name",
+    "args",
+    "payload",
+    "attempt",
+    "max_attempts",
+    "timeout",
+    "interrupted",
+    "priority",
+    "created_at",
+)
+
+
+@functools.cache
+def claim_sql(*, pg: bool, queue_count: int) -> str:
+    """The claim UPDATE for `queue_count` queues. Parameters: worker, started_at, the lease (seconds
+    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, then the queues."""
+    return _CLAIM.format(
+        job=JOB,
+        queue=Queue._meta.db_table,
+        queues=", ".join(["%s"] * queue_count),
+        lease="statement_timestamp() + %s * interval '1 second'" if pg else "%s",
+        lock="FOR UPDATE SKIP LOCKED" if pg else "",
+        # PostgreSQL: never the job whose outcome this transaction writes. If that write finds the
+        # job rescued, the late outcome is stored after the pipeline (finish_and_claim()); claiming
+        # the requeued job here would start it again first.
+        not_previous="AND j.id <> %s " if pg else "",
+        # SQLite's planner prefers the (queue, status) index and then sorts every runnable row;
+        # the partial claim index is already in claim order, so its first match is the answer.
+        indexed_by="" if pg else "INDEXED BY job_claim_idx",
+    )
+
+
+# PostgreSQL, before the claim. Claimers of concurrency-limited queues take turns, so two never
+# both see "one slot free" (the claim is a later statement, so its snapshot includes the previous
+# holder's claim). A claim lost in a server crash leaves the job queued, so it need not wait for the
+# WAL flush. enable_sort off: the claim must walk job_claim_idx, which is already in claim order.
+# With stale statistics (a queue that filled since the last ANALYZE) the planner otherwise picks a
+# (queue, ...) index and sorts every queued job of the queue on each claim: O(backlog) per job.
+# Parameter: the list of queues.
+CLAIM_SETUP_PG = (
+    "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true), "
+    "(SELECT count(*) FROM ("
+    f"SELECT 1 FROM {Queue._meta.db_table} WHERE name = ANY(%s) AND concurrency IS NOT NULL "
+    "ORDER BY name FOR UPDATE) AS limited)"
+)
+
+# --- finish -----------------------------------------------------------------------------------------
+
+# Only while the claim is current: still running, same attempt. Parameters: id, attempt.
+CURRENT_CLAIM = " WHERE id = %s AND status = 'running' AND attempt = %s"
+# Rescued (requeued with the rescuer's 'lost' record of this attempt) and not claimed since.
+# Parameters: id, attempt, id, attempt.
+RESCUED_CLAIM = (
+    " WHERE id = %s AND status = 'queued' AND attempt = %s AND EXISTS ("
+    f"SELECT 1 FROM {ATTEMPT} a WHERE a.job_id = %s AND a.number = %s AND a.outcome = 'lost')"
+)
+FINISH_RETURNING = ("id", "progress", "progress_message")
+DELETE_LOST_ATTEMPT = f"DELETE FROM {ATTEMPT} WHERE job_id = %s AND number = %s AND outcome = 'lost'"
+
+
+def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool) -> str:
+    """The UPDATE that ends an attempt: `columns` set from parameters, then the claim's WHERE."""
+    assignments = [f"{name} = %s" for name in columns]
+    if interrupted:
+        assignments.append("interrupted = interrupted + 1")  # not spent: see attempts_spent()
+    return f"UPDATE {JOB} SET {', '.join(assignments)}{RESCUED_CLAIM if late else CURRENT_CLAIM}"
+
+
+# --- a row and the history rows that hang off it ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class From:
+    """In an INSERT that hangs off an UPDATE: a value taken from the row the UPDATE returned."""
+
+    column: str
+
+
+def with_inserts_pg(update_sql: str, inserts: list[tuple[str, list[object]]]) -> tuple[str, list[object]]:
+    """PostgreSQL: one statement, the INSERTs as data-modifying CTEs over the UPDATE's RETURNING row.
+    Returns the statement and the INSERTs' own parameters (after the UPDATE's)."""
+    ctes, values = [], []
+    for n, (target, items) in enumerate(inserts):
+        exprs = [f"main.{v.column}" if isinstance(v, From) else "%s" for v in items]
+        ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
+        values += [v for v in items if not isinstance(v, From)]
+    return f"WITH main AS ({update_sql}), {', '.join(ctes)} SELECT * FROM main", values
+
+
+def insert_sql(target: str, count: int) -> str:
+    """SQLite: a one-row INSERT into `target` of `count` values."""
+    return f"INSERT INTO {target} VALUES ({', '.join(['%s'] * count)})"
+
+
+# --- enqueue ----------------------------------------------------------------------------------------
+
+JOB_COLUMNS = (
+    "queue, task_name, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
+    "idempotency_key, timeout, last_error, worker, progress_message"
+)
+JOB_COLUMN_COUNT = 15
+
+
+def insert_jobs_sqlite(count: int) -> str:
+    """`count` job rows of JOB_COLUMNS values each, returning their ids in insertion order."""
+    values = ", ".join(["(" + ", ".join(["%s"] * JOB_COLUMN_COUNT) + ")"] * count)
+    return f"INSERT INTO {JOB} ({JOB_COLUMNS}) VALUES {values} RETURNING id"
+
+
+def insert_events_sqlite(count: int) -> str:
+    """The creation events of `count` new jobs, by id. Parameters: the actor, then the ids."""
+    return (
+        f"INSERT INTO {EVENT_TARGET} SELECT id, queue, '', status, 0, 'enqueued', %s, created_at"
+        f" FROM {JOB} WHERE id IN ({', '.join(['%s'] * count)})"
+    )
+
+
+# One statement and one parameter for the rows: they travel as one JSON array (json.dumps is C;
+# psycopg adapting thousands of parameters or array elements is not), the events come from the
+# INSERT's own RETURNING (no second lookup, whose plan would hang on fresh statistics), and the
+# NOTIFY that wakes workers is sent at commit. Parameters: created_at, the rows, the actor, the
+# channel. Returns (id, notified) per job, in insertion order.
+INSERT_JOBS_PG = (
+    f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
+    "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
+    "r->>8, (r->>9)::float8, '', '', '' "
+    "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
+    "RETURNING id, queue, status, created_at), "
+    f"events AS (INSERT INTO {EVENT_TARGET} "
+    "SELECT id, queue, '', status, 0, 'enqueued', %s, created_at FROM new), "
+    "wake AS (SELECT pg_notify(%s, '') FROM new WHERE status = 'queued' LIMIT 1) "
+    "SELECT id, (SELECT count(*) FROM wake) FROM new"
+)

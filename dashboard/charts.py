@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import NotSupportedError
-from django.db.models import Count, F, IntegerField, Q, Subquery
+from django.db.models import Count, F, IntegerField, Q
 from django.db.models.expressions import Func
 from django.utils import timezone
 
-from jobs.models import Attempt, Job, JobEvent
+from jobs import selectors
+from jobs.models import JobEvent
 from jobs.status import Status
 
 WINDOW_SECONDS = 3600  # the chart's hour
@@ -222,9 +223,13 @@ class Latency:
     p99: float
 
 
-def _latencies(samples: dict[str, list[float]]) -> dict[str, Latency]:
+def _latencies(samples: list[tuple[str, float]]) -> dict[str, Latency]:
+    """Percentiles per queue of (queue, seconds) samples."""
+    by_queue: dict[str, list[float]] = {}
+    for queue, seconds in samples:
+        by_queue.setdefault(queue, []).append(seconds)
     result = {}
-    for name, values in sorted(samples.items()):
+    for name, values in sorted(by_queue.items()):
         values.sort()
         p50, p95, p99 = (percentile(values, p) for p in PERCENTILES)
         result[name] = Latency(samples=len(values), p50=p50, p95=p95, p99=p99)
@@ -233,34 +238,16 @@ def _latencies(samples: dict[str, list[float]]) -> dict[str, Latency]:
 
 def run_times() -> dict[str, Latency]:
     """Run-time percentiles per queue over the newest MAX_SAMPLES attempts (any outcome). One query."""
-    samples: dict[str, list[float]] = {}
-    rows = Attempt.objects.order_by("-id").values_list("job__queue", "started_at", "finished_at")[:MAX_SAMPLES]
-    for queue, started, finished in rows:
-        samples.setdefault(queue, []).append(max(0.0, (finished - started).total_seconds()))
-    return _latencies(samples)
+    return _latencies(selectors.run_samples(limit=MAX_SAMPLES))
 
 
 def wait_times() -> dict[str, Latency]:
     """Wait-time percentiles per queue: runnable (run_at) to started, newest started jobs. One query.
 
-    Only jobs running or ended count, as in jobs.selectors.recent_wait_seconds: a retrying job has
-    already moved its run_at on. The search is limited to the newest WAIT_SCAN jobs by id, so a
+    The search is limited to the newest WAIT_SCAN jobs by id (jobs.selectors.wait_samples), so a
     backlog of unstarted jobs bigger than that leaves no samples (its age shows as "oldest waiting").
     """
-    newest = Job.objects.order_by("-id").values("id")[:1]
-    rows = (
-        Job.objects.filter(
-            id__gt=Subquery(newest) - WAIT_SCAN,
-            status__in=[Status.RUNNING, Status.DONE, Status.FAILED],
-            started_at__isnull=False,
-        )
-        .order_by("-id")
-        .values_list("queue", "run_at", "started_at")[:MAX_SAMPLES]
-    )
-    samples: dict[str, list[float]] = {}
-    for queue, run_at, started in rows:
-        samples.setdefault(queue, []).append(max(0.0, (started - run_at).total_seconds()))
-    return _latencies(samples)
+    return _latencies(selectors.wait_samples(limit=MAX_SAMPLES, scan=WAIT_SCAN))
 
 
 @dataclass(frozen=True)

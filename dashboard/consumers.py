@@ -236,12 +236,7 @@ class JobListConsumer(LiveConsumer):
             parts.append(event["counts"])
             if self.operate:  # only operators' pages have the "select all N matching" form
                 parts.append(
-                    fragments.matching_html(
-                        event["count_values"],
-                        status=self.filters.status,
-                        upto=event["upto"],
-                        cap=fragments.TAB_COUNT_CAP,
-                    )
+                    fragments.matching_html(event["count_values"], status=self.filters.status, upto=event["upto"])
                 )
         messages = [text for text in ("".join(prepend), "".join(parts)) if text]
         if messages:

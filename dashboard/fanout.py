@@ -163,8 +163,8 @@ class Tailer:
                 # Capped like the page's tabs: each state reads at most cap + 1 index entries. The newest
                 # job id, read first, is the snapshot "select all N matching" moves to with its N.
                 upto = selectors.last_job_id()
-                counts = listing.state_counts(listing.JobFilters(), cap=fragments.TAB_COUNT_CAP)
-                message["counts"] = fragments.counts_html(counts, cap=fragments.TAB_COUNT_CAP)
+                counts = listing.state_counts(listing.JobFilters())
+                message["counts"] = fragments.counts_html(counts)
                 message["count_values"], message["upto"] = counts, upto
                 self.counts_due, self.counts_at = False, now
             if len(message) > 2:

@@ -21,8 +21,6 @@ from jobs.status import Status
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
 RECENT_JOBS = 15
-QUEUE_COUNT_CAP = 1_000  # per queue and state on the overview and queues pages: "1,000+" above it
-TAB_COUNT_CAP = 1_000  # per state on the jobs list tabs (page and live updates)
 
 
 def pretty_json(value: Any, *, limit: int | None = JSON_DISPLAY_LIMIT) -> tuple[str, int]:
@@ -45,7 +43,7 @@ def overview_context() -> dict[str, Any]:
     workers = selectors.worker_list(include_gone=False)
     _, gone = selectors.worker_counts()
     return {
-        "queues": selectors.queue_stats(cap=QUEUE_COUNT_CAP),
+        "queues": selectors.queue_stats(cap=listing.STATE_COUNT_CAP),
         "workers": workers,
         "workers_gone": gone,
         "recent": recent,
@@ -77,19 +75,19 @@ def changed_rows(job_ids: list[int]) -> list[dict[str, Any]]:
     return [row_payload(job) for job in selectors.jobs_by_id(job_ids, fields=queries.ROW_FIELDS)]
 
 
-def counts_html(counts: dict[str, int], *, cap: int = listing.COUNT_CAP) -> str:
+def counts_html(counts: dict[str, int], *, cap: int = listing.STATE_COUNT_CAP) -> str:
     """The state tabs' counters (capped counts: "1,000+" above `cap`), each replacing its element by id.
 
     "All" is sent only when no state reached the cap; otherwise the page keeps the figure it
     rendered (an estimate on a large table).
     """
-    items = [(f"count-{status}", listing.count_label(counts.get(status, 0), cap=cap)) for status in Status.values]
+    items = [(f"count-{status}", listing.capped_label(counts.get(status, 0), cap=cap)) for status in Status.values]
     if all(count <= cap for count in counts.values()):
-        items.insert(0, ("count-all", f"{sum(counts.values()):,}"))
+        items.insert(0, ("count-all", listing.count_label(sum(counts.values()))))
     return format_html_join("", '<span class="count" id="{}">{}</span>', items)
 
 
-def matching_html(counts: dict[str, int], *, status: str, upto: int, cap: int = listing.COUNT_CAP) -> str:
+def matching_html(counts: dict[str, int], *, status: str, upto: int, cap: int = listing.STATE_COUNT_CAP) -> str:
     """For an operator's list filtered by state alone: the "select all N matching" count and snapshot,
     moved with the live tab counts so the two agree ("" when "All" keeps an estimate, as counts_html does).
 
@@ -97,9 +95,9 @@ def matching_html(counts: dict[str, int], *, status: str, upto: int, cap: int = 
     counts, so the action takes no job the count did not.
     """
     if status:
-        label = listing.count_label(counts.get(status, 0), cap=cap)
+        label = listing.capped_label(counts.get(status, 0), cap=cap)
     elif all(count <= cap for count in counts.values()):
-        label = f"{sum(counts.values()):,}"
+        label = listing.count_label(sum(counts.values()))
     else:
         return ""
     return format_html(

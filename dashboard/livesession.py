@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from importlib import import_module
 from typing import Any
 
@@ -28,6 +27,7 @@ from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare
 
 from dashboard.permissions import access_for
+from jobs.conf import read_setting
 
 logger = logging.getLogger(__name__)
 # The close code app.js reads as "signed out". Not 1008 (policy violation): daphne's WebSocket library
@@ -36,11 +36,8 @@ SESSION_ENDED = 4001
 
 
 def check_interval() -> float:
-    """Seconds between two checks of an open socket's session (Django setting, else environment, else 5)."""
-    value = getattr(settings, "JOBDECK_LIVE_SESSION_CHECK_SECONDS", None)
-    if value is None:
-        value = os.environ.get("JOBDECK_LIVE_SESSION_CHECK_SECONDS", "")
-    return float(value) if value != "" else 5.0
+    """Seconds between two checks of an open socket's session (JOBDECK_LIVE_SESSION_CHECK_SECONDS, default 5)."""
+    return read_setting("JOBDECK_LIVE_SESSION_CHECK_SECONDS", 5.0)
 
 
 def session_group(session_key: str) -> str:

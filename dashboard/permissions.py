@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+
+from jobs.conf import read_setting
 
 VIEWER = "viewer"
 OPERATOR = "operator"
@@ -51,7 +52,8 @@ class Access:
 
 
 def payloads_hidden_from_viewers() -> bool:
-    return bool(getattr(settings, "JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS", False))
+    """JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS (1: viewers see no payload or result)."""
+    return bool(read_setting("JOBDECK_HIDE_PAYLOADS_FROM_VIEWERS", 0))
 
 
 def role_of(user: Any) -> str | None:
@@ -74,18 +76,6 @@ def role_of(user: Any) -> str | None:
 
 def access_for(user: Any) -> Access:
     return Access(role_of(user))
-
-
-def can_view(user: Any) -> bool:
-    return access_for(user).view
-
-
-def can_operate(user: Any) -> bool:
-    return access_for(user).operate
-
-
-def can_administer(user: Any) -> bool:
-    return access_for(user).administer
 
 
 def require(level: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

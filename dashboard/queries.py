@@ -1,4 +1,5 @@
-"""The jobs list's URL: its query string read into jobs.listing.JobFilters, and the columns a row shows.
+"""The jobs list's URL: its query string read into jobs.listing.JobFilters and written back from them,
+and the columns a row shows.
 
 A search or task that cannot be run is refused (InvalidSearch); other malformed values are ignored.
 """
@@ -6,6 +7,7 @@ A search or task that cannot be run is refused (InvalidSearch); other malformed 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.http import QueryDict
 
@@ -71,3 +73,25 @@ def parse_filters(query: QueryDict) -> JobFilters:
         oldest_first=query.get("order") == "oldest",
         **parse_search(query.get("q", "")),
     )
+
+
+def query_string(filters: JobFilters, **changes: Any) -> str:
+    """The query string for these filters with `changes` applied (empty values dropped): what
+    parse_filters reads back."""
+    values = {
+        "status": filters.status,
+        "queue": filters.queue,
+        "task": filters.task,
+        "priority": "" if filters.priority is None else filters.priority,
+        "worker": filters.worker,
+        "created_after": filters.created_after_text,
+        "created_before": filters.created_before_text,
+        "q": filters.search,
+        "order": "oldest" if filters.oldest_first else "",
+        **changes,
+    }
+    query = QueryDict(mutable=True)
+    for key, value in values.items():
+        if value not in ("", None):
+            query[key] = str(value)
+    return query.urlencode()

@@ -1,5 +1,5 @@
 """Job lists: the filters every edge shares (dashboard, REST API, `manage.py jobs`), keyset pages,
-capped per-state counts and the id selections bulk actions act on.
+capped counts and how they read ("1,000+", "about 98,000"), and the id selections bulk actions act on.
 
 Every function only reads, with a bounded number of queries whatever the table size.
 """
@@ -14,17 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, F, JSONField, Q, Subquery, TextField, Value, When
+from django.db.models import Case, F, JSONField, Q, QuerySet, Subquery, TextField, Value, When
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast, Length
 
 from jobs.conf import read_setting
+from jobs.database import is_postgres
 from jobs.exceptions import InvalidSearch, UnknownTask
 from jobs.models import Job, JobQuerySet
 from jobs.registry import all_tasks, get_task
 from jobs.status import Status
 
-COUNT_CAP = 10_000  # per-state counts stop here unless a caller asks for another cap
+# Counts stop at a cap: each reads at most cap + 1 index entries whatever the table's size.
+COUNT_CAP = 10_000  # one count per page view (the admin's lists, the jobs list's "All")
+STATE_COUNT_CAP = 1_000  # per state (and queue) on dashboard views: 7 counts ~4 ms at 1M jobs (10,000: ~30 ms)
 INPUT_TIME = "%Y-%m-%dT%H:%M:%S"  # how a time bound is written in a URL or a form
 SEARCH_WINDOW = 100_000  # default of JOBDECK_SEARCH_WINDOW: free text reads at most the newest this many job ids
 MAX_SEARCH = 200  # characters of free text
@@ -318,7 +321,7 @@ def job_ids(filters: JobFilters, *, limit: int, statuses: Collection[str] = (), 
     return list(qs.order_by("id").values_list("pk", flat=True)[:limit])
 
 
-def state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str, int]:
+def state_counts(filters: JobFilters, *, cap: int = STATE_COUNT_CAP) -> dict[str, int]:
     """Jobs per state within the filters (all but the state), each counted up to `cap` + 1. One query.
 
     Each count reads at most cap + 1 index entries of its state, however big the table is; a value
@@ -337,7 +340,7 @@ def state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str, int]
     return dict(zip(Status.values, row, strict=True))
 
 
-def small_state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str, int] | None:
+def small_state_counts(filters: JobFilters, *, cap: int = STATE_COUNT_CAP) -> dict[str, int] | None:
     """Jobs per state within the filters (all but the state) when at most `cap` jobs match, else None.
 
     For filters no (column, status) index serves (see JobFilters.counts_by_sample): counting each
@@ -353,6 +356,40 @@ def small_state_counts(filters: JobFilters, *, cap: int = COUNT_CAP) -> dict[str
     return counts
 
 
-def count_label(count: int, *, cap: int = COUNT_CAP) -> str:
-    """A capped count for people: "1,234", or "10,000+" when counting stopped at the cap."""
-    return f"{cap:,}+" if count > cap else f"{count:,}"
+def capped_count(queryset: QuerySet[Any], *, cap: int = COUNT_CAP) -> int:
+    """The rows of `queryset` counted up to `cap` + 1 (above `cap` means "more"): one query,
+    `SELECT COUNT(*) FROM (SELECT ... LIMIT cap + 1)`, that reads at most cap + 1 index entries."""
+    return queryset[: cap + 1].count()
+
+
+def row_estimate(queryset: QuerySet[Any]) -> int:
+    """The planner's row count (pg_class.reltuples) of an unfiltered PostgreSQL table, else 0 (unknown)."""
+    connection = connections[queryset.db]
+    if not is_postgres(connection) or queryset.query.has_filters():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [connection.ops.quote_name(queryset.model._meta.db_table)],
+        )
+        row = cursor.fetchone()
+    return max(0, int(row[0])) if row else 0  # -1 means "never analysed"
+
+
+def count_label(count: int, *, more: bool = False) -> str:
+    """A count for people: "1,234", or "1,234+" when counting stopped there and `more` rows exist."""
+    return f"{count:,}+" if more else f"{count:,}"
+
+
+def capped_label(count: int, *, cap: int) -> str:
+    """The label of a count read up to `cap` + 1 (state_counts): "1,000+" when above the cap."""
+    return count_label(min(count, cap), more=count > cap)
+
+
+def total_label(queryset: QuerySet[Any], *, counted: int, cap: int = COUNT_CAP) -> str:
+    """The label of `counted`, a capped_count of `queryset`: exact up to the cap; past it PostgreSQL's
+    estimate of an unfiltered table ("about 98,000") when that is larger, else "10,000+"."""
+    if counted <= cap:
+        return count_label(counted)
+    estimate = row_estimate(queryset)
+    return f"about {estimate:,}" if estimate > cap else count_label(cap, more=True)

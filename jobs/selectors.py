@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -30,6 +31,11 @@ class QueueStats:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def per_state(self) -> list[tuple[str, int, bool]]:
+        """(state, count, capped) in state order; capped: the count stopped at the cap, more exist."""
+        return [(status, count, status in self.capped) for status, count in self.counts.items()]
 
 
 def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
@@ -119,14 +125,6 @@ def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int)
             entry.capped.add(status)
 
 
-def job_counts() -> dict[str, int]:
-    """Counts per state over all queues."""
-    counts = {s.value: 0 for s in Status}
-    for status, count in Job.objects.values_list("status").annotate(n=Count("id")).order_by():
-        counts[status] = count
-    return counts
-
-
 def has_runnable(queues: Sequence[str]) -> bool:
     """Whether any job in `queues` is runnable now (paused or full queues included)."""
     return Job.objects.runnable().filter(queue__in=queues).exists()
@@ -156,8 +154,30 @@ def job_logs(job_id: int, *, attempt: int | None = None, after_id: int = 0, limi
     return list(qs.order_by("id")[:limit])
 
 
-def worker_list(*, include_gone: bool = True) -> list[WorkerProcess]:
-    """Workers, alive ones first, then newest first; each with `is_alive` and `running_job_ids`.
+@dataclass(frozen=True)
+class WorkerRow:
+    """A worker process as the pages and the API list it, with the jobs it runs now."""
+
+    id: int
+    name: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    worker_type: str
+    started_at: datetime.datetime
+    last_heartbeat: datetime.datetime  # a heartbeat, or its clean stop
+    stopped_at: datetime.datetime | None
+    is_alive: bool  # WorkerProcessQuerySet decides, the one rule
+    running: list[tuple[int, str]]  # (job id, task) of each job it runs now, oldest first
+
+    @property
+    def running_job_ids(self) -> list[int]:
+        return [job_id for job_id, _ in self.running]
+
+
+def worker_list(*, include_gone: bool = True) -> list[WorkerRow]:
+    """Workers, alive ones first, then newest first, each with the jobs it runs now. Two queries.
 
     Alive or gone is decided by WorkerProcessQuerySet, the one rule. Gone workers (stopped, or
     killed and silent) stay listed until pruned (JOBDECK_WORKER_RETENTION_SECONDS).
@@ -165,13 +185,13 @@ def worker_list(*, include_gone: bool = True) -> list[WorkerProcess]:
     workers = WorkerProcess.objects.with_liveness().order_by("-is_alive", "-started_at", "-id")
     if not include_gone:
         workers = workers.filter(is_alive=True)
-    rows = list(workers)
-    running: dict[str, list[int]] = {}
-    for worker, job_id in Job.objects.filter(status=Status.RUNNING).values_list("worker", "pk"):
-        running.setdefault(worker, []).append(job_id)
-    for w in rows:
-        w.running_job_ids = running.get(w.name, [])  # type: ignore[attr-defined]
-    return rows
+    columns = [f.name for f in dataclass_fields(WorkerRow) if f.name != "running"]
+    rows = list(workers.values(*columns))
+    running: dict[str, list[tuple[int, str]]] = {}
+    jobs = Job.objects.filter(status=Status.RUNNING).order_by("id").values_list("worker", "pk", "task_name")
+    for worker, job_id, task in jobs:  # bounded by the workers' slots
+        running.setdefault(worker, []).append((job_id, task))
+    return [WorkerRow(**row, running=running.get(row["name"], [])) for row in rows]
 
 
 def worker_counts() -> tuple[int, int]:
@@ -207,25 +227,27 @@ def live_worker_queues() -> dict[str, int]:
     return served
 
 
-def recent_run_seconds(*, limit: int = 1000) -> list[float]:
-    """How long each of the latest `limit` attempts ran, in seconds (newest attempts by id)."""
-    rows = Attempt.objects.order_by("-id").values_list("started_at", "finished_at")[:limit]
-    return [max(0.0, (finished - started).total_seconds()) for started, finished in rows]
+def run_samples(*, limit: int) -> list[tuple[str, float]]:
+    """(queue, seconds) of the newest `limit` attempts, any outcome: how long each ran. One query
+    (newest attempts by id, their job's queue by primary key)."""
+    rows = Attempt.objects.order_by("-id").values_list("job__queue", "started_at", "finished_at")[:limit]
+    return [(queue, max(0.0, (finished - started).total_seconds())) for queue, started, finished in rows]
 
 
-def recent_wait_seconds(*, limit: int = 1000) -> list[float]:
-    """How long each of the latest `limit` started jobs waited between becoming runnable and starting.
+def wait_samples(*, limit: int, scan: int | None = None) -> list[tuple[str, float]]:
+    """(queue, seconds) of the newest `limit` started jobs: how long each waited between becoming
+    runnable and starting. One query.
 
     run_at is when the job last became runnable (enqueue, schedule, retry or run-now) and started_at
     the start of its latest attempt; both describe the same attempt only while the job is running or
-    ended (a retrying job has already moved run_at on), hence the status filter.
+    ended (a retrying job has already moved run_at on), hence the status filter. With `scan`, only
+    the newest `scan` jobs by id are searched, so a larger backlog of unstarted jobs leaves none.
     """
-    rows = (
-        Job.objects.filter(status__in=[Status.RUNNING, Status.DONE, Status.FAILED], started_at__isnull=False)
-        .order_by("-id")
-        .values_list("run_at", "started_at")[:limit]
-    )
-    return [max(0.0, (started - run_at).total_seconds()) for run_at, started in rows]
+    jobs = Job.objects.filter(status__in=[Status.RUNNING, Status.DONE, Status.FAILED], started_at__isnull=False)
+    if scan is not None:
+        jobs = jobs.filter(id__gt=Subquery(Job.objects.order_by("-id").values("id")[:1]) - scan)
+    rows = jobs.order_by("-id").values_list("queue", "run_at", "started_at")[:limit]
+    return [(queue, max(0.0, (started - run_at).total_seconds())) for queue, run_at, started in rows]
 
 
 def health_problems(*, max_wait: datetime.timedelta) -> list[str]:
@@ -329,12 +351,3 @@ def job_progress(job_ids: list[int]) -> dict[int, tuple[str, float | None, str]]
     """(status, progress, progress message) of each job in `job_ids`. One query by primary key."""
     rows = Job.objects.filter(pk__in=job_ids).values_list("pk", "status", "progress", "progress_message")
     return {pk: (status, progress, message) for pk, status, progress, message in rows}
-
-
-def running_by_worker() -> dict[str, list[tuple[int, str]]]:
-    """(job id, task) of each running job, by the worker holding it. One query; bounded by the slots."""
-    running: dict[str, list[tuple[int, str]]] = {}
-    rows = Job.objects.filter(status=Status.RUNNING).order_by("id").values_list("worker", "pk", "task_name")
-    for worker, job_id, task in rows:
-        running.setdefault(worker, []).append((job_id, task))
-    return running

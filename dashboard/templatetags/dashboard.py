@@ -1,4 +1,5 @@
-"""Template helpers for the dashboard: relative times with the absolute UTC time on hover, and durations."""
+"""Template helpers for the dashboard: relative times with the absolute UTC time on hover, durations,
+counts ("1,000+") and cron expressions in words."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
+
+from dashboard import cron_words
+from jobs import listing
 
 register = template.Library()
 
@@ -73,3 +77,15 @@ def percent(value: float | None) -> str:
 def thousands(value: int) -> str:
     """12345 -> "12,345"."""
     return f"{value:,}"
+
+
+@register.filter
+def count_label(value: int, more: bool = False) -> str:
+    """{{ count|count_label }} "1,234"; {{ count|count_label:capped }} "1,000+" (jobs.listing.count_label)."""
+    return listing.count_label(value, more=more)
+
+
+@register.filter(name="cron_words")
+def cron_words_filter(expression: str) -> str:
+    """{{ schedule.cron|cron_words }}: the expression in plain words, or as it is (dashboard.cron_words)."""
+    return cron_words.describe(expression)

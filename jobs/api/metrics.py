@@ -74,13 +74,11 @@ def render_metrics() -> str:
         for (queue, new_status), total in sorted(selectors.outcome_totals().items())
     ]
     window = f"over the latest {WINDOW} (a sliding window, not a counter: use histogram_quantile without rate())"
+    run = [seconds for _, seconds in selectors.run_samples(limit=WINDOW)]
+    wait = [seconds for _, seconds in selectors.wait_samples(limit=WINDOW)]
+    lines += _histogram("jobdeck_attempt_run_seconds", f"How long attempts ran, {window}.", run)
     lines += _histogram(
-        "jobdeck_attempt_run_seconds", f"How long attempts ran, {window}.", selectors.recent_run_seconds(limit=WINDOW)
-    )
-    lines += _histogram(
-        "jobdeck_job_wait_seconds",
-        f"How long started jobs waited from runnable to start, {window}.",
-        selectors.recent_wait_seconds(limit=WINDOW),
+        "jobdeck_job_wait_seconds", f"How long started jobs waited from runnable to start, {window}.", wait
     )
     return "\n".join(lines) + "\n"
 

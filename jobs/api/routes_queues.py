@@ -66,5 +66,5 @@ def workers(request: HttpRequest, alive: bool | None = None) -> Status:
     pruned. `alive=true` lists only the alive ones, `alive=false` only the gone ones."""
     rows = selectors.worker_list(include_gone=alive is not True)
     if alive is False:
-        rows = [w for w in rows if not w.is_alive]  # type: ignore[attr-defined]
+        rows = [w for w in rows if not w.is_alive]
     return Status(200, rows)

@@ -79,5 +79,5 @@ def test_overview_marks_counts_that_stopped_at_a_cap() -> None:
         "dashboard/overview.html#overview-live",
         {"queues": {"big": stats}, "workers": [], "recent": [], "performance": [], "chart_json": "{}"},
     )
-    assert 'title="at least 10000: counted up to a cap">10000+</a>' in html
+    assert 'title="at least 10,000: counted up to a cap">10,000+</a>' in html
     assert 'class="status-count status-queued">7</a>' in html

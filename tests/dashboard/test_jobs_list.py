@@ -11,9 +11,8 @@ from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
 
-from dashboard import queries, views
+from dashboard import queries
 from jobs import listing, states
-from jobs.admin.pagination import CappedPaginator
 from jobs.models import Job, JobEvent
 from jobs.status import Status
 from tests.dashboard.conftest import run_job
@@ -125,13 +124,12 @@ def test_state_counts_are_within_the_filters_and_capped(make_job: Any) -> None:
     assert listing.state_counts(listing.JobFilters(queue="mail"))["queued"] == 4
     assert listing.state_counts(listing.JobFilters(queue="mail"))["done"] == 1
     assert listing.state_counts(listing.JobFilters(queue="mail"), cap=2)["queued"] == 3  # "more than 2"
-    assert listing.count_label(3, cap=2) == "2+"
-    assert listing.count_label(1_234, cap=10_000) == "1,234"
+    assert listing.capped_label(3, cap=2) == "2+"
+    assert listing.capped_label(1_234, cap=10_000) == "1,234"
 
 
 def test_large_counts_are_labelled_estimated(viewer_client: Client, make_job: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr(views, "TAB_COUNT_CAP", 2)
-    monkeypatch.setattr(CappedPaginator, "cap", 2)
+    monkeypatch.setattr(listing, "STATE_COUNT_CAP", 2)
     for _ in range(3):
         make_job()
     run_job(make_job(queue="solo").pk)

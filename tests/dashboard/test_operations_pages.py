@@ -7,7 +7,9 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -146,6 +148,18 @@ def test_workers_page_shows_each_worker_its_running_jobs_and_flags_gone_ones(
     assert "gone" not in a
     assert "gone: lost" in b and "idle" in b and "0 of 2 (process)" in b
     assert 'hx-trigger="every 5s"' in html
+
+
+def test_workers_page_reads_the_running_jobs_once(viewer_client: Client, make_job: Any) -> None:
+    worker = register_worker(name="host-a:10:abc", queues=("mail",), concurrency=4, worker_type="thread")
+    make_job(queue="mail")
+    assert states.claim_next(queues=["mail"], worker=worker.name, lease_seconds=60) is not None
+
+    with CaptureQueriesContext(connection) as captured:
+        assert viewer_client.get(reverse("dashboard:workers")).status_code == 200
+
+    running = [q["sql"] for q in captured if "running" in q["sql"] and "jobs_job" in q["sql"]]
+    assert len(running) == 1, running
 
 
 def test_stopped_workers_are_listed_as_gone_until_pruned(viewer_client: Client) -> None:

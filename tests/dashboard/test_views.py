@@ -206,14 +206,14 @@ def test_jobs_list_filters_by_state_queue_task_priority_and_id(viewer_client: Cl
 
 
 def test_jobs_list_pages_by_id_with_links_that_keep_the_filters(viewer_client: Client, make_job: Any) -> None:
-    from dashboard import views
+    from dashboard.views.jobs_list import PAGE_SIZE
 
-    jobs = [make_job(queue="mail") for _ in range(views.PAGE_SIZE + 3)]
+    jobs = [make_job(queue="mail") for _ in range(PAGE_SIZE + 3)]
     make_job(queue="other")
 
     first = viewer_client.get(reverse("dashboard:jobs"), {"queue": "mail"}).content.decode()
     ids = [int(i) for i in re.findall(r'<tr id="job-(\d+)"', first)]
-    assert ids == sorted((j.pk for j in jobs), reverse=True)[: views.PAGE_SIZE]
+    assert ids == sorted((j.pk for j in jobs), reverse=True)[:PAGE_SIZE]
     older = re.search(r'href="\?([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
     assert "queue=mail" in older and f"before={ids[-1]}" in older
 
@@ -225,20 +225,20 @@ def test_jobs_list_pages_by_id_with_links_that_keep_the_filters(viewer_client: C
 def test_jobs_list_oldest_first_pages_forward_and_keeps_the_order_in_every_link(
     viewer_client: Client, make_job: Any
 ) -> None:
-    from dashboard import views
+    from dashboard.views.jobs_list import PAGE_SIZE
 
-    jobs = sorted(make_job(queue="mail").pk for _ in range(views.PAGE_SIZE + 3))
+    jobs = sorted(make_job(queue="mail").pk for _ in range(PAGE_SIZE + 3))
 
     first = viewer_client.get(reverse("dashboard:jobs"), {"queue": "mail", "order": "oldest"}).content.decode()
     ids = [int(i) for i in re.findall(r'<tr id="job-(\d+)"', first)]
-    assert ids == jobs[: views.PAGE_SIZE]
+    assert ids == jobs[:PAGE_SIZE]
     assert '<option value="oldest" selected>' in first
     newer = re.search(r'href="\?([^"]+)" rel="next">Newer', first).group(1).replace("&amp;", "&")
     assert "order=oldest" in newer and f"after_job={ids[-1]}" in newer
     assert all("order=oldest" in link for link in re.findall(r'<a href="\?([^"]*status=[^"]*)"', first))  # tabs
 
     second = viewer_client.get(reverse("dashboard:jobs") + "?" + newer).content.decode()
-    assert [int(i) for i in re.findall(r'<tr id="job-(\d+)"', second)] == jobs[views.PAGE_SIZE :]
+    assert [int(i) for i in re.findall(r'<tr id="job-(\d+)"', second)] == jobs[PAGE_SIZE:]
     assert 'rel="next"' not in second and "« Oldest" in second
 
 

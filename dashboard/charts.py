@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import NotSupportedError
 from django.db.models import Count, F, IntegerField, Q
@@ -49,17 +49,25 @@ class EpochBucket(Func):
         super().__init__(expression)
         self.size = size
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
         raise NotSupportedError(f"EpochBucket is not implemented for {connection.vendor}")
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"FLOOR(EXTRACT(EPOCH FROM {sql}) / %s)::bigint", [*params, self.size]
+        return f"FLOOR(EXTRACT(EPOCH FROM {sql}) / %s)::bigint", (*params, self.size)
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
         # Django stores aware datetimes as UTC text; '%%s' reaches SQLite as '%s' (seconds since 1970).
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(CAST(strftime('%%s', {sql}) AS INTEGER) / %s)", [*params, self.size]
+        return f"(CAST(strftime('%%s', {sql}) AS INTEGER) / %s)", (*params, self.size)
 
 
 @dataclass
@@ -128,7 +136,14 @@ def reset() -> None:
         _state = _State()
 
 
-def _count_events(*, after_id: int, upto: int, since: datetime.datetime) -> list[dict[str, Any]]:
+class EventCount(TypedDict):
+    queue: str
+    bucket: int
+    done: int
+    failed: int
+
+
+def _count_events(*, after_id: int, upto: int, since: datetime.datetime) -> list[EventCount]:
     """Done and failed events in (after_id, upto] written since `since`, per queue and bucket. One query."""
     return list(
         JobEvent.objects.filter(

@@ -240,6 +240,7 @@ class Fanout:
             self.loop = loop
             self.started = loop.create_future()
             self.task = loop.create_task(self._run(self.started), name="jobdeck-fanout")
+        assert self.started is not None  # set with the task
         await asyncio.shield(self.started)
 
     async def leave(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:

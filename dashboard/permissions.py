@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -67,7 +67,7 @@ def role_of(user: Any) -> str | None:
         return ADMIN
     cached = getattr(user, "_jobdeck_role", False)
     if cached is not False:
-        return cached
+        return cast("str | None", cached)  # set below, on this user object
     names = set(user.groups.filter(name__in=RANK).values_list("name", flat=True))
     role = max(names, key=RANK.__getitem__) if names else None
     user._jobdeck_role = role

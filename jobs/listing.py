@@ -300,8 +300,11 @@ def job_page(
 ) -> tuple[list[Job], int | None]:
     """One keyset page in the filters' order, starting past `past_id` (None: the first page), and the
     `past_id` of the next page (None on the last page). One query."""
-    keyset = {"after_id" if filters.oldest_first else "before_id": past_id}
-    rows = list_jobs(filters, **keyset, limit=limit + 1, fields=fields)  # one extra: is there more?
+    # One extra row: is there more?
+    if filters.oldest_first:
+        rows = list_jobs(filters, after_id=past_id, limit=limit + 1, fields=fields)
+    else:
+        rows = list_jobs(filters, before_id=past_id, limit=limit + 1, fields=fields)
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].pk
     return rows, None
@@ -329,7 +332,8 @@ def state_counts(filters: JobFilters, *, cap: int = STATE_COUNT_CAP) -> dict[str
     SQLite allows no LIMIT inside a UNION.
     """
     base = filtered_jobs(filters, with_status=False)
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for status in Status.values:
         sql, sub_params = base.filter(status=status).values("pk")[: cap + 1].query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608 - the ORM's own SQL

@@ -89,9 +89,10 @@ def oldest_runnable(queues: Sequence[str]) -> dict[str, datetime.datetime]:
 
 def _aware(value: datetime.datetime | str) -> datetime.datetime:
     """A datetime read by raw SQL: SQLite gives Django's stored text (UTC), PostgreSQL a datetime."""
-    if isinstance(value, str):
-        value = parse_datetime(value)  # type: ignore[assignment]
-    return value if timezone.is_aware(value) else value.replace(tzinfo=datetime.UTC)  # type: ignore[union-attr]
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    if parsed is None:
+        raise ValueError(f"not a stored datetime: {value!r}")
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.UTC)
 
 
 def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int) -> None:
@@ -182,9 +183,10 @@ def worker_list(*, include_gone: bool = True) -> list[WorkerRow]:
     Alive or gone is decided by WorkerProcessQuerySet, the one rule. Gone workers (stopped, or
     killed and silent) stay listed until pruned (JOBDECK_WORKER_RETENTION_SECONDS).
     """
-    workers = WorkerProcess.objects.with_liveness().order_by("-is_alive", "-started_at", "-id")
+    # is_alive is with_liveness()'s annotation, which django-stubs cannot see through a QuerySet method.
+    workers = WorkerProcess.objects.with_liveness().order_by("-is_alive", "-started_at", "-id")  # type: ignore[misc]
     if not include_gone:
-        workers = workers.filter(is_alive=True)
+        workers = workers.filter(is_alive=True)  # type: ignore[misc]
     columns = [f.name for f in dataclass_fields(WorkerRow) if f.name != "running"]
     rows = list(workers.values(*columns))
     running: dict[str, list[tuple[int, str]]] = {}
@@ -207,7 +209,7 @@ def database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except DatabaseError:
         return False
 
@@ -247,7 +249,11 @@ def wait_samples(*, limit: int, scan: int | None = None) -> list[tuple[str, floa
     if scan is not None:
         jobs = jobs.filter(id__gt=Subquery(Job.objects.order_by("-id").values("id")[:1]) - scan)
     rows = jobs.order_by("-id").values_list("queue", "run_at", "started_at")[:limit]
-    return [(queue, max(0.0, (started - run_at).total_seconds())) for queue, run_at, started in rows]
+    return [
+        (queue, max(0.0, (started - run_at).total_seconds()))
+        for queue, run_at, started in rows
+        if run_at is not None and started is not None  # started_at is filtered; run_at is always set
+    ]
 
 
 def health_problems(*, max_wait: datetime.timedelta) -> list[str]:

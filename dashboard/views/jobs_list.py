@@ -68,7 +68,8 @@ def tabs_for(filters: listing.JobFilters) -> tuple[list[Tab], bool]:
     all_count, counts, capped = tab_counts(filters)
     tabs = [Tab("all", "All", all_count, queries.query_string(filters, status=""))]
     tabs += [
-        Tab(s.value, s.label, counts.get(s.value, ""), queries.query_string(filters, status=s.value)) for s in Status
+        Tab(s.value, str(s.label), counts.get(s.value, ""), queries.query_string(filters, status=s.value))
+        for s in Status
     ]
     return tabs, capped
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from jobs import listing
@@ -22,7 +25,7 @@ class CappedPaginator(Paginator):
     @cached_property
     def counted(self) -> int:
         """The rows, counted up to cap + 1."""
-        return listing.capped_count(self.object_list, cap=self.cap)
+        return listing.capped_count(self._queryset, cap=self.cap)
 
     @cached_property
     def count(self) -> int:
@@ -36,7 +39,12 @@ class CappedPaginator(Paginator):
     @cached_property
     def count_label(self) -> str:
         """The count for people: "1,234", "10,000+", or "about 98,000" (PostgreSQL estimate)."""
-        return listing.total_label(self.object_list, counted=self.counted, cap=self.cap)
+        return listing.total_label(self._queryset, counted=self.counted, cap=self.cap)
+
+    @property
+    def _queryset(self) -> QuerySet[Any]:
+        # The admin hands a changelist's paginator its QuerySet; Paginator's type allows any sequence.
+        return cast("QuerySet[Any]", self.object_list)
 
 
 class LargeTableAdmin(admin.ModelAdmin):

@@ -56,8 +56,9 @@ def audit(page: Any, *, rules: dict[str, Any] | None = None) -> list[str]:
 
 def every_state(base: str) -> dict[str, str]:
     """Jobs, queues, workers and schedules in every state a page can show; returns page name -> path."""
-    from jobs import schedules, services
+    from jobs import services
     from jobs.engine.workers import register_worker
+    from jobs.services import schedules
 
     def enqueue(queue: str = "default", **options: Any) -> Any:
         spec = services.JobSpec(task_name="tests.tasks.add", args=[1, 2], queue=queue, **options)

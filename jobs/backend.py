@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.tasks import Task, TaskResult
 from django.tasks.backends.base import BaseTaskBackend
@@ -15,9 +15,14 @@ from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
 from jobs.status import Status
 
+if TYPE_CHECKING:
+    DjangoTask = Task[..., Any]
+else:
+    DjangoTask = Task  # generic only in django-stubs: Django's Task cannot be subscripted at run time
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class JobdeckTask(Task):
+class JobdeckTask(DjangoTask):
     """Django's Task plus the options Django's API lacks, set as `@task(max_attempts=5, timeout=60)`.
 
     The names follow Django's open proposals for retries and timeouts, so a later move is painless.
@@ -40,7 +45,7 @@ class DatabaseBackend(BaseTaskBackend):
     supports_get_result = True
     supports_async_task = True
 
-    def validate_task(self, task: Task) -> None:
+    def validate_task(self, task: Task[..., Any]) -> None:
         super().validate_task(task)
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and not options.is_max_attempts(max_attempts):
@@ -49,7 +54,7 @@ class DatabaseBackend(BaseTaskBackend):
         if timeout is not None and not options.is_timeout(timeout):
             raise InvalidTask(options.TIMEOUT_ERROR)
 
-    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+    def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)
         registry.register(task)
         try:
@@ -72,7 +77,7 @@ class DatabaseBackend(BaseTaskBackend):
             raise InvalidTask(exc.message) from exc
         return self._result(job, task)
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> TaskResult[..., Any]:
         try:
             job = selectors.job_detail(int(result_id))
         except (JobNotFound, ValueError, TypeError):
@@ -80,7 +85,7 @@ class DatabaseBackend(BaseTaskBackend):
         task = registry.resolve_for_execution(job.task_name).task
         return self._result(job, task)
 
-    def _result(self, job: Job, task: Task) -> TaskResult:
+    def _result[**P, R](self, job: Job, task: Task[P, R]) -> TaskResult[P, R]:
         attempts = selectors.job_attempts(job.pk) if job.attempt else []
         reason = ""
         if job.status == Status.CANCELLED and not any(a.error_class for a in attempts):

@@ -12,12 +12,15 @@ import datetime
 import functools
 import json
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from jobs.conf import read_setting
+
+if TYPE_CHECKING:
+    from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 
 NOTIFY_CHANNEL = "jobdeck_jobs"  # workers and the dashboard's tailer LISTEN on it
 LISTEN_SQL = f"LISTEN {NOTIFY_CHANNEL}"
@@ -55,6 +58,13 @@ def listen_connection_kwargs(settings_dict: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class RawCursor(Protocol):
+    """What Hot.execute() returns: a DB-API cursor (sqlite3's or psycopg's), as jobs/states reads it."""
+
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+
 class Hot:
     """The default database's raw connection, for one transaction's hot statements.
 
@@ -70,7 +80,7 @@ class Hot:
         self.ops = self.conn.ops
         self.prepare = self.pg and _allow_prepare(self.conn.connection)
 
-    def execute(self, sql: str, params: Sequence[Any]) -> Any:
+    def execute(self, sql: str, params: Sequence[Any]) -> RawCursor:
         """Run one statement on a fresh cursor and return the cursor (its rows may be read later)."""
         # wrap_database_errors turns driver errors into django.db ones (IntegrityError...), as
         # Django's own cursors do, so callers catch one hierarchy.
@@ -88,7 +98,8 @@ class Hot:
         if self.conn.queries_logged:  # keep assertNumQueries and debug tooling truthful
             self.conn.queries_log.append(
                 {
-                    "sql": self.ops.compose_sql(sql, params)
+                    # compose_sql() exists on PostgreSQL's operations only, and self.pg says they are.
+                    "sql": cast("PostgresOperations", self.ops).compose_sql(sql, params)
                     if self.pg
                     else self.ops.last_executed_query(cursor, sql, params),
                     "time": "0.000",
@@ -179,11 +190,10 @@ def _qmark(sql: str) -> str:
 
 def datetime_value(value: Any) -> datetime.datetime | None:
     """A datetime column read through a raw cursor: text (UTC) on SQLite, aware already on PostgreSQL."""
-    if isinstance(value, str):
-        value = datetime.datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.UTC)
-    return value
+    parsed: datetime.datetime | None = datetime.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return parsed
 
 
 def json_value(value: Any) -> Any:

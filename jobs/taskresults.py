@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Our seven states on Django's four (documented in docs/architecture.md).
-DJANGO_STATUS = {
+DJANGO_STATUS: dict[str, TaskResultStatus] = {  # keyed by Status (str values), looked up by job.status
     Status.SCHEDULED: TaskResultStatus.READY,
     Status.QUEUED: TaskResultStatus.READY,
     Status.RETRYING: TaskResultStatus.READY,
@@ -45,14 +45,18 @@ CANCELLED_ERROR = "jobs.context.JobCancelled"
 class AttemptFacts(Protocol):
     """What a TaskResult takes from one ended attempt (an Attempt row has these)."""
 
-    worker: str
-    error_class: str
-    traceback: str
+    # Read-only members: an Attempt row and a frozen dataclass both match.
+    @property
+    def worker(self) -> str: ...
+    @property
+    def error_class(self) -> str: ...
+    @property
+    def traceback(self) -> str: ...
 
 
-def build(
+def build[**P, R](
     *,
-    task: Task,
+    task: Task[P, R],
     job_id: int,
     status: str,
     queue: str,
@@ -67,7 +71,7 @@ def build(
     result: Any = None,
     cancel_reason: str = "",
     backend: str | None = None,
-) -> TaskResult:
+) -> TaskResult[P, R]:
     """The TaskResult of a job in `status` whose ended attempts are `attempts` (oldest first);
     `worker` runs the current attempt when the job is running."""
     if (task.queue_name, task.priority) != (queue, priority):
@@ -128,7 +132,8 @@ def send_enqueued(jobs: Sequence[Any]) -> None:
     the Tasks backend, the API, the CLI, schedules). `jobs`: states.NewJob records or Job rows."""
     if not _worth_sending():
         return
-    tasks: dict[str, tuple[Any, type]] = {}  # a bulk enqueue holds few task names: look each up once
+    # A bulk enqueue holds few task names: look each up once.
+    tasks: dict[str, tuple[Task[..., Any], type[BaseTaskBackend]]] = {}
     for job in jobs:
         if job.task_name not in tasks:
             task = registry.resolve_for_execution(job.task_name).task
@@ -162,7 +167,7 @@ def earlier_attempts(claimed: ClaimedJob) -> list[Any]:
     return selectors.job_attempts(claimed.id) if claimed.attempt > 1 else []
 
 
-def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ()) -> TaskResult:
+def claimed_result(task: Task[..., Any], claimed: ClaimedJob, earlier: Sequence[Any] = ()) -> TaskResult[..., Any]:
     """The running job's TaskResult (as get_result() gives it while the job runs), for its
     TaskContext and task_started; `earlier` is earlier_attempts()."""
     return build(
@@ -181,7 +186,7 @@ def claimed_result(task: Task, claimed: ClaimedJob, earlier: Sequence[Any] = ())
     )
 
 
-def finished_result(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> TaskResult:
+def finished_result(task: Task[..., Any], outcome: Finish, earlier: Sequence[Any] = ()) -> TaskResult[..., Any]:
     """The TaskResult of a job once `outcome` is stored (as get_result() gives it then)."""
     claimed, failure = outcome.claimed, outcome.failure
     ended = _EndedAttempt(claimed.worker, failure.error_class if failure else "", failure.traceback if failure else "")
@@ -208,20 +213,20 @@ def is_jobdeck_backend(cls: type) -> bool:
     return getattr(cls, "jobdeck_backend", False) is True
 
 
-def _ours(task: Task) -> BaseTaskBackend | None:
+def _ours(task: Task[..., Any]) -> BaseTaskBackend | None:
     """The task's backend when it is Jobdeck's: only then does a worker send the signals."""
     backend = task.get_backend()
     return backend if is_jobdeck_backend(type(backend)) else None
 
 
-def notify_started(task: Task, result: TaskResult) -> None:
+def notify_started(task: Task[..., Any], result: TaskResult[..., Any]) -> None:
     """Send Django's task_started for a job a worker is about to run (`result`: its claimed_result)."""
     backend = _ours(task)
     if backend is not None:
         task_started.send(type(backend), task_result=result)
 
 
-def notify_finished(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) -> None:
+def notify_finished(task: Task[..., Any], outcome: Finish, earlier: Sequence[Any] = ()) -> None:
     """Send Django's task_finished once a job has ended for good and its outcome is stored (the
     worker's storage calls this after the write; not for an attempt that will retry).
 
@@ -244,7 +249,7 @@ def notify_finished(task: Task, outcome: Finish, earlier: Sequence[Any] = ()) ->
             logger.error("task_finished receiver %r failed: %s", receiver, error, extra={"job_id": outcome.claimed.id})
 
 
-def log_task_finished(sender: type, task_result: TaskResult, **kwargs: Any) -> None:
+def log_task_finished(sender: type, task_result: TaskResult[..., Any], **kwargs: Any) -> None:
     """Django's logging receiver for task_finished, except for our jobs: notify_finished() logs
     those with the state stored (Django would log a cancelled job as an ERROR, state=FAILED)."""
     if not is_jobdeck_backend(sender):

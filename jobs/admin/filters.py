@@ -25,8 +25,8 @@ class QueueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         names = set(Queue.objects.values_list("name", flat=True))
         names.update(registered.task.queue_name for registered in registry.all_tasks().values())
-        if self.value():
-            names.add(self.value())  # a queue no task uses any more still shows as selected
+        if value := self.value():
+            names.add(value)  # a queue no task uses any more still shows as selected
         return [(name, name) for name in sorted(names)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -39,8 +39,8 @@ class TaskFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         names = set(registry.all_tasks())
-        if self.value():
-            names.add(self.value())
+        if value := self.value():
+            names.add(value)
         return [(name, name) for name in sorted(names)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -77,10 +77,12 @@ class JobIdFilter(admin.SimpleListFilter):
     parameter_name = "job"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(self.value(), f"Job {self.value()}")] if self.value() else []
+        value = self.value()
+        return [(value, f"Job {value}")] if value else []
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not self.value():
+        value = self.value()
+        if not value:
             return queryset
-        job_id = as_id(self.value())
+        job_id = as_id(value)
         return queryset.none() if job_id is None else queryset.filter(job_id=job_id)

@@ -15,8 +15,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
-from django.template.response import TemplateResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.safestring import SafeString
 
 from jobs import registry, services
@@ -89,7 +88,8 @@ class JobAdmin(LargeTableAdmin):
         ("Data", {"fields": ("args_json", "payload_json", "result_json", "error")}),
         ("Options", {"fields": ("max_attempts", "timeout", "idempotency_key")}),
     )
-    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
+    # Every entry above is a single field name (none is a tuple shown on one line).
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"] if isinstance(name, str))
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return JobChangeList
@@ -122,7 +122,7 @@ class JobAdmin(LargeTableAdmin):
         return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
 
     def get_deleted_objects(
-        self, objs: Sequence[Model], request: HttpRequest
+        self, objs: Sequence[Any] | QuerySet[Any], request: HttpRequest
     ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
         # Django's collector would load and list every event, attempt and log line of the job, and
         # would refuse because the history admins allow no deletes: count them instead.
@@ -147,7 +147,7 @@ class JobAdmin(LargeTableAdmin):
         change: bool = False,
         form_url: str = "",
         obj: Model | None = None,
-    ) -> TemplateResponse:
+    ) -> HttpResponse:
         if obj is not None:
             context.update(
                 history_limit=HISTORY_LIMIT,

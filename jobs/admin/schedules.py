@@ -55,10 +55,11 @@ class ScheduleForm(forms.ModelForm):
             raise forms.ValidationError(exc.message) from None
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns
         if self.errors:
             return cleaned
-        values = {f: cleaned.get(f) for f in FIELDS}
+        values: dict[str, Any] = {f: cleaned.get(f) for f in FIELDS}
         values["args"] = values["args"] or []  # an emptied JSON box arrives as None
         try:
             definition = validate_schedule(**values)

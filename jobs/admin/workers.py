@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from jobs.models import WorkerProcess
+from jobs.models import WorkerProcess, WorkerProcessQuerySet
 
 
 class AliveFilter(admin.SimpleListFilter):
@@ -24,9 +24,9 @@ class AliveFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.value() == "yes":
-            return queryset.alive()
+            return queryset.filter(WorkerProcessQuerySet.alive_condition())  # as .alive()
         if self.value() == "no":
-            return queryset.gone()
+            return queryset.exclude(WorkerProcessQuerySet.alive_condition())  # as .gone()
         return queryset
 
 
@@ -64,7 +64,8 @@ class WorkerProcessAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerProcess]:
-        return super().get_queryset(request).with_liveness()  # type: ignore[attr-defined]
+        # The admin's queryset comes from WorkerProcess.objects, a WorkerProcessQuerySet's manager.
+        return cast(WorkerProcessQuerySet, super().get_queryset(request)).with_liveness()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

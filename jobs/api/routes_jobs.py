@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Path, Query, Router, Status
+from ninja import Query, Router, Status
+from ninja.params.functions import Path as PathParam
 
 from jobs import listing, selectors, services
 from jobs.api.auth import actor
@@ -33,7 +35,7 @@ from jobs.exceptions import InvalidJob, JobdeckError
 
 router = Router(tags=["jobs"])
 MAX_ID = 2**63 - 1
-JobId = Path(..., ge=1, le=MAX_ID)
+JobId = PathParam(..., ge=1, le=MAX_ID)
 READ, ACT, WRITE = READ_ERRORS, ACTION_ERRORS, WRITE_ERRORS
 CURSOR_KIND = "before"
 NEXT_CURSOR = {
@@ -88,7 +90,7 @@ def decode_cursor(cursor: str) -> int:
 
 
 @router.post("/jobs", response={202: JobAcceptedOut, **WRITE}, operation_id="enqueue_job", summary="Enqueue a job")
-def enqueue(request: HttpRequest, body: JobIn) -> Status:
+def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
     """Enqueue one job (202 "Job accepted" with its id)."""
     job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
@@ -97,7 +99,7 @@ def enqueue(request: HttpRequest, body: JobIn) -> Status:
 @router.post(
     "/jobs/schedule", response={202: JobScheduledOut, **WRITE}, operation_id="schedule_job", summary="Schedule a job"
 )
-def schedule(request: HttpRequest, body: JobScheduleIn) -> Status:
+def schedule(request: HttpRequest, body: JobScheduleIn) -> Status[Any]:
     """Enqueue one job to run at `run_at` (202 "Job scheduled")."""
     job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
     return Status(202, JobScheduledOut(message="Job scheduled", job_id=job.pk, run_at=job.run_at))
@@ -106,10 +108,11 @@ def schedule(request: HttpRequest, body: JobScheduleIn) -> Status:
 @router.post(
     "/jobs/bulk", response={202: JobsAcceptedOut, **WRITE}, operation_id="enqueue_jobs", summary="Enqueue many jobs"
 )
-def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status:
+def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status[Any]:
     """Enqueue up to 1,000 jobs in one transaction: all are stored or none (the error names the item)."""
     new = services.enqueue_jobs(specs=[to_spec(item) for item in body.jobs], actor=actor(request))
-    return Status(202, JobsAcceptedOut(message="Jobs accepted", job_ids=[job.pk for job in new]))
+    # enqueue_jobs() returns the records it inserted: create_jobs() has filled in every pk.
+    return Status(202, JobsAcceptedOut(message="Jobs accepted", job_ids=[cast(int, job.pk) for job in new]))
 
 
 @router.post(
@@ -118,7 +121,7 @@ def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status:
     operation_id="act_on_jobs",
     summary="Cancel, retry or delete many jobs",
 )
-def act(request: HttpRequest, body: JobActionIn) -> Status:
+def act(request: HttpRequest, body: JobActionIn) -> Status[Any]:
     """Cancel, retry or delete the jobs given by `ids` or matching the filters (at most 1,000 per request).
 
     Jobs the action does not apply to (e.g. deleting an unfinished job) are skipped and counted.
@@ -140,7 +143,7 @@ def act(request: HttpRequest, body: JobActionIn) -> Status:
     summary="List jobs",
     openapi_extra={"responses": {200: {"headers": NEXT_CURSOR}}},
 )
-def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobListQuery]) -> Status:
+def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobListQuery]) -> Status[Any]:
     """Jobs newest first. The X-Next-Cursor header, when present, fetches the next page via `cursor`."""
     before = decode_cursor(query.cursor) if query.cursor else None
     offset = 0 if before is not None else (query.page - 1) * query.per_page
@@ -160,7 +163,7 @@ def list_jobs(request: HttpRequest, response: HttpResponse, query: Query[JobList
 @router.get(
     "/jobs/{int:job_id}", response={200: JobOut, 404: ErrorOut, **READ}, operation_id="get_job", summary="Get a job"
 )
-def job_detail(request: HttpRequest, job_id: int = JobId) -> Status:
+def job_detail(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """One job (404 "Job not found")."""
     return Status(200, selectors.job_detail(job_id))
 
@@ -171,7 +174,7 @@ def job_detail(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="list_job_events",
     summary="List a job's state changes",
 )
-def job_events(request: HttpRequest, job_id: int = JobId) -> Status:
+def job_events(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """The job's state changes, oldest first."""
     selectors.job_detail(job_id)
     return Status(200, selectors.job_events(job_id))
@@ -183,7 +186,7 @@ def job_events(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="list_job_attempts",
     summary="List a job's attempts",
 )
-def job_attempts(request: HttpRequest, job_id: int = JobId) -> Status:
+def job_attempts(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """The job's ended attempts, in order."""
     selectors.job_detail(job_id)
     return Status(200, selectors.job_attempts(job_id))
@@ -195,7 +198,7 @@ def job_attempts(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="list_job_logs",
     summary="List a job's log lines",
 )
-def job_logs(request: HttpRequest, query: Query[LogQuery], job_id: int = JobId) -> Status:
+def job_logs(request: HttpRequest, query: Query[LogQuery], job_id: int = JobId) -> Status[Any]:
     """Log lines the task wrote, in order; page with after_id (the last id seen)."""
     selectors.job_detail(job_id)
     return Status(200, selectors.job_logs(job_id, attempt=query.attempt, after_id=query.after_id, limit=query.limit))
@@ -207,7 +210,7 @@ def job_logs(request: HttpRequest, query: Query[LogQuery], job_id: int = JobId) 
     operation_id="cancel_job",
     summary="Cancel a job",
 )
-def cancel(request: HttpRequest, job_id: int = JobId) -> Status:
+def cancel(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Cancel a job: a waiting one at once, a running one as soon as its worker sees the request."""
     return Status(202, services.cancel_job(job_id=job_id, actor=actor(request)))
 
@@ -218,7 +221,7 @@ def cancel(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="retry_job",
     summary="Retry a job",
 )
-def retry(request: HttpRequest, job_id: int = JobId) -> Status:
+def retry(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Queue a done, failed or cancelled job again for one more attempt."""
     return Status(202, services.retry_job(job_id=job_id, actor=actor(request)))
 
@@ -229,7 +232,7 @@ def retry(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="run_job_now",
     summary="Run a waiting job now",
 )
-def run_now(request: HttpRequest, job_id: int = JobId) -> Status:
+def run_now(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Make a scheduled or retrying job runnable now."""
     return Status(202, services.run_job_now(job_id=job_id, actor=actor(request)))
 
@@ -240,7 +243,7 @@ def run_now(request: HttpRequest, job_id: int = JobId) -> Status:
     operation_id="delete_job",
     summary="Delete a finished job",
 )
-def delete(request: HttpRequest, job_id: int = JobId) -> Status:
+def delete(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Delete a done, failed or cancelled job with its history (409 for a job not finished)."""
     services.delete_job(job_id=job_id, actor=actor(request))
     return Status(204, None)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Status
 
 from jobs import options, registry, selectors
-from jobs.api.schemas.common import READ_ERRORS, ErrorOut
+from jobs.api.schemas.common import READ_ERRORS, ErrorOut, HealthStatus
 from jobs.api.schemas.system import HealthOut, QueueOut, StatsOut, TaskOut
 from jobs.conf import api_settings, engine_settings
 from jobs.status import Status as JobStatus
@@ -25,16 +26,16 @@ READ = READ_ERRORS
     operation_id="get_health",
     summary="Check health",
 )
-def health(request: HttpRequest) -> Status:
+def health(request: HttpRequest) -> Status[Any]:
     """Whether jobs are being served: 200 OK, or 503 DEGRADED with the reasons."""
     problems = selectors.health_problems(max_wait=datetime.timedelta(seconds=api_settings().health_max_wait_seconds))
     if problems:
-        return Status(503, HealthOut(status="DEGRADED", reasons=problems))
-    return Status(200, HealthOut(status="OK"))
+        return Status(503, HealthOut(status=HealthStatus.DEGRADED, reasons=problems))
+    return Status(200, HealthOut(status=HealthStatus.OK))
 
 
 @router.get("/stats", response={200: StatsOut, **READ}, operation_id="get_stats", summary="Get job counts")
-def stats(request: HttpRequest) -> Status:
+def stats(request: HttpRequest) -> Status[Any]:
     """Job counts by state (ServCore's queued, running, done, failed, total, plus the others) and per queue."""
     queues = selectors.queue_stats()
     counts = {state: sum(q.counts.get(state, 0) for q in queues.values()) for state in JobStatus.values}
@@ -47,7 +48,7 @@ def stats(request: HttpRequest) -> Status:
 @router.get(
     "/tasks", response={200: list[TaskOut], **READ}, operation_id="list_tasks", summary="List tasks", tags=["tasks"]
 )
-def tasks(request: HttpRequest) -> Status:
+def tasks(request: HttpRequest) -> Status[Any]:
     """The registered tasks with their defaults."""
     default_attempts = engine_settings().default_max_attempts
     return Status(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
-from ninja import Path, Router, Status
+from ninja import Router, Status
+from ninja.params.functions import Path as PathParam
 
 from jobs import selectors, services
 from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut
@@ -15,11 +18,11 @@ READ = READ_ERRORS
 # A name that is not a queue name (empty, or with a "/") matches no route: 404.
 ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 404: ErrorOut}
 WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 404: ErrorOut}
-QueueName = Path(..., pattern=QUEUE_PATTERN)
+QueueName = PathParam(..., pattern=QUEUE_PATTERN)
 
 
 @router.get("/queues", response={200: list[QueueOut], **READ}, operation_id="list_queues", summary="List queues")
-def queues(request: HttpRequest) -> Status:
+def queues(request: HttpRequest) -> Status[Any]:
     """Every queue that has jobs or settings: counts by state, paused, concurrency."""
     return Status(200, [QueueOut.from_stats(entry) for entry in selectors.queue_stats().values()])
 
@@ -27,7 +30,7 @@ def queues(request: HttpRequest) -> Status:
 @router.post(
     "/queues/{name}/pause", response={200: QueueSettingsOut, **ACT}, operation_id="pause_queue", summary="Pause a queue"
 )
-def pause(request: HttpRequest, name: str = QueueName) -> Status:
+def pause(request: HttpRequest, name: str = QueueName) -> Status[Any]:
     """Stop workers claiming from the queue (running jobs finish)."""
     return Status(200, services.pause_queue(name=name))
 
@@ -38,7 +41,7 @@ def pause(request: HttpRequest, name: str = QueueName) -> Status:
     operation_id="resume_queue",
     summary="Resume a queue",
 )
-def resume(request: HttpRequest, name: str = QueueName) -> Status:
+def resume(request: HttpRequest, name: str = QueueName) -> Status[Any]:
     """Let workers claim from the queue again."""
     return Status(200, services.resume_queue(name=name))
 
@@ -49,7 +52,7 @@ def resume(request: HttpRequest, name: str = QueueName) -> Status:
     operation_id="update_queue",
     summary="Set a queue's concurrency",
 )
-def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> Status:
+def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> Status[Any]:
     """Set the queue's concurrency limit (null: no limit)."""
     return Status(200, services.set_queue_concurrency(name=name, limit=body.concurrency))
 
@@ -61,7 +64,7 @@ def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> S
     summary="List workers",
     tags=["workers"],
 )
-def workers(request: HttpRequest, alive: bool | None = None) -> Status:
+def workers(request: HttpRequest, alive: bool | None = None) -> Status[Any]:
     """Worker processes, alive ones first; gone ones (stopped, or silent for longer than a lease) until
     pruned. `alive=true` lists only the alive ones, `alive=false` only the gone ones."""
     rows = selectors.worker_list(include_gone=alive is not True)

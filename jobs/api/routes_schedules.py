@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest
-from ninja import Path, Router, Status
+from ninja import Router, Status
+from ninja.params.functions import Path as PathParam
 
 from jobs import schedule_selectors, selectors
 from jobs.api.auth import actor
@@ -16,13 +19,13 @@ router = Router(tags=["schedules"])
 READ = READ_ERRORS
 ACT: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 409: ErrorOut}
 WRITE: dict[int, type[ErrorOut]] = {**WRITE_ERRORS, 409: ErrorOut}
-ScheduleId = Path(..., ge=1, le=2**63 - 1)
+ScheduleId = PathParam(..., ge=1, le=2**63 - 1)
 
 
 @router.get(
     "/schedules", response={200: list[ScheduleOut], **READ}, operation_id="list_schedules", summary="List schedules"
 )
-def list_schedules(request: HttpRequest) -> Status:
+def list_schedules(request: HttpRequest) -> Status[Any]:
     """Every schedule, by name: settings-defined (source "code") and database ones."""
     return Status(200, selectors.schedule_list())
 
@@ -30,7 +33,7 @@ def list_schedules(request: HttpRequest) -> Status:
 @router.post(
     "/schedules", response={201: ScheduleOut, **WRITE}, operation_id="create_schedule", summary="Create a schedule"
 )
-def create(request: HttpRequest, body: ScheduleIn) -> Status:
+def create(request: HttpRequest, body: ScheduleIn) -> Status[Any]:
     """Create a database schedule (409 when the name is taken)."""
     fields = body.model_dump()
     fields["task_name"] = fields.pop("task")
@@ -43,7 +46,7 @@ def create(request: HttpRequest, body: ScheduleIn) -> Status:
     operation_id="get_schedule",
     summary="Get a schedule",
 )
-def detail(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
+def detail(request: HttpRequest, schedule_id: int = ScheduleId) -> Status[Any]:
     """One schedule (404 "Schedule not found")."""
     return Status(200, selectors.schedule_detail(schedule_id))
 
@@ -54,7 +57,7 @@ def detail(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     operation_id="update_schedule",
     summary="Change a schedule",
 )
-def update(request: HttpRequest, body: SchedulePatchIn, schedule_id: int = ScheduleId) -> Status:
+def update(request: HttpRequest, body: SchedulePatchIn, schedule_id: int = ScheduleId) -> Status[Any]:
     """Change the given fields. Settings-defined schedules answer 409: change them in settings."""
     changes = body.model_dump(exclude_unset=True)
     if "task" in changes:
@@ -70,7 +73,7 @@ def update(request: HttpRequest, body: SchedulePatchIn, schedule_id: int = Sched
     operation_id="delete_schedule",
     summary="Delete a schedule",
 )
-def delete(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
+def delete(request: HttpRequest, schedule_id: int = ScheduleId) -> Status[Any]:
     """Delete a database schedule and its run history; the jobs it enqueued stay."""
     schedules.delete_schedule(schedule_id=schedule_id)
     return Status(204, None)
@@ -82,7 +85,7 @@ def delete(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     operation_id="run_schedule_now",
     summary="Run a schedule now",
 )
-def run_now(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
+def run_now(request: HttpRequest, schedule_id: int = ScheduleId) -> Status[Any]:
     """Enqueue the schedule's job now (disabled schedules too); the cron timing is unchanged."""
     job = schedules.run_schedule_now(schedule_id=schedule_id, actor=actor(request))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
@@ -94,6 +97,6 @@ def run_now(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
     operation_id="list_schedule_runs",
     summary="List a schedule's runs",
 )
-def runs(request: HttpRequest, schedule_id: int = ScheduleId) -> Status:
+def runs(request: HttpRequest, schedule_id: int = ScheduleId) -> Status[Any]:
     """The schedule's latest runs (at most 50), newest first, with the job each enqueued."""
     return Status(200, schedule_selectors.schedule_runs(schedule_id=schedule_id, limit=50))

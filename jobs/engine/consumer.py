@@ -67,7 +67,8 @@ class JobdeckConsumer(Consumer):
         processes = [self.scheduler, *(t for _, t in self.worker_threads)]
         if self.environment.forks and not all(self.environment.is_alive(p) for p in processes):
             connections.close_all()
-        return super().check_worker_health()
+        healthy: bool = super().check_worker_health()  # huey is untyped (Any)
+        return healthy
 
 
 def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
@@ -105,7 +106,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
                 )
             return keepers[pid]
 
-    storage: JobStorage = huey.storage  # type: ignore[assignment]
+    storage: JobStorage = huey.storage
     processes = config.worker_type == "process"
     recycler = children.Recycler(max_tasks=config.max_tasks_per_child, max_memory_mb=config.max_memory_per_child)
     huey.recycler = recycler if processes else None  # read by children.RecyclingWorker

@@ -77,7 +77,7 @@ def _hard_limits(ctx: JobContext, hard: bool) -> Iterator[None]:
         _hard_job = None
 
 
-def _call(claimed: states.ClaimedJob, task: Task, result: TaskResult) -> Any:
+def _call(claimed: states.ClaimedJob, task: Task[..., Any], result: TaskResult[..., Any]) -> Any:
     taskresults.notify_started(task, result)
     if task.takes_context:
         return task.call(TaskContext(task_result=result), *claimed.args, **claimed.payload)
@@ -150,8 +150,8 @@ def _write_logs(ctx: JobContext) -> None:
 
 def _run(
     claimed: states.ClaimedJob,
-    task: Task,
-    result: TaskResult,
+    task: Task[..., Any],
+    result: TaskResult[..., Any],
     ctx: JobContext,
     hard: bool,
     policy: RetryPolicy,

@@ -333,7 +333,7 @@ class JobStorage(BaseStorage):
     def result_store_size(self) -> int:
         return 0
 
-    def result_items(self) -> dict:
+    def result_items(self) -> dict[str, Any]:
         return {}
 
     def flush_results(self) -> None:

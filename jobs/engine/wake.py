@@ -9,10 +9,14 @@ import os
 import select
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 
 from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
+
+if TYPE_CHECKING:
+    import psycopg  # imported at run time only where PostgreSQL is used (see _connect)
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ def _inotify_watch(directory: str) -> int | None:
     """An inotify descriptor that becomes readable when a file in `directory` is written (Linux)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        fd = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
+        fd: int = libc.inotify_init1(_IN_NONBLOCK | _IN_CLOEXEC)
         if fd < 0:
             return None
         if libc.inotify_add_watch(fd, directory.encode(), _IN_MODIFY | _IN_CREATE | _IN_MOVED_TO) < 0:
@@ -92,7 +96,7 @@ def _inotify_watch(directory: str) -> int | None:
 class PostgresWaker(Waker):
     """A thread holding its own connection in LISTEN; each NOTIFY bumps a generation counter."""
 
-    def __init__(self, settings_dict: dict) -> None:
+    def __init__(self, settings_dict: dict[str, Any]) -> None:
         self.settings_dict = settings_dict
         self.generation = 0
         self.local = threading.local()  # each worker thread remembers the generation it last saw
@@ -100,7 +104,7 @@ class PostgresWaker(Waker):
         thread = threading.Thread(target=self._listen_forever, name="jobdeck-listen", daemon=True)
         thread.start()
 
-    def _connect(self):  # type: ignore[no-untyped-def]
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         import psycopg
 
         return psycopg.connect(**listen_connection_kwargs(self.settings_dict))

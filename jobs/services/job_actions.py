@@ -103,7 +103,8 @@ class BulkResult:
 def _bulk(ids: Sequence[int], action: Any, actor: str) -> BulkResult:
     if len(ids) > options.MAX_BULK:
         raise JobdeckError(f"At most {options.MAX_BULK} jobs per bulk action")
-    changed, errors, skipped = 0, {}, 0
+    changed, skipped = 0, 0
+    errors: dict[int, str] = {}
     for job_id in dict.fromkeys(ids):  # unique, in the order given
         try:
             action(job_id=job_id, actor=actor)

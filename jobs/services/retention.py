@@ -78,13 +78,13 @@ def prune_jobs(
     if dry_run:
         if max_batches is not None:
             expired = expired[: max_batches * batch_size]
-        ids = expired.values("pk")
+        expired_ids = expired.values("pk")
         jobs = expired.count()
         return PruneResult(
             jobs=jobs,
-            events=JobEvent.objects.filter(job_id__in=ids).count(),
-            attempts=Attempt.objects.filter(job_id__in=ids).count(),
-            logs=JobLog.objects.filter(job_id__in=ids).count(),
+            events=JobEvent.objects.filter(job_id__in=expired_ids).count(),
+            attempts=Attempt.objects.filter(job_id__in=expired_ids).count(),
+            logs=JobLog.objects.filter(job_id__in=expired_ids).count(),
             batches=math.ceil(jobs / batch_size),
         )
     jobs = events = attempts = logs = batches = 0

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.database import Hot, datetime_value, json_value
+from jobs.database import Hot, RawCursor, datetime_value, json_value
 from jobs.states import decisions, sql
 from jobs.states.history import ATTEMPT_TARGET, EVENT_TARGET, attempt_row, event_row
 from jobs.states.records import ClaimedJob, Finish
@@ -30,7 +30,7 @@ class Reply:
 
     __slots__ = ("_cursor", "_row")
 
-    def __init__(self, *, cursor: Any = None, row: tuple[Any, ...] | None = None) -> None:
+    def __init__(self, *, cursor: RawCursor | None = None, row: tuple[Any, ...] | None = None) -> None:
         self._cursor, self._row = cursor, row
 
     def row(self) -> tuple[Any, ...] | None:

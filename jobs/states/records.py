@@ -103,6 +103,8 @@ class NewJob:
 
     def as_job(self) -> Job:
         """The stored row as a Job instance (no query)."""
+        if self.pk is None or self.created_at is None:
+            raise ValueError("as_job() needs a stored NewJob: create_jobs() fills in pk and created_at")
         job = Job(
             id=self.pk,
             queue=self.queue,

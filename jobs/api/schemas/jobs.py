@@ -51,7 +51,7 @@ class JobIn(BaseModel):
 class JobScheduleIn(JobIn):
     """A job to run at `run_at` (ISO 8601 with a timezone)."""
 
-    run_at: Timestamp  # type: ignore[assignment]
+    run_at: Timestamp
 
     @model_validator(mode="before")
     @classmethod
@@ -152,14 +152,17 @@ class JobsAcceptedOut(Schema):
     job_ids: list[int]
 
 
-class JobOut(Schema):
+class JobFields[ArgsT, PayloadT](Schema):
+    """A job's fields, shared by JobOut and JobListItemOut; a list may leave out args and payload
+    (null there), so the two types are parameters."""
+
     id: int
     task: str
     queue: str
     status: JobStatus
     priority: int
-    args: list[Any]
-    payload: dict[str, Any]
+    args: ArgsT
+    payload: PayloadT
     result: AnyJson = Field(None, description="the task's return value (any JSON value); null until done")
     last_error: str
     attempt: int = Field(description="attempts started, including those interrupted by a worker shutdown")
@@ -187,12 +190,14 @@ class JobOut(Schema):
         return job.created_at
 
 
-class JobListItemOut(JobOut):
+class JobOut(JobFields[list[Any], dict[str, Any]]):
+    pass  # no docstring: it would become this schema's description in the OpenAPI document
+
+
+class JobListItemOut(JobFields[list[Any] | None, dict[str, Any] | None]):
     """A job in a list: args, payload and result are embedded only when short (see
     JOBDECK_LIST_FIELD_MAX_CHARS); a longer one is null and named in `omitted`."""
 
-    args: list[Any] | None
-    payload: dict[str, Any] | None
     result: AnyJson = None
     omitted: list[OmittedField] = Field(description="fields left out for size; GET /jobs/{id} has them")
 

@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from jobs.api.schemas.common import MaxAttempts, Priority, QueueName, ScheduleSource, TaskName, TimeoutSeconds
+from jobs.models import Schedule
 
 
 class ScheduleIn(BaseModel):
@@ -67,11 +68,11 @@ class ScheduleOut(Schema):
     updated_at: datetime.datetime
 
     @staticmethod
-    def resolve_task(schedule: Any) -> str:
+    def resolve_task(schedule: Schedule) -> str:
         return schedule.task_name
 
     @staticmethod
-    def resolve_queue(schedule: Any) -> str | None:
+    def resolve_queue(schedule: Schedule) -> str | None:
         return schedule.queue or None  # "" is stored for "the task's own queue"
 
 

@@ -1,5 +1,7 @@
 """`manage.py createapitoken <user>`: make a REST API token and print its secret (shown only this once)."""
 
+from typing import Any
+
 from django.core.management.base import CommandError, CommandParser
 
 from jobs import tokens
@@ -16,7 +18,7 @@ class Command(JobdeckCommand):
         parser.add_argument("--read-only", action="store_true", help="the token may read but not change anything")
         parser.add_argument("--quiet", action="store_true", help="print only the secret (for scripts)")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             token, secret = tokens.create_token(
                 username=str(options["username"]),

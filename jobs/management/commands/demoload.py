@@ -7,6 +7,8 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
@@ -34,14 +36,15 @@ def positive_number(value: str) -> float:
 def random_spec(rng: random.Random) -> services.JobSpec:
     """One demo job: realistic arguments, sometimes delayed 5-30 s, sometimes prioritised."""
     name = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
-    kwargs: dict[str, object] = {
+    makers: dict[str, Callable[[], dict[str, object]]] = {
         "echo": lambda: {"message": f"{rng.choice(MESSAGES)} #{rng.randrange(10_000)}"},
         "sleep": lambda: {"seconds": round(rng.uniform(1, 6), 1), "steps": rng.randint(2, 10)},
         "flaky": lambda: {"failure_rate": 0.3},
         "primes": lambda: {"limit": rng.randint(50_000, 500_000)},
         "thumbnail": lambda: {"seed": rng.randrange(THUMBNAIL_SEEDS)},
         "always_fail": lambda: {},
-    }[name]()
+    }
+    kwargs = makers[name]()
     return services.JobSpec(
         task_name=f"jobs.tasks.{name}",
         kwargs=kwargs,
@@ -75,15 +78,15 @@ class Command(JobdeckCommand):
             help="enqueue N jobs at once, then exit",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         rng = random.Random()  # noqa: S311 - demo randomness
         counts: Counter[str] = Counter()
         started = time.monotonic()
         try:
             if options["burst"] is not None:
-                self.enqueue(rng, options["burst"], counts)  # type: ignore[arg-type]
+                self.enqueue(rng, options["burst"], counts)
             else:
-                self.run_steady(rng, counts, **options)  # type: ignore[arg-type]
+                self.run_steady(rng, counts, **options)
         except JobdeckError as exc:
             raise CommandError(str(exc)) from exc
         mix = ", ".join(f"{name} {n}" for name, n in counts.most_common())

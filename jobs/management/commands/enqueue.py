@@ -96,7 +96,7 @@ class Command(JobdeckCommand):
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
         parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")
 
-    def handle(self, *args: object, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         spec = services.JobSpec(
             task_name=options["task"],
             args=options["task_args"],

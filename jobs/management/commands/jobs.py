@@ -51,7 +51,7 @@ class Command(JobdeckCommand):
             "--before-id", type=whole_number(1, sys.maxsize), metavar="ID", help="only jobs older than this id"
         )
 
-    def handle(self, *args: object, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         limit = options["limit"]
         # One row more than shown tells whether an older page exists.
         try:

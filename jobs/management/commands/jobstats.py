@@ -31,7 +31,7 @@ class Command(JobdeckCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print JSON: {queues: {name: ...}, totals: ...}")
 
-    def handle(self, *args: object, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         stats = selectors.queue_stats()
         counts = {s.value: sum(q.counts[s.value] for q in stats.values()) for s in Status}
         waits = [q.oldest_waiting_seconds for q in stats.values() if q.oldest_waiting_seconds is not None]

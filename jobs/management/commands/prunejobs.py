@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
@@ -34,12 +35,12 @@ class Command(JobdeckCommand):
         )
         parser.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             result = services.prune_jobs(
-                retention=options["days"],  # type: ignore[arg-type]
-                failed_retention=options["failed_days"],  # type: ignore[arg-type]
-                batch_size=options["batch_size"],  # type: ignore[arg-type]
+                retention=options["days"],
+                failed_retention=options["failed_days"],
+                batch_size=options["batch_size"],
                 dry_run=bool(options["dry_run"]),
             )
         except JobdeckError as exc:

@@ -1,6 +1,7 @@
 """`manage.py runworkers`: start huey consumers that claim jobs from the database."""
 
 import argparse
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
@@ -79,7 +80,7 @@ class Command(JobdeckCommand):
             "(0: never; JOBDECK_MAX_MEMORY_PER_CHILD)",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             engine = engine_settings()
             registry.all_tasks()  # import every task module before forking workers
@@ -96,12 +97,12 @@ class Command(JobdeckCommand):
             if max_memory is None:
                 max_memory = read_setting("JOBDECK_MAX_MEMORY_PER_CHILD", 0)
             config = WorkerConfig(
-                queues=options["queues"],  # type: ignore[arg-type]
-                concurrency=options["workers"],  # type: ignore[arg-type]
-                worker_type=options["worker_type"],  # type: ignore[arg-type]
-                shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,  # type: ignore[arg-type]
-                max_tasks_per_child=max_tasks or None,  # type: ignore[arg-type]
-                max_memory_per_child=max_memory or None,  # type: ignore[arg-type]
+                queues=options["queues"],
+                concurrency=options["workers"],
+                worker_type=options["worker_type"],
+                shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,
+                max_tasks_per_child=max_tasks or None,
+                max_memory_per_child=max_memory or None,
             )
             run(config)
         except (JobdeckError, ValueError) as exc:

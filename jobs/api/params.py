@@ -1,4 +1,6 @@
-"""One rule for query strings: every operation refuses a parameter it does not take (400)."""
+"""One rule for query strings: every operation refuses a parameter it does not take, and one given more
+than once (400). No operation takes a list in its query string, so a repeated parameter is a mistake
+whose last value would otherwise win silently."""
 
 from __future__ import annotations
 
@@ -15,6 +17,11 @@ from jobs.exceptions import JobdeckError
 class UnknownParameter(JobdeckError):
     def __init__(self, name: str) -> None:
         super().__init__(f"Unknown parameter '{name}'")
+
+
+class RepeatedParameter(JobdeckError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Parameter '{name}' is given more than once")
 
 
 def query_names(view: Callable[..., Any]) -> frozenset[str]:
@@ -36,6 +43,9 @@ def refuse_unknown_parameters(view: Callable[..., Any]) -> Callable[..., Any]:
         unknown = sorted(set(request.GET) - known)
         if unknown:
             raise UnknownParameter(unknown[0])
+        repeated = sorted(name for name, values in request.GET.lists() if len(values) > 1)
+        if repeated:
+            raise RepeatedParameter(repeated[0])
         return view(request, *args, **kwargs)
 
     return checked

@@ -263,5 +263,17 @@ def test_every_operation_refuses_an_unknown_query_parameter(
     assert response.json() == {"error": "Unknown parameter 'colour'"}
 
 
+@pytest.mark.parametrize(
+    "query", ["status=queued&status=failed", "alive=true&alive=false", "per_page=5&per_page=50", "q=a&q=b"]
+)
+def test_a_query_parameter_given_twice_is_refused_not_silently_the_last(api: ApiClient, query: str) -> None:
+    # No operation takes a list in its query string; the last value winning would hide the mistake.
+    path = "/workers" if query.startswith("alive") else "/jobs"
+    response = api.get(f"{path}?{query}")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": f"Parameter '{query.split('=')[0]}' is given more than once"}
+
+
 def test_credentials_are_judged_before_parameters(anonymous_api: ApiClient) -> None:
     assert anonymous_api.get("/stats?colour=blue").status_code == 401

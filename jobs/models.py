@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.db.models.functions import Now
 
 from jobs.conf import engine_settings
-from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status
+from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status, attempts_spent
 
 PRIORITY_MIN = -100
 PRIORITY_MAX = 100
@@ -104,9 +104,7 @@ class Job(models.Model):
 
     @property
     def attempts_spent(self) -> int:
-        """Attempts counted against max_attempts (the rule lives in jobs.states)."""
-        from jobs.states import attempts_spent
-
+        """Attempts counted against max_attempts (the rule: jobs.status.attempts_spent)."""
         return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
 
     @property

@@ -1,4 +1,5 @@
-"""The job states and the table of allowed moves between them (pure data; the jobs/states package applies it)."""
+"""The job states, the table of allowed moves between them, and how attempts are counted (pure: the
+jobs/states package applies them; the model and the state machine both need them, so they live below both)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -28,3 +29,11 @@ ALLOWED: dict[str, frozenset[str]] = {
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.RETRYING})
 ACTIVE = WAITING | {Status.RUNNING}
 FINISHED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+
+
+def attempts_spent(*, attempt: int, interrupted: int) -> int:
+    """The attempts that count against max_attempts: every attempt started, less those our own
+    shutdown interrupted. Two deploys in a row must not fail a healthy job, so an interrupted attempt
+    is recorded (outcome `interrupted`, Job.interrupted + 1) but not spent. A lease rescue after a
+    crash is spent: the job itself may be what killed its worker."""
+    return attempt - interrupted

@@ -1,10 +1,12 @@
-"""How the admin pages show long text, JSON, row ids and links to a job."""
+"""How the admin pages show long text, JSON, row ids and links to a job, and read-only rows."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django.db.models import Model
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -33,3 +35,17 @@ def as_id(term: str) -> int | None:
     if term.isascii() and term.isdigit() and len(term) <= 18:  # 18 digits always fit a bigint
         return int(term)
     return None
+
+
+class ReadOnlyRows:
+    """For an admin of rows only the engine and the services write (history, worker processes): they
+    can be viewed, never added, changed or deleted here. Listed before the ModelAdmin base."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

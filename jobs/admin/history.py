@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from jobs.admin.display import ADMIN_CSS, as_id, job_link, pre
+from jobs.admin.display import ADMIN_CSS, ReadOnlyRows, as_id, job_link, pre
 from jobs.admin.filters import EventStatusFilter, JobIdFilter, LevelFilter, QueueFilter
 from jobs.admin.pagination import LargeTableAdmin
 from jobs.models import Attempt, JobEvent, JobLog
 
 
-class HistoryAdmin(LargeTableAdmin):
+class HistoryAdmin(ReadOnlyRows, LargeTableAdmin):
     """Read-only records of jobs: viewable, never added, changed or deleted here (pruning deletes them)."""
 
     class Media:
@@ -32,15 +32,6 @@ class HistoryAdmin(LargeTableAdmin):
             return queryset, False
         job_id = as_id(search_term)
         return (queryset.none() if job_id is None else queryset.filter(job_id=job_id)), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     @admin.display(description="job")
     def job_link(self, obj: Attempt | JobEvent | JobLog) -> SafeString:

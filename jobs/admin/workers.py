@@ -6,12 +6,13 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from jobs.admin.display import ReadOnlyRows
 from jobs.models import WorkerProcess, WorkerProcessQuerySet
 
 
@@ -31,7 +32,7 @@ class AliveFilter(admin.SimpleListFilter):
 
 
 @admin.register(WorkerProcess)
-class WorkerProcessAdmin(admin.ModelAdmin):
+class WorkerProcessAdmin(ReadOnlyRows, admin.ModelAdmin):
     list_display = (
         "name",
         "host",
@@ -66,15 +67,6 @@ class WorkerProcessAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WorkerProcess]:
         # The admin's queryset comes from WorkerProcess.objects, a WorkerProcessQuerySet's manager.
         return cast(WorkerProcessQuerySet, super().get_queryset(request)).with_liveness()
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     @admin.display(description="queues")
     def queue_names(self, worker: WorkerProcess) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from jobs.exceptions import InvalidTransition
 from jobs.models import Attempt
 from jobs.states.history import clip_error
-from jobs.status import ALLOWED, Status
+from jobs.status import ALLOWED, Status, attempts_spent
 
 if TYPE_CHECKING:
     from jobs.states.records import Finish
@@ -24,14 +24,6 @@ def check_move(job_id: int | None, old: str, to: str) -> None:
     """Raise InvalidTransition unless the state machine allows `old` -> `to`."""
     if to not in ALLOWED[old]:
         raise InvalidTransition(job_id, old, to)
-
-
-def attempts_spent(*, attempt: int, interrupted: int) -> int:
-    """The attempts that count against max_attempts: every attempt started, less those our own
-    shutdown interrupted. Two deploys in a row must not fail a healthy job, so an interrupted attempt
-    is recorded (outcome `interrupted`, Job.interrupted + 1) but not spent. A lease rescue after a
-    crash is spent: the job itself may be what killed its worker."""
-    return attempt - interrupted
 
 
 def finish_fields(

@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.states.decisions import attempts_spent
+from jobs.status import attempts_spent
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,10 @@ class WorkerProcess(models.Model):
     queues = models.JSONField(default=list)
     concurrency = models.PositiveIntegerField()
     worker_type = models.CharField(max_length=16)
+    # The tasks this process can run, as "module.path" or "module.path@version" (its registry at
+    # start). Claims skip jobs whose task or version is not in it; None: a worker from before the
+    # column existed, which claims as it always did.
+    tasks = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField()
     last_heartbeat = models.DateTimeField()
     stopped_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,8 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.utils.json import normalize_json
 
-from jobs import options, registry, selectors, services, taskresults
+from jobs import hooks, options, registry, retry, selectors, services, taskresults
+from jobs.conf import HOOK_KINDS
 from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
 from jobs.status import Status
@@ -30,6 +31,19 @@ class JobdeckTask(DjangoTask):
 
     max_attempts: int | None = None  # None: JOBDECK_DEFAULT_MAX_ATTEMPTS
     timeout: float | None = None  # seconds per attempt; None: no limit
+
+    # Retry policy and hooks (issue 12, docs/tasks.md "Retries, snooze, discard and hooks").
+    # None: the queue's default, then the settings. Exception classes may be given as dotted names.
+    backoff: Any = None  # a jobs.retry.Backoff or {"kind", "base", "cap", "jitter"}
+    retry_on: Any = None  # exception classes worth retrying; any other error fails at once
+    discard_on: Any = None  # exception classes that fail the job at once, no retry
+    max_snoozes: int | None = None  # None: JOBDECK_MAX_SNOOZES
+    # Called in the worker once the outcome is stored, with a jobs.hooks.JobOutcome; callables or
+    # dotted paths, one or a list each.
+    on_success: Any = None
+    on_failure: Any = None  # failed after its last attempt, or discarded
+    on_retry: Any = None  # failed with attempts left: a retry is scheduled
+    on_cancel: Any = None  # cancelled while a worker had it
 
 
 class InvalidTaskArguments(InvalidTask, TypeError):
@@ -53,6 +67,20 @@ class DatabaseBackend(BaseTaskBackend):
         timeout = getattr(task, "timeout", None)
         if timeout is not None and not options.is_timeout(timeout):
             raise InvalidTask(options.TIMEOUT_ERROR)
+        try:
+            retry.policy_json(
+                backoff=getattr(task, "backoff", None),
+                retry_on=getattr(task, "retry_on", None),
+                discard_on=getattr(task, "discard_on", None),
+            )
+        except ValueError as exc:
+            raise InvalidTask(str(exc)) from None
+        max_snoozes = getattr(task, "max_snoozes", None)
+        if max_snoozes is not None and not options.is_max_snoozes(max_snoozes):
+            raise InvalidTask(options.MAX_SNOOZES_ERROR)
+        for kind in HOOK_KINDS:
+            if not hooks.check_hooks(getattr(task, kind, None)):
+                raise InvalidTask(f"{kind} must be a callable or a dotted path, or a list of them")
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)

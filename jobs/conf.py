@@ -32,6 +32,7 @@ class EngineSettings:
     retry_base_seconds: float  # first retry delay; doubles each attempt, with jitter
     retry_max_seconds: float  # cap on a single retry delay
     default_max_attempts: int
+    max_snoozes: int  # times a job may snooze (jobs.context.snooze) unless its task says
     idle_wait_seconds: float  # longest an idle worker waits before returning to huey's loop
     sqlite_probe_seconds: float  # how often an idle SQLite worker looks for a new commit
     retention_days: float  # done and cancelled jobs are pruned this long after they finished
@@ -55,6 +56,7 @@ def engine_settings() -> EngineSettings:
         retry_base_seconds=read_setting("JOBDECK_RETRY_BASE_SECONDS", 5.0),
         retry_max_seconds=read_setting("JOBDECK_RETRY_MAX_SECONDS", 3600.0),
         default_max_attempts=int(read_setting("JOBDECK_DEFAULT_MAX_ATTEMPTS", 3)),
+        max_snoozes=int(read_setting("JOBDECK_MAX_SNOOZES", 10)),
         idle_wait_seconds=read_setting("JOBDECK_IDLE_WAIT_SECONDS", 2.0),
         sqlite_probe_seconds=read_setting("JOBDECK_SQLITE_PROBE_SECONDS", 0.004),
         retention_days=read_setting("JOBDECK_RETENTION_DAYS", 7.0),
@@ -105,3 +107,24 @@ def size_limits() -> SizeLimits:
 def json_size(value: object) -> int:
     """Bytes of `value` as UTF-8 JSON: the measure every size limit uses."""
     return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+HOOK_KINDS = ("on_success", "on_failure", "on_retry", "on_cancel")
+
+
+def project_hooks() -> dict[str, list[str]]:
+    """JOBDECK_HOOKS: project-wide hooks, {"on_failure": ["app.hooks.notify"], ...} (dotted paths),
+    run after each task's own. Raises ImproperlyConfigured for an unknown kind or a bad value."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = getattr(settings, "JOBDECK_HOOKS", None) or {}
+    if not isinstance(value, dict) or set(value) - set(HOOK_KINDS):
+        raise ImproperlyConfigured(f"JOBDECK_HOOKS must be a dict with keys among {', '.join(HOOK_KINDS)}")
+    hooks: dict[str, list[str]] = {}
+    for kind, paths in value.items():
+        paths = [paths] if isinstance(paths, str) else paths
+        if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
+            raise ImproperlyConfigured(f"JOBDECK_HOOKS[{kind!r}] must be a dotted path or a list of them")
+        hooks[kind] = list(paths)
+    return hooks

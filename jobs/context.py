@@ -1,11 +1,12 @@
-"""The running job as seen from inside a task: progress, cancellation, deadline."""
+"""The running job as seen from inside a task: progress, cancellation, deadline, and the outcomes a
+task may ask for (snooze, discard, retry in N seconds)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from jobs.exceptions import JobdeckError
 
@@ -24,6 +25,57 @@ class WorkerLost(Exception):  # noqa: N818
     """Recorded (never raised) for an attempt whose worker died or hung until its lease expired."""
 
 
+class JobControl(Exception):  # noqa: N818 - control flow, not an error
+    """Base of the outcomes a task asks for by raising (snooze(), discard(), retry_in()). The worker
+    turns them into the job's outcome; code that catches Exception around them should re-raise them."""
+
+
+class Snooze(JobControl):
+    """Run me again in `seconds`; no attempt used (bounded by the task's max_snoozes)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"snoozed for {seconds:g}s")
+        self.seconds = seconds
+
+
+class Discard(JobControl):
+    """Stop now: the job fails with `reason` and is never retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryIn(JobControl):
+    """Fail this attempt and retry in `seconds` (an attempt is used; failed if none is left)."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds:g}s")
+        self.seconds = seconds
+        self.reason = reason
+
+
+def _seconds(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 365 * 24 * 3600:
+        raise ValueError(f"{name}() takes a number of seconds between 0 and one year")
+    return float(value)
+
+
+def snooze(seconds: float) -> NoReturn:
+    """Put the running job back to wait `seconds` without using an attempt (raises Snooze)."""
+    raise Snooze(_seconds(seconds, "snooze"))
+
+
+def discard(reason: str = "discarded") -> NoReturn:
+    """End the running job as failed with `reason`, no retry (raises Discard)."""
+    raise Discard(str(reason) or "discarded")
+
+
+def retry_in(seconds: float, reason: str = "") -> NoReturn:
+    """End this attempt and retry the job in `seconds`, using an attempt (raises RetryIn)."""
+    raise RetryIn(_seconds(seconds, "retry_in"), str(reason))
+
+
 @dataclass
 class JobContext:
     job_id: int
@@ -34,6 +86,7 @@ class JobContext:
     started: float = field(default_factory=time.monotonic)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     logs: Any = None  # the attempt's captured log lines (a jobs.engine.logcapture.LogBuffer) on a worker
+    snoozes: int = 0  # times this job was snoozed before this attempt
 
     @property
     def deadline(self) -> float | None:

@@ -53,6 +53,10 @@ class Job(models.Model):
     # Attempts our own shutdown interrupted: started, but not counted against max_attempts
     # (states.attempts_spent). db_default: older code inserting rows keeps working.
     interrupted = models.PositiveIntegerField(default=0, db_default=0)
+    # Retry policy (issue 12): attempts the task snoozed (not spent either), and the job's own
+    # retry policy ({"backoff", "retry_on", "discard_on"}, jobs.retry), None: the task's or queue's.
+    snoozes = models.PositiveIntegerField(default=0, db_default=0)
+    retry_policy = models.JSONField(null=True, blank=True)
     run_at = models.DateTimeField()  # not before this time
     created_at = models.DateTimeField()
     started_at = models.DateTimeField(null=True, blank=True)  # start of the latest attempt
@@ -105,7 +109,7 @@ class Job(models.Model):
     @property
     def attempts_spent(self) -> int:
         """Attempts counted against max_attempts (the rule: jobs.status.attempts_spent)."""
-        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
+        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted, snoozes=self.snoozes)
 
     @property
     def is_finished(self) -> bool:
@@ -133,6 +137,7 @@ class Attempt(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         LOST = "lost", "Worker lost"  # lease expired: the worker died or hung
         INTERRUPTED = "interrupted", "Interrupted by shutdown"
+        SNOOZED = "snoozed", "Snoozed"  # the task asked to run again later; not spent
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
@@ -182,6 +187,8 @@ class Queue(models.Model):
     name = models.CharField(max_length=100, unique=True)
     paused = models.BooleanField(default=False)
     concurrency = models.PositiveIntegerField(null=True, blank=True)  # max running at once, all hosts
+    # The default retry policy of the queue's jobs ({"backoff", "retry_on", "discard_on"}, jobs.retry).
+    retry_policy = models.JSONField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.name

@@ -15,6 +15,8 @@ QUEUE_NAME_ERROR = "queue must be 1-100 characters of letters, digits, '_', '.',
 MAX_ATTEMPTS_LIMIT = 1000
 MAX_ATTEMPTS_ERROR = f"max_attempts must be a whole number between 1 and {MAX_ATTEMPTS_LIMIT}"
 TIMEOUT_ERROR = "timeout must be a positive number of seconds"
+MAX_SNOOZES_LIMIT = 10_000
+MAX_SNOOZES_ERROR = f"max_snoozes must be a whole number between 0 and {MAX_SNOOZES_LIMIT}"
 MAX_BULK = 10_000  # jobs per bulk enqueue or bulk action
 
 
@@ -34,6 +36,10 @@ def is_queue_name(value: object) -> bool:
 
 def is_max_attempts(value: object) -> bool:
     return is_int(value) and 1 <= value <= MAX_ATTEMPTS_LIMIT
+
+
+def is_max_snoozes(value: object) -> bool:
+    return is_int(value) and 0 <= value <= MAX_SNOOZES_LIMIT
 
 
 def is_timeout(value: object) -> bool:

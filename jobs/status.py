@@ -31,9 +31,10 @@ ACTIVE = WAITING | {Status.RUNNING}
 FINISHED = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
 
 
-def attempts_spent(*, attempt: int, interrupted: int) -> int:
+def attempts_spent(*, attempt: int, interrupted: int, snoozes: int = 0) -> int:
     """The attempts that count against max_attempts: every attempt started, less those our own
-    shutdown interrupted. Two deploys in a row must not fail a healthy job, so an interrupted attempt
-    is recorded (outcome `interrupted`, Job.interrupted + 1) but not spent. A lease rescue after a
-    crash is spent: the job itself may be what killed its worker."""
-    return attempt - interrupted
+    shutdown interrupted and those the task snoozed (jobs.context.snooze). Two deploys in a row must
+    not fail a healthy job, so an interrupted attempt is recorded (outcome `interrupted`,
+    Job.interrupted + 1) but not spent; a snoozed one likewise (outcome `snoozed`, Job.snoozes + 1).
+    A lease rescue after a crash is spent: the job itself may be what killed its worker."""
+    return attempt - interrupted - snoozes

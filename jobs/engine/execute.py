@@ -1,8 +1,10 @@
-"""Run one claimed job: call its task, then record the outcome through the state machine."""
+"""Run one claimed job: call its task, then decide the outcome (retry policy, snooze, discard, retry in N
+seconds) for the state machine to record, and what runs once it is stored (signals, hooks)."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import logging
 import random
@@ -16,10 +18,10 @@ from django.tasks import Task, TaskContext, TaskResult
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from jobs import registry, states, taskresults
-from jobs.conf import json_size
-from jobs.context import JobCancelled, JobContext, JobTimeout, set_current
-from jobs.engine import failures
+from jobs import hooks, registry, retry, states, taskresults
+from jobs.conf import engine_settings, json_size
+from jobs.context import Discard, JobCancelled, JobContext, JobControl, JobTimeout, RetryIn, Snooze, set_current
+from jobs.engine import failures, policies
 from jobs.engine.lease import HARD_STOP_SIGNAL, LeaseKeeper
 from jobs.engine.logcapture import Limits, LogBuffer
 from jobs.exceptions import ResultTooLarge, UnknownTask
@@ -110,6 +112,7 @@ def execute(
         max_attempts=claimed.max_attempts,
         worker=claimed.worker,
         timeout=claimed.timeout,
+        snoozes=claimed.snoozes,
         logs=None if log_limits is None else LogBuffer(job_id=claimed.id, attempt=claimed.attempt, limits=log_limits),
     )
     set_current(ctx)
@@ -121,7 +124,7 @@ def execute(
         except UnknownTask as exc:  # retrying cannot help
             failure = _failure(exc, Attempt.Outcome.FAILED)
             outcome = states.Finish(claimed, Status.FAILED, "task not found", failure=failure)
-            return outcome, None
+            return outcome, hooks.after_stored(outcome, None)  # the project's on_failure hooks
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
         earlier = taskresults.earlier_attempts(claimed)
         result = taskresults.claimed_result(task, claimed, earlier)
@@ -133,9 +136,21 @@ def execute(
         set_current(None)
         _write_logs(ctx)
         close_old_connections()
+    run_hooks = hooks.after_stored(outcome, task)
     if outcome.to not in FINISHED:
-        return outcome, None
-    return outcome, functools.partial(taskresults.notify_finished, task, outcome, earlier)
+        return outcome, run_hooks
+    notify = functools.partial(taskresults.notify_finished, task, outcome, earlier)
+    return outcome, notify if run_hooks is None else functools.partial(_in_turn, notify, run_hooks)
+
+
+def _in_turn(*calls: Callable[[], object]) -> None:
+    """Call each after the outcome is stored (Django's task_finished, then the hooks); one that
+    raises is logged and the next still runs."""
+    for call in calls:
+        try:
+            call()
+        except Exception:
+            logger.exception("a call after a stored outcome failed")
 
 
 def _write_logs(ctx: JobContext) -> None:
@@ -170,8 +185,13 @@ def _run(
         raise
     except JobCancelled as exc:
         return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
+    except JobControl as exc:
+        if ctx.cancel_requested:
+            failure = _failure(exc, Attempt.Outcome.CANCELLED)
+            return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=failure)
+        return _controlled(claimed, task, exc)
     except (Exception, SystemExit) as exc:
-        return _failed(claimed, ctx, exc, policy)
+        return _failed(claimed, task, ctx, exc, policy)
     if ctx.cancel_requested:  # finished anyway: the result is discarded, as cancel promised
         failure = states.Failure(
             outcome=Attempt.Outcome.CANCELLED,
@@ -188,8 +208,41 @@ def _run(
     return states.Finish(claimed, Status.DONE, "done", result=value)
 
 
-def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, policy: RetryPolicy) -> states.Finish:
-    """A raised attempt: cancelled if a cancel was asked for, else retried while attempts remain."""
+def _controlled(claimed: states.ClaimedJob, task: Task[..., Any], exc: JobControl) -> states.Finish:
+    """The outcome a task asked for: snooze (no attempt used, bounded), discard, retry in N seconds."""
+    now = timezone.now()
+    if isinstance(exc, Snooze):
+        limit = getattr(task, "max_snoozes", None)
+        if limit is None:
+            limit = engine_settings().max_snoozes
+        if claimed.snoozes >= limit:
+            message = f"snoozed more than {limit} times"
+            failure = states.Failure(
+                outcome=Attempt.Outcome.FAILED, error_class=get_module_path(Snooze), message=message
+            )
+            return states.Finish(claimed, Status.FAILED, message, failure=failure)
+        until = now + datetime.timedelta(seconds=exc.seconds)
+        failure = states.Failure(outcome=Attempt.Outcome.SNOOZED, error_class=get_module_path(Snooze), message=str(exc))
+        reason = f"snoozed until {until.isoformat(timespec='seconds')} (snooze {claimed.snoozes + 1} of {limit})"
+        return states.Finish(claimed, Status.RETRYING, reason, failure=failure, retry_at=until)
+    if isinstance(exc, Discard):
+        failure = states.Failure(
+            outcome=Attempt.Outcome.FAILED, error_class=get_module_path(Discard), message=exc.reason
+        )
+        return states.Finish(claimed, Status.FAILED, f"discarded: {exc.reason}", failure=failure)
+    assert isinstance(exc, RetryIn)
+    failure = states.Failure(outcome=Attempt.Outcome.FAILED, error_class=get_module_path(RetryIn), message=str(exc))
+    if claimed.attempts_spent >= claimed.max_attempts:
+        return states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=failure)
+    until = now + datetime.timedelta(seconds=exc.seconds)
+    return states.Finish(claimed, Status.RETRYING, f"retry in {exc.seconds:g}s", failure=failure, retry_at=until)
+
+
+def _failed(
+    claimed: states.ClaimedJob, task: Task[..., Any], ctx: JobContext, exc: BaseException, policy: RetryPolicy
+) -> states.Finish:
+    """A raised attempt: cancelled if a cancel was asked for; failed at once if the retry policy says
+    the error is not worth retrying (discard_on, retry_on); else retried while attempts remain."""
     if ctx.cancel_requested:
         return states.Finish(claimed, Status.CANCELLED, "cancelled", failure=_failure(exc, Attempt.Outcome.CANCELLED))
     failure = _failure(exc, Attempt.Outcome.TIMEOUT if isinstance(exc, JobTimeout) else Attempt.Outcome.FAILED)
@@ -200,8 +253,18 @@ def _failed(claimed: states.ClaimedJob, ctx: JobContext, exc: BaseException, pol
         type(exc).__name__,
         extra={"job_id": claimed.id, "worker_id": claimed.worker},
     )
+    rules = policies.resolve(claimed, task)
+    name = get_module_path(type(exc))
+    if rules.discard_on and retry.matches(type(exc), rules.discard_on):
+        return states.Finish(claimed, Status.FAILED, f"discarded: {name} matches discard_on", failure=failure)
+    if rules.retry_on and not retry.matches(type(exc), rules.retry_on):
+        return states.Finish(claimed, Status.FAILED, f"not retried: {name} is not in retry_on", failure=failure)
     retry_at = next_run_at(
-        attempt=claimed.attempts_spent, max_attempts=claimed.max_attempts, policy=policy, now=timezone.now(), rng=_rng
+        attempt=claimed.attempts_spent,
+        max_attempts=claimed.max_attempts,
+        policy=policy if rules.backoff is None else rules.backoff,
+        now=timezone.now(),
+        rng=_rng,
     )
     if retry_at is None:
         return states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=failure)

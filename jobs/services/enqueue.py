@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import options, states, taskresults
+from jobs import options, retry, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge
@@ -29,6 +29,10 @@ class JobSpec:
     queue: str | None = None
     priority: int | None = None
     max_attempts: int | None = None
+    # Retry policy (issue 12): the job's own, over the task's and the queue's (jobs.retry).
+    backoff: Any = None  # a jobs.retry.Backoff or {"kind", "base", "cap", "jitter"}
+    retry_on: Sequence[str] | None = None  # dotted exception class names
+    discard_on: Sequence[str] | None = None
     run_at: datetime.datetime | None = None
     delay: float | None = None
     idempotency_key: str | None = None
@@ -75,6 +79,13 @@ def build_job(
     timeout = spec.timeout if spec.timeout is not None else getattr(task, "timeout", None)
     if timeout is not None and not options.is_timeout(timeout):
         raise InvalidJob(options.TIMEOUT_ERROR)
+    if spec.backoff is None and spec.retry_on is None and spec.discard_on is None:
+        retry_policy = None  # the common case: nothing to check
+    else:
+        try:
+            retry_policy = retry.policy_json(backoff=spec.backoff, retry_on=spec.retry_on, discard_on=spec.discard_on)
+        except ValueError as exc:
+            raise InvalidJob(str(exc)) from None
 
     if spec.run_at is not None and spec.delay is not None:
         raise InvalidJob("give run_at or delay, not both")
@@ -104,6 +115,7 @@ def build_job(
         run_at=run_at,
         idempotency_key=key,
         timeout=timeout,
+        retry_policy=retry_policy,
     )
 
 

@@ -19,7 +19,15 @@ Callers import the verbs from here: `from jobs import states; states.claim_next(
 
 from jobs.states.create import create_jobs
 from jobs.states.hot import claim_next, finish_and_claim, record
-from jobs.states.orm import promote_due, release_worker_jobs, renew_leases, request_cancel, rescue_expired, transition
+from jobs.states.orm import (
+    promote_due,
+    record_note,
+    release_worker_jobs,
+    renew_leases,
+    request_cancel,
+    rescue_expired,
+    transition,
+)
 from jobs.states.reads import cancel_requested, next_due_at
 from jobs.states.records import ClaimedJob, Failure, Finish, NewJob
 from jobs.status import attempts_spent
@@ -37,6 +45,7 @@ __all__ = [
     "next_due_at",
     "promote_due",
     "record",
+    "record_note",
     "release_worker_jobs",
     "renew_leases",
     "request_cancel",

@@ -37,6 +37,7 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             "",
             "",
             "",
+            hot.json(job.retry_policy),
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -58,6 +59,7 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.run_at.isoformat(),
                 j.idempotency_key,
                 j.timeout,
+                j.retry_policy,
             ]
             for j in batch
         ]

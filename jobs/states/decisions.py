@@ -51,13 +51,24 @@ def counts_as_interrupted(end: Finish) -> bool:
     return end.failure is not None and end.failure.outcome == Attempt.Outcome.INTERRUPTED
 
 
+def counts_as_snoozed(end: Finish) -> bool:
+    """Whether the finish adds one to Job.snoozes: the task asked to run later, the attempt is not spent."""
+    return end.failure is not None and end.failure.outcome == Attempt.Outcome.SNOOZED
+
+
 def late_reason(reason: str) -> str:
     """The event reason of an outcome stored after its job was rescued (see hot.write_late_finish())."""
     return f"{reason} (stored late: its lease had run out)"
 
 
 def rescue_move(
-    *, cancel_requested: bool, attempt: int, interrupted: int, max_attempts: int, now: datetime.datetime
+    *,
+    cancel_requested: bool,
+    attempt: int,
+    interrupted: int,
+    max_attempts: int,
+    now: datetime.datetime,
+    snoozes: int = 0,
 ) -> tuple[str, str, dict[str, Any]]:
     """Where a job whose lease expired goes: (status, event reason, job columns to set).
 
@@ -66,7 +77,7 @@ def rescue_move(
     """
     if cancel_requested:
         to, reason = Status.CANCELLED, "worker lost after cancel was requested"
-    elif attempts_spent(attempt=attempt, interrupted=interrupted) >= max_attempts:
+    elif attempts_spent(attempt=attempt, interrupted=interrupted, snoozes=snoozes) >= max_attempts:
         to, reason = Status.FAILED, "worker lost"
     else:
         to, reason = Status.QUEUED, "worker lost; requeued"

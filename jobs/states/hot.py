@@ -113,6 +113,8 @@ def claimed_job(reply: Reply, worker: str, now: datetime.datetime) -> ClaimedJob
         interrupted=row[8],
         priority=row[9],
         enqueued_at=datetime_value(row[10]),
+        snoozes=row[11],
+        retry_policy=json_value(row[12]) if row[12] is not None else None,
     )
 
 
@@ -125,7 +127,9 @@ def send_finish(hot: Hot, end: Finish, *, late: bool = False) -> Reply:
     """
     claimed, now = end.claimed, end.ended_at
     fields = decisions.finish_fields(end, dt=hot.dt, json=hot.json)
-    update = sql.finish_sql(fields, interrupted=decisions.counts_as_interrupted(end), late=late)
+    update = sql.finish_sql(
+        fields, interrupted=decisions.counts_as_interrupted(end), late=late, snoozed=decisions.counts_as_snoozed(end)
+    )
     if late:
         old, reason = Status.QUEUED, decisions.late_reason(end.reason)
         keys = [claimed.id, claimed.attempt, claimed.id, claimed.attempt]

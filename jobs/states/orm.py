@@ -114,6 +114,7 @@ def rescue_expired(*, limit: int = 200) -> int:
             "queue",
             "attempt",
             "interrupted",
+            "snoozes",
             "max_attempts",
             "worker",
             "started_at",
@@ -123,12 +124,25 @@ def rescue_expired(*, limit: int = 200) -> int:
         )[:limit]
     )
     rescued = 0
-    for job_id, queue, attempt, interrupted, max_attempts, worker, started_at, cancel_at, progress, message in rows:
+    for (
+        job_id,
+        queue,
+        attempt,
+        interrupted,
+        snoozes,
+        max_attempts,
+        worker,
+        started_at,
+        cancel_at,
+        progress,
+        message,
+    ) in rows:
         now = timezone.now()
         to, reason, fields = decisions.rescue_move(
             cancel_requested=cancel_at is not None,
             attempt=attempt,
             interrupted=interrupted,
+            snoozes=snoozes,
             max_attempts=max_attempts,
             now=now,
         )
@@ -243,3 +257,22 @@ def release_worker_jobs(*, worker: str, reason: str) -> int:
                 )
                 released += 1
     return released
+
+
+def record_note(*, job_id: int, queue: str, status: str, attempt: int, reason: str, actor: str) -> None:
+    """A timeline entry that moves nothing (old status == new status): something happened to the
+    job that its history should show, such as a hook that raised (jobs.hooks)."""
+    history.write_events(
+        [
+            history.event_row(
+                job_id=job_id,
+                queue=queue,
+                old=status,
+                new=status,
+                attempt=attempt,
+                reason=reason,
+                actor=actor,
+                at=timezone.now(),
+            )
+        ]
+    )

@@ -28,12 +28,14 @@ class ClaimedJob:
     worker: str
     started_at: datetime.datetime
     interrupted: int = 0  # earlier attempts our own shutdown interrupted (see attempts_spent)
+    snoozes: int = 0  # earlier attempts the task snoozed (not spent either)
+    retry_policy: dict[str, Any] | None = None  # the job's own retry policy (jobs.retry)
     priority: int = 0
     enqueued_at: datetime.datetime | None = None
 
     @property
     def attempts_spent(self) -> int:
-        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted)
+        return attempts_spent(attempt=self.attempt, interrupted=self.interrupted, snoozes=self.snoozes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,7 @@ class NewJob:
     run_at: datetime.datetime
     idempotency_key: str | None = None
     timeout: float | None = None
+    retry_policy: dict[str, Any] | None = None
     pk: int | None = None
     status: str = ""
     created_at: datetime.datetime | None = None
@@ -96,6 +99,7 @@ class NewJob:
             run_at=job.run_at,
             idempotency_key=job.idempotency_key,
             timeout=job.timeout,
+            retry_policy=job.retry_policy,
             pk=job.pk,
             status=job.status,
             created_at=job.created_at,
@@ -118,6 +122,7 @@ class NewJob:
             status=self.status,
             idempotency_key=self.idempotency_key,
             timeout=self.timeout,
+            retry_policy=self.retry_policy,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
         return job

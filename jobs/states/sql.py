@@ -45,6 +45,8 @@ CLAIM_RETURNING = (
     "interrupted",
     "priority",
     "created_at",
+    "snoozes",
+    "retry_policy",
 )
 
 
@@ -96,11 +98,13 @@ FINISH_RETURNING = ("id", "progress", "progress_message")
 DELETE_LOST_ATTEMPT = f"DELETE FROM {ATTEMPT} WHERE job_id = %s AND number = %s AND outcome = 'lost'"
 
 
-def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool) -> str:
+def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool, snoozed: bool = False) -> str:
     """The UPDATE that ends an attempt: `columns` set from parameters, then the claim's WHERE."""
     assignments = [f"{name} = %s" for name in columns]
     if interrupted:
         assignments.append("interrupted = interrupted + 1")  # not spent: see attempts_spent()
+    if snoozed:
+        assignments.append("snoozes = snoozes + 1")  # not spent either
     return f"UPDATE {JOB} SET {', '.join(assignments)}{RESCUED_CLAIM if late else CURRENT_CLAIM}"
 
 
@@ -134,9 +138,9 @@ def insert_sql(target: str, count: int) -> str:
 
 JOB_COLUMNS = (
     "queue, task_name, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
-    "idempotency_key, timeout, last_error, worker, progress_message"
+    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy"
 )
-JOB_COLUMN_COUNT = 15
+JOB_COLUMN_COUNT = 16
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -161,7 +165,7 @@ def insert_events_sqlite(count: int) -> str:
 INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
-    "r->>8, (r->>9)::float8, '', '', '' "
+    "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb) "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

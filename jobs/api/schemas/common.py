@@ -53,6 +53,14 @@ class JobAction(StrEnum):
     DELETE = "delete"
 
 
+class BackoffKind(StrEnum):
+    """How the wait before a retry grows (jobs.retry)."""
+
+    EXPONENTIAL = "exponential"
+    LINEAR = "linear"
+    CONSTANT = "constant"
+
+
 class AttemptOutcome(StrEnum):
     """How an attempt ended."""
 
@@ -62,6 +70,7 @@ class AttemptOutcome(StrEnum):
     CANCELLED = "cancelled"
     LOST = "lost"
     INTERRUPTED = "interrupted"
+    SNOOZED = "snoozed"
 
 
 assert {o.value for o in AttemptOutcome} == set(Attempt.Outcome.values)

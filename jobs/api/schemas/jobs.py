@@ -6,13 +6,14 @@ import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from jobs import listing
 from jobs.api.schemas.common import (
     AnyJson,
     AttemptOutcome,
+    BackoffKind,
     JobAction,
     JobStatus,
     MaxAttempts,
@@ -25,10 +26,34 @@ from jobs.api.schemas.common import (
     Timestamp,
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
+from jobs.waiting import waiting_reason
 
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
 SCHEDULE_FIELDS = "Required fields: payload (object), run_at (ISO8601)"
+
+
+ExceptionName = Annotated[
+    StrictStr, Field(max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+]
+
+
+class BackoffIn(BaseModel):
+    """How long a failed job waits before its next attempt (see docs/tasks.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BackoffKind = BackoffKind.EXPONENTIAL
+    base: Seconds = Field(5.0, description="seconds: the first wait (exponential doubles it, linear adds it)")
+    cap: Seconds | None = Field(None, description="seconds: no wait is longer (default 3600, or base if larger)")
+    jitter: Annotated[StrictFloat, Field(ge=0, le=1)] = Field(0.5, description="random share of each wait, 0 to 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["kind"] = str(self.kind)
+        if data["cap"] is None:
+            del data["cap"]
+        return data
 
 
 class JobIn(BaseModel):
@@ -42,6 +67,13 @@ class JobIn(BaseModel):
     queue: QueueName | None = None
     priority: Priority | None = None
     max_attempts: MaxAttempts | None = None
+    backoff: BackoffIn | None = Field(None, description="this job's backoff, over its task's and its queue's")
+    retry_on: list[ExceptionName] | None = Field(
+        None, max_length=20, description="dotted exception class names worth retrying; any other error fails at once"
+    )
+    discard_on: list[ExceptionName] | None = Field(
+        None, max_length=20, description="dotted exception class names that fail the job at once, no retry"
+    )
     delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
     run_at: Timestamp | None = None
     idempotency_key: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
@@ -191,7 +223,16 @@ class JobFields[ArgsT, PayloadT](Schema):
 
 
 class JobOut(JobFields[list[Any], dict[str, Any]]):
-    pass  # no docstring: it would become this schema's description in the OpenAPI document
+    # No docstring: it would become this schema's description in the OpenAPI document.
+    snoozes: int = Field(description="attempts the task snoozed; they do not count against max_attempts")
+    retry_policy: dict[str, Any] | None = Field(description="the job's own backoff, retry_on and discard_on, if set")
+    waiting_reason: str | None = Field(
+        description="why a waiting job waits, e.g. 'retry 2 of 5 at ...' or 'snoozed until ...'"
+    )
+
+    @staticmethod
+    def resolve_waiting_reason(job: Job) -> str | None:
+        return waiting_reason(job)
 
 
 class JobListItemOut(JobFields[list[Any] | None, dict[str, Any] | None]):

@@ -6,6 +6,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
+from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max, Min, Q, Subquery, Sum
@@ -26,6 +27,7 @@ class QueueStats:
     oldest_waiting_seconds: float | None = None
     paused: bool = False
     concurrency: int | None = None
+    retry_policy: dict[str, Any] | None = None  # the queue's default retry policy (jobs.retry)
     capped: set[str] = field(default_factory=set)  # states whose count stopped at the cap ("N+")
 
     @property
@@ -57,6 +59,7 @@ def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
     for queue in Queue.objects.all():
         entry = stats.setdefault(queue.name, QueueStats(queue.name))
         entry.paused, entry.concurrency = queue.paused, queue.concurrency
+        entry.retry_policy = queue.retry_policy
     return dict(sorted(stats.items()))
 
 

@@ -50,11 +50,20 @@ def resume(request: HttpRequest, name: str = QueueName) -> Status[Any]:
     "/queues/{name}",
     response={200: QueueSettingsOut, **WRITE},
     operation_id="update_queue",
-    summary="Set a queue's concurrency",
+    summary="Change a queue's settings",
 )
 def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> Status[Any]:
-    """Set the queue's concurrency limit (null: no limit)."""
-    return Status(200, services.set_queue_concurrency(name=name, limit=body.concurrency))
+    """Set the queue's concurrency limit (null: no limit) and/or its default retry policy (null: none)."""
+    queue = None
+    if "concurrency" in body.model_fields_set:
+        queue = services.set_queue_concurrency(name=name, limit=body.concurrency)
+    if "retry_policy" in body.model_fields_set:
+        policy = body.retry_policy
+        parts = {} if policy is None else policy.model_dump(exclude_none=True)
+        if policy is not None and policy.backoff is not None:
+            parts["backoff"] = policy.backoff.as_dict()
+        queue = services.set_queue_retry_policy(name=name, **parts)
+    return Status(200, queue)
 
 
 @router.get(

@@ -35,16 +35,16 @@ def test_pause_resume_and_concurrency(api: ApiClient, db: None) -> None:
     resumed = api.post("/queues/emails/resume")
     unlimited = api.patch("/queues/emails", {"concurrency": None})
 
-    assert paused.json() == {"name": "emails", "paused": True, "concurrency": None}
-    assert limited.json() == {"name": "emails", "paused": True, "concurrency": 3}
-    assert resumed.json() == {"name": "emails", "paused": False, "concurrency": 3}
+    assert paused.json() == {"name": "emails", "paused": True, "concurrency": None, "retry_policy": None}
+    assert limited.json() == {"name": "emails", "paused": True, "concurrency": 3, "retry_policy": None}
+    assert resumed.json() == {"name": "emails", "paused": False, "concurrency": 3, "retry_policy": None}
     assert unlimited.status_code == 200 and Queue.objects.get(name="emails").concurrency is None
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "Missing 'concurrency' field"),
+        ({}, "Give concurrency or retry_policy"),
         ({"concurrency": 0}, "Invalid 'concurrency': Input should be greater than or equal to 1"),
         ({"concurrency": "2"}, "Invalid 'concurrency': Input should be a valid integer"),
     ],

@@ -10,7 +10,9 @@ from ninja import Schema
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     StrictFloat,
     StrictInt,
@@ -164,3 +166,36 @@ class ErrorOut(Schema):
 READ_ERRORS: dict[int, type[ErrorOut]] = {400: ErrorOut, 401: ErrorOut, 503: ErrorOut}
 ACTION_ERRORS: dict[int, type[ErrorOut]] = {**READ_ERRORS, 403: ErrorOut}
 WRITE_ERRORS: dict[int, type[ErrorOut]] = {**ACTION_ERRORS, 413: ErrorOut}
+
+
+ExceptionName = Annotated[
+    StrictStr, Field(max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+]
+
+
+class BackoffIn(BaseModel):
+    """How long a failed job waits before its next attempt (see docs/tasks.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: BackoffKind = BackoffKind.EXPONENTIAL
+    base: Seconds = Field(5.0, description="seconds: the first wait (exponential doubles it, linear adds it)")
+    cap: Seconds | None = Field(None, description="seconds: no wait is longer (default 3600, or base if larger)")
+    jitter: Annotated[StrictFloat, Field(ge=0, le=1)] = Field(0.5, description="random share of each wait, 0 to 1")
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["kind"] = str(self.kind)
+        if data["cap"] is None:
+            del data["cap"]
+        return data
+
+
+class RetryPolicyIn(BaseModel):
+    """A queue's default retry policy; each part left out (or null) is not set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backoff: BackoffIn | None = None
+    retry_on: list[ExceptionName] | None = Field(None, max_length=20)
+    discard_on: list[ExceptionName] | None = Field(None, max_length=20)

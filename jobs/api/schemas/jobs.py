@@ -6,14 +6,15 @@ import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from jobs import listing
 from jobs.api.schemas.common import (
     AnyJson,
     AttemptOutcome,
-    BackoffKind,
+    BackoffIn,
+    ExceptionName,
     JobAction,
     JobStatus,
     MaxAttempts,
@@ -31,29 +32,6 @@ from jobs.waiting import waiting_reason
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
 SCHEDULE_FIELDS = "Required fields: payload (object), run_at (ISO8601)"
-
-
-ExceptionName = Annotated[
-    StrictStr, Field(max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-]
-
-
-class BackoffIn(BaseModel):
-    """How long a failed job waits before its next attempt (see docs/tasks.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: BackoffKind = BackoffKind.EXPONENTIAL
-    base: Seconds = Field(5.0, description="seconds: the first wait (exponential doubles it, linear adds it)")
-    cap: Seconds | None = Field(None, description="seconds: no wait is longer (default 3600, or base if larger)")
-    jitter: Annotated[StrictFloat, Field(ge=0, le=1)] = Field(0.5, description="random share of each wait, 0 to 1")
-
-    def as_dict(self) -> dict[str, Any]:
-        data = self.model_dump()
-        data["kind"] = str(self.kind)
-        if data["cap"] is None:
-            del data["cap"]
-        return data
 
 
 class JobIn(BaseModel):

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from jobs import selectors
-from jobs.api.schemas.common import HealthStatus, WorkerType
+from jobs.api.schemas.common import HealthStatus, RetryPolicyIn, WorkerType
 
 
 class QueuePatchIn(BaseModel):
+    """The settings to change; a field left out is kept."""
+
     model_config = ConfigDict(extra="forbid")
 
     concurrency: Annotated[StrictInt, Field(ge=1, le=100_000)] | None = Field(
-        description="most jobs of this queue running at once on all workers; null for no limit"
+        None, description="most jobs of this queue running at once on all workers; null for no limit"
     )
+    retry_policy: RetryPolicyIn | None = Field(
+        None, description="the default retry policy of the queue's jobs; null for none (the settings apply)"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> QueuePatchIn:
+        if not self.model_fields_set:
+            raise PydanticCustomError("jobdeck_queue_patch", "Give concurrency or retry_policy")
+        return self
 
 
 class QueueSettingsOut(Schema):
     name: str
     paused: bool
     concurrency: int | None
+    retry_policy: dict[str, Any] | None = Field(
+        None, description="the queue's default backoff, retry_on and discard_on (null: none)"
+    )
 
 
 class QueueOut(QueueSettingsOut):
@@ -38,6 +53,7 @@ class QueueOut(QueueSettingsOut):
             name=entry.name,
             paused=entry.paused,
             concurrency=entry.concurrency,
+            retry_policy=entry.retry_policy,
             counts=entry.counts,
             total=entry.total,
             oldest_waiting_seconds=entry.oldest_waiting_seconds,

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import dateparse, timezone
 
-from jobs import options, services
+from jobs import options, retry, services
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
@@ -62,6 +62,23 @@ def seconds(*, allow_zero: bool) -> Callable[[str], float]:
     return parse
 
 
+def backoff_text(value: str) -> dict[str, Any]:
+    """`kind[:base[:cap[:jitter]]]`, e.g. `linear:10:600:0.2`."""
+    try:
+        return retry.parse_backoff_text(value).as_json()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "must be kind[:base[:cap[:jitter]]], kind exponential, linear or constant, e.g. linear:10:600:0.2"
+        ) from None
+
+
+def exception_name(value: str) -> str:
+    try:
+        return retry.class_names([value], field="exception")[0]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a dotted exception class name") from None
+
+
 class Command(JobdeckCommand):
     help = 'Enqueue one job: manage.py enqueue jobs.tasks.echo --payload \'{"message": "hi"}\''
 
@@ -93,6 +110,24 @@ class Command(JobdeckCommand):
             type=whole_number(1, options.MAX_ATTEMPTS_LIMIT),
             help="executions allowed, retries included (default: the task's or JOBDECK_DEFAULT_MAX_ATTEMPTS)",
         )
+        parser.add_argument(
+            "--backoff",
+            type=backoff_text,
+            help="wait before a retry: kind[:base[:cap[:jitter]]], e.g. linear:10:600:0.2 (default: the task's, "
+            "the queue's, else exponential from the settings)",
+        )
+        parser.add_argument(
+            "--retry-on",
+            type=exception_name,
+            action="append",
+            help="dotted exception class worth retrying (repeat for more); any other error fails at once",
+        )
+        parser.add_argument(
+            "--discard-on",
+            type=exception_name,
+            action="append",
+            help="dotted exception class that fails the job at once, no retry (repeat for more)",
+        )
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
         parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")
 
@@ -104,6 +139,9 @@ class Command(JobdeckCommand):
             queue=options["queue"],
             priority=options["priority"],
             max_attempts=options["max_attempts"],
+            backoff=options["backoff"],
+            retry_on=options["retry_on"],
+            discard_on=options["discard_on"],
             run_at=options["run_at"],
             delay=options["delay"],
             idempotency_key=options["idempotency_key"],

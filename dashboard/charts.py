@@ -152,6 +152,7 @@ def _count_events(*, after_id: int, upto: int, since: datetime.datetime) -> list
             new_status__in=[Status.DONE, Status.FAILED],
             created_at__gte=since,
         )
+        .exclude(old_status=F("new_status"))  # a note on a finished job (a hook that raised) ends nothing
         .annotate(bucket=EpochBucket(F("created_at"), size=BUCKET_SECONDS))
         .values("queue", "bucket")
         .annotate(

@@ -117,7 +117,8 @@ class DatabaseBackend(BaseTaskBackend):
         attempts = selectors.job_attempts(job.pk) if job.attempt else []
         reason = ""
         if job.status == Status.CANCELLED and not any(a.error_class for a in attempts):
-            reason = next((e.reason for e in reversed(selectors.job_events(job.pk)) if e.new_status == job.status), "")
+            events = reversed(selectors.job_events(job.pk))
+            reason = next((e.reason for e in events if e.new_status == job.status != e.old_status), "")
         return taskresults.build(
             task=task,
             job_id=job.pk,

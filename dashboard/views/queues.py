@@ -1,9 +1,10 @@
-"""Queues: counts by state and settings per queue; pause, resume and a concurrency limit for admins."""
+"""Queues: counts by state and settings per queue; pause, resume, a concurrency limit and a default retry
+policy for admins."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -12,7 +13,7 @@ from dashboard import queries
 from dashboard.permissions import ADMIN, VIEWER, require
 from dashboard.views import shared
 from dashboard.views.shared import HtmxHttpRequest
-from jobs import listing, selectors, services
+from jobs import listing, retry, selectors, services
 from jobs.exceptions import InvalidQueue, JobdeckError
 
 
@@ -37,6 +38,21 @@ def _concurrency(value: str) -> int | None:
     return number
 
 
+def _set_retry_policy(name: str, form: QueryDict) -> str:
+    """The retry policy form: backoff as kind:base:cap:jitter, exception names comma-separated; empty: unset."""
+    text = form.get("backoff", "").strip()
+    try:
+        backoff = retry.parse_backoff_text(text).as_json() if text else None
+    except ValueError as exc:
+        raise InvalidQueue(str(exc)) from None
+    names = {
+        field: [n.strip() for n in form.get(field, "").split(",") if n.strip()] or None
+        for field in ("retry_on", "discard_on")
+    }
+    queue = services.set_queue_retry_policy(name=name, backoff=backoff, **names)
+    return f"Queue {name}: " + ("default retry policy set." if queue.retry_policy else "no default retry policy.")
+
+
 @require_POST
 @require(ADMIN)
 def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
@@ -48,6 +64,8 @@ def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpRespon
         elif action == "resume":
             services.resume_queue(name=name)
             text = f"Queue {name} resumed."
+        elif action == "retry":
+            text = _set_retry_policy(name, request.POST)
         else:
             limit = _concurrency(request.POST.get("limit", ""))
             services.set_queue_concurrency(name=name, limit=limit)

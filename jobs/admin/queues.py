@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from jobs import options, services
+from jobs import options, retry, services
 from jobs.models import Queue
 
 
@@ -23,15 +23,33 @@ class QueueForm(forms.ModelForm):
         help_text="Most jobs of this queue running at once, over all workers. Empty: no limit.",
     )
 
+    retry_policy = forms.JSONField(
+        required=False,
+        help_text='Default retry policy of the queue\'s jobs, e.g. {"backoff": {"kind": "linear", "base": 10, '
+        '"cap": 600, "jitter": 0.2}, "retry_on": ["app.errors.Flaky"], "discard_on": ["builtins.KeyError"]}. '
+        "Empty: none (the settings apply). A job's or its task's own policy comes first.",
+    )
+
     class Meta:
         model = Queue
-        fields = ("name", "paused", "concurrency")
+        fields = ("name", "paused", "concurrency", "retry_policy")
+
+    def clean_retry_policy(self) -> dict[str, object] | None:
+        value = self.cleaned_data.get("retry_policy")
+        if value in (None, {}, ""):
+            return None
+        if not isinstance(value, dict) or set(value) - set(retry.POLICY_KEYS):
+            raise forms.ValidationError(f"Give an object with keys among {', '.join(retry.POLICY_KEYS)}.")
+        try:
+            return retry.policy_json(**value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
-    list_display = ("name", "paused", "concurrency")
+    list_display = ("name", "paused", "concurrency", "retry_policy")
     list_filter = ("paused",)
     search_fields = ("name",)
     ordering = ("name",)
@@ -48,6 +66,8 @@ class QueueAdmin(admin.ModelAdmin):
         queue = obj
         if not change or "concurrency" in form.changed_data:
             queue = services.set_queue_concurrency(name=obj.name, limit=obj.concurrency)
+        if not change or "retry_policy" in form.changed_data:
+            queue = services.set_queue_retry_policy(name=obj.name, **(obj.retry_policy or {}))
         if not change or "paused" in form.changed_data:
             queue = (services.pause_queue if obj.paused else services.resume_queue)(name=obj.name)
         obj.pk = queue.pk

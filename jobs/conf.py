@@ -115,10 +115,15 @@ HOOK_KINDS = ("on_success", "on_failure", "on_retry", "on_cancel")
 def project_hooks() -> dict[str, list[str]]:
     """JOBDECK_HOOKS: project-wide hooks, {"on_failure": ["app.hooks.notify"], ...} (dotted paths),
     run after each task's own. Raises ImproperlyConfigured for an unknown kind or a bad value."""
-    from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    value = getattr(settings, "JOBDECK_HOOKS", None) or {}
+    value = getattr(settings, "JOBDECK_HOOKS", None)
+    if value is None:
+        raw = os.environ.get("JOBDECK_HOOKS", "")
+        try:
+            value = json.loads(raw) if raw else {}
+        except ValueError:
+            raise ImproperlyConfigured("JOBDECK_HOOKS in the environment must be a JSON object") from None
     if not isinstance(value, dict) or set(value) - set(HOOK_KINDS):
         raise ImproperlyConfigured(f"JOBDECK_HOOKS must be a dict with keys among {', '.join(HOOK_KINDS)}")
     hooks: dict[str, list[str]] = {}

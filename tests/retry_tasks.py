@@ -119,3 +119,8 @@ def snooze_after_gate(gate_dir: str) -> int:
 def discard_after_gate(gate_dir: str) -> None:
     _gate(gate_dir)
     discard("stopped by the task")
+
+
+@task()
+def returns_path(path: str) -> str:
+    return path

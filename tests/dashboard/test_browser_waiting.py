@@ -1,0 +1,82 @@
+"""The job page says why a job waits ("Snoozed until ...", "Retry 2 of 5 at ..."), live as the job
+moves; the queues page sets a queue's default retry policy. In a real browser, no console errors."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from tests.dashboard.conftest import make_user
+from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser_feel import sign_in
+
+WAIT = 15_000  # ms
+
+
+def retry_later(job_id: int, *, outcome: str) -> None:
+    """End the job's attempt as a worker would: retrying in an hour, snoozed or failed."""
+    from jobs import states
+
+    claimed = states.claim_next(queues=["default"], worker="test-worker", lease_seconds=60)
+    assert claimed is not None and claimed.id == job_id
+    failure = states.Failure(outcome=outcome, error_class="builtins.ValueError", message="later")
+    at = timezone.now() + datetime.timedelta(hours=1)
+    assert states.record(states.Finish(claimed, "retrying", reason=outcome, failure=failure, retry_at=at))
+
+
+def test_job_page_shows_the_waiting_reason_live(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+) -> None:
+    from playwright.sync_api import expect
+
+    from jobs import services
+
+    make_user("ada", superuser=True)
+    job = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2], max_attempts=5))
+    page = browser_page
+    sign_in(page, daphne, "ada", f"/jobs/{job.pk}/")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
+    expect(page.locator("#job-waiting-reason")).to_have_count(0)
+
+    retry_later(job.pk, outcome="snoozed")
+    reason = page.locator("#job-waiting-reason")
+    expect(reason).to_contain_text("Snoozed until", timeout=WAIT)
+    expect(reason).to_contain_text("(snooze 1 of 10)")
+    expect(page.locator(".job-header")).to_contain_text("+1 snoozed, not counted")
+
+    services.run_job_now(job_id=job.pk)
+    retry_later(job.pk, outcome="failed")
+    expect(reason).to_contain_text("Retry 2 of 5 at", timeout=WAIT)
+    assert page.csp_errors == []
+
+
+def test_queues_page_sets_a_default_retry_policy(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+) -> None:
+    from playwright.sync_api import expect
+
+    from jobs import services
+    from jobs.models import Queue
+
+    make_user("ada", superuser=True)
+    services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2], queue="mail"))
+    page = browser_page
+    sign_in(page, daphne, "ada", "/queues/")
+
+    page.get_by_label("Backoff of mail: kind:base:cap:jitter").fill("linear:10:600:0.2")
+    page.get_by_label("Exceptions discarded in mail").fill("builtins.KeyError, app.errors.Gone")
+    page.locator("form[action$='/queues/mail/retry-policy/'] button").click()
+
+    expect(page.locator("main")).to_contain_text("Queue mail: default retry policy set.", timeout=WAIT)
+    expect(page.get_by_label("Backoff of mail: kind:base:cap:jitter")).to_have_value("linear:10.0:600.0:0.2")
+    assert Queue.objects.get(name="mail").retry_policy == {
+        "backoff": {"kind": "linear", "base": 10.0, "cap": 600.0, "jitter": 0.2},
+        "discard_on": ["builtins.KeyError", "app.errors.Gone"],
+    }
+    page.get_by_label("Backoff of mail: kind:base:cap:jitter").fill("quadratic")
+    page.locator("form[action$='/queues/mail/retry-policy/'] button").click()
+    expect(page.locator("main")).to_contain_text("backoff must be an object", timeout=WAIT)

@@ -23,6 +23,7 @@ ROW_FIELDS = (
     "priority",
     "attempt",
     "interrupted",
+    "snoozes",
     "max_attempts",
     "created_at",
     "run_at",

@@ -177,7 +177,7 @@ class JobFields[ArgsT, PayloadT](Schema):
     last_error: str
     attempt: int = Field(description="attempts started, including those interrupted by a worker shutdown")
     interrupted: int = Field(description="attempts interrupted by a worker shutdown; they do not count")
-    attempts_spent: int = Field(description="attempts counted against max_attempts: attempt - interrupted")
+    attempts_spent: int = Field(description="attempts counted against max_attempts: attempt - interrupted - snoozes")
     max_attempts: int
     run_at: datetime.datetime
     created_at: datetime.datetime

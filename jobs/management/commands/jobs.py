@@ -24,7 +24,7 @@ def status(value: str) -> str:
     return value
 
 
-SHOWN_FIELDS = ("id", "task_name", "queue", "status", "attempt", "interrupted", "max_attempts", "created_at")
+SHOWN_FIELDS = ("id", "task_name", "queue", "status", "attempt", "interrupted", "snoozes", "max_attempts", "created_at")
 
 
 class Command(JobdeckCommand):

@@ -253,7 +253,11 @@ def _failed(
         type(exc).__name__,
         extra={"job_id": claimed.id, "worker_id": claimed.worker},
     )
-    rules = policies.resolve(claimed, task)
+    try:
+        rules = policies.resolve(claimed, task)
+    except Exception:  # the queues' defaults unreadable (database refusing): the settings' policy
+        logger.exception("could not read the retry policy of job %s", claimed.id, extra={"job_id": claimed.id})
+        rules = policies.DEFAULT_RULES
     name = get_module_path(type(exc))
     if rules.discard_on and retry.matches(type(exc), rules.discard_on):
         return states.Finish(claimed, Status.FAILED, f"discarded: {name} matches discard_on", failure=failure)

@@ -29,6 +29,9 @@ class Rules:
     discard_on: tuple[str, ...]
 
 
+DEFAULT_RULES = Rules(backoff=None, retry_on=(), discard_on=())
+
+
 def queue_policy(queue: str) -> dict[str, Any]:
     """The queue's default policy ({} when it has none), from this process's cache."""
     global _loaded_at, _queue_policies

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.tasks import task
 
-from jobs.context import current_job, discard, retry_in, snooze
+from jobs.context import check_cancelled, current_job, discard, retry_in, snooze
 from jobs.hooks import JobOutcome
 
 
@@ -124,3 +124,19 @@ def discard_after_gate(gate_dir: str) -> None:
 @task()
 def returns_path(path: str) -> str:
     return path
+
+
+def record_cancel(outcome: JobOutcome) -> None:
+    """on_cancel: append to the file named by the job's first argument."""
+    from jobs.models import Job
+
+    path = Job.objects.values_list("args", flat=True).get(pk=outcome.job_id)[0]
+    _append(path, f"{outcome.kind} {outcome.job_id} {outcome.status} {outcome.error_class}")
+
+
+@task(on_cancel=record_cancel)
+def wait_for_cancel(path: str) -> None:
+    Path(path + ".started").touch()
+    while True:
+        check_cancelled()
+        time.sleep(0.02)

@@ -88,6 +88,20 @@ def test_project_hooks_from_the_setting_run_for_every_task(start_workers: Any, t
     assert lines(path) == [f"on_success {job.pk} done 1"]
 
 
+@pytest.mark.workers
+def test_on_cancel_runs_for_a_running_job_the_worker_cancels(start_workers: Any, tmp_path: Path) -> None:
+    path = tmp_path / "cancel.txt"
+    job = enqueue("wait_for_cancel", str(path))
+    start_workers("-w", "1", JOBDECK_TASK_MODULES=TASK_MODULES)
+    wait_until(lambda: Path(f"{path}.started").exists())
+
+    services.cancel_job(job_id=job.pk)
+
+    wait_until(lambda: len(lines(path)) == 1)
+    assert reloaded(job).status == Status.CANCELLED
+    assert lines(path) == [f"on_cancel {job.pk} cancelled jobs.context.JobCancelled"]
+
+
 def _finish(to: str, outcome: str | None = None) -> states.Finish:
     claimed = states.ClaimedJob(
         id=1,

@@ -35,11 +35,13 @@ def test_job_page_shows_the_waiting_reason_live(
     from jobs import services
 
     make_user("ada", superuser=True)
-    job = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2], max_attempts=5))
+    spec = services.JobSpec(task_name="tests.tasks.add", args=[1, 2], max_attempts=5, discard_on=["builtins.KeyError"])
+    job = services.enqueue_job(spec=spec)
     page = browser_page
     sign_in(page, daphne, "ada", f"/jobs/{job.pk}/")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
     expect(page.locator("#job-waiting-reason")).to_have_count(0)
+    expect(page.locator("#job-retry-policy")).to_contain_text("discard on builtins.KeyError")
 
     retry_later(job.pk, outcome="snoozed")
     reason = page.locator("#job-waiting-reason")

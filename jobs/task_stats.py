@@ -143,23 +143,23 @@ class TaskFigures:
 
 def resolve_task(name: str) -> str:
     """The stored task name `name` means: a registered task by full or short name (a "@version"
-    suffix is ignored: the page covers every version), else a name a live worker lists or a stored
-    job carries. Raises TaskNotFound."""
+    suffix is ignored: the figures cover every version), else a name a live worker lists or a stored
+    job carries. Raises TaskNotFound (404), or UnknownTask (400) for a short name several tasks share."""
     name = name.strip().partition("@")[0]
-    if not name:
-        raise TaskNotFound("Task not found")
     try:
         return registry.get_task(name).name
-    except UnknownTask as exc:
-        if name in worker_task_names() or Job.objects.filter(task_name=name).exists():
+    except UnknownTask:
+        if name and (name in worker_task_names() or Job.objects.filter(task_name=name).exists()):
             return name
-        raise TaskNotFound(exc.message.replace("Unknown task", "Task not found:")) from None
+        if sum(1 for t in registry.all_tasks().values() if t.short_name == name) > 1:
+            raise
+        raise TaskNotFound("Task not found") from None
 
 
 def worker_task_names() -> set[str]:
     """Task names (without versions) the live workers list. One query of the worker table."""
     names: set[str] = set()
-    for tasks in WorkerProcess.objects.alive().exclude(tasks=None).values_list("tasks", flat=True):
+    for tasks in WorkerProcess.objects.alive().filter(tasks__isnull=False).values_list("tasks", flat=True):
         names.update(str(entry).partition("@")[0] for entry in tasks or [])
     return names
 

@@ -19,13 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
 from jobs import registry
 from jobs.error_groups import ERROR_CHARS, normalise, split_error
 from jobs.exceptions import TaskNotFound, UnknownTask
-from jobs.models import Attempt, Job, Schedule, WorkerProcess
+from jobs.models import Attempt, Job, Schedule, TaskOutcomeCounter, WorkerProcess
 from jobs.status import FINISHED, Status, attempts_spent
 
 SAMPLE = 1_000  # newest jobs of one task behind its page's figures
@@ -315,3 +316,16 @@ def task_run_samples(*, limit: int) -> list[tuple[str, float]]:
     (newest attempts by id, their job's task by primary key), as jobs.selectors.run_samples."""
     rows = Attempt.objects.order_by("-id").values_list("job__task_name", "started_at", "finished_at")[:limit]
     return [(task, max(0.0, (finished - started).total_seconds())) for task, started, finished in rows]
+
+
+def task_outcome_totals() -> dict[tuple[str, str], int]:
+    """Attempts ended so far by (task, new status), summed over every worker process that ever ran
+    (TaskOutcomeCounter), with tasks outside known_task_names() summed under OTHER: the /metrics
+    `task` label stays a bounded set whatever the job rows say."""
+    known = known_task_names()
+    totals: dict[tuple[str, str], int] = {}
+    rows = TaskOutcomeCounter.objects.values_list("task", "new_status").annotate(total=Sum("count")).order_by()
+    for task, new_status, total in rows:
+        key = (task if task in known else OTHER, new_status)
+        totals[key] = totals.get(key, 0) + int(total)
+    return totals

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Path as PathParam
 from ninja import Router, Status
+from ninja.params.functions import Path as PathParam
 
 from jobs import task_stats
 from jobs.api.schemas.common import READ_ERRORS, ErrorOut

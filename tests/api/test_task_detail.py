@@ -1,4 +1,4 @@
-"""GET /tasks/{name}: one task's figures, its 404 and 400, and its bounded query count."""
+"""GET /tasks/{name}: one task's figures, its 404 and 400, its bounded query count; /metrics' task label."""
 
 from __future__ import annotations
 
@@ -112,3 +112,27 @@ def test_task_figures_take_four_queries_then_none_while_cached(
         task_stats.task_figures("tests.tasks.add")
     with django_assert_num_queries(0):
         task_stats.task_figures("tests.tasks.add")
+
+
+def test_metrics_count_outcomes_by_task_with_unknown_tasks_as_other(api: ApiClient, db: None) -> None:
+    from django.utils import timezone
+
+    from jobs.models import TaskOutcomeCounter
+
+    now = timezone.now()
+    for process, task, new_status, n in [
+        ("w1/1", "tests.tasks.add", "done", 10),
+        ("w2/2", "tests.tasks.add", "done", 2),
+        ("w1/1", "tests.tasks.add", "failed", 1),
+        ("w1/1", "removed.tasks.a", "done", 4),
+        ("w1/1", "removed.tasks.b", "done", 5),
+    ]:
+        TaskOutcomeCounter.objects.create(process=process, task=task, new_status=new_status, count=n, updated_at=now)
+
+    text = api.client.get("/metrics", headers={"Authorization": f"Bearer {api.secret}"}).content.decode()
+
+    assert "# TYPE jobdeck_task_outcomes_total counter\n" in text
+    assert 'jobdeck_task_outcomes_total{task="tests.tasks.add",outcome="done"} 12\n' in text
+    assert 'jobdeck_task_outcomes_total{task="tests.tasks.add",outcome="failed"} 1\n' in text
+    assert 'jobdeck_task_outcomes_total{task="other",outcome="done"} 9\n' in text
+    assert "removed.tasks" not in text

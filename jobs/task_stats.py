@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Sum
+from django.db import NotSupportedError
+from django.db.models import F, FloatField, Func, Sum
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -37,6 +38,43 @@ MAX_ERROR_GROUPS = 20
 CACHE_SECONDS = 1.0
 CACHE_ENTRIES = 256  # task names kept; a full cache starts afresh (names come from a bounded set)
 OTHER = "other"  # the /metrics label of a job whose task no registry or live worker has
+
+
+class Seconds(Func):
+    """A datetime column as seconds since 1970 (a float), or the seconds from `since` to it: computed
+    by the database, because turning a thousand rows' datetimes into Python objects costs more than
+    the read itself (about 5 ms per column on SQLite)."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, since: Any = None) -> None:
+        super().__init__(*([expression] if since is None else [expression, since]))
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        raise NotSupportedError(f"Seconds is not implemented for {connection.vendor}")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        parts = [compiler.compile(e) for e in self.source_expressions]
+        if len(parts) == 1:
+            return f"EXTRACT(EPOCH FROM {parts[0][0]})::float", tuple(parts[0][1])
+        (end, p1), (start, p2) = parts
+        return f"EXTRACT(EPOCH FROM ({end} - {start}))::float", (*p1, *p2)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        # Django stores aware datetimes as UTC text; julianday() reads it with its fraction of a second.
+        parts = [compiler.compile(e) for e in self.source_expressions]
+        if len(parts) == 1:
+            return f"((julianday({parts[0][0]}) - 2440587.5) * 86400.0)", tuple(parts[0][1])
+        (end, p1), (start, p2) = parts
+        return f"((julianday({end}) - julianday({start})) * 86400.0)", (*p1, *p2)
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -159,10 +197,12 @@ def resolve_task(name: str) -> str:
 
 def worker_task_names() -> set[str]:
     """Task names (without versions) the live workers list. One query of the worker table."""
-    names: set[str] = set()
-    for tasks in WorkerProcess.objects.alive().filter(tasks__isnull=False).values_list("tasks", flat=True):
-        names.update(str(entry).partition("@")[0] for entry in tasks or [])
-    return names
+    return _names_listed(WorkerProcess.objects.alive().filter(tasks__isnull=False).values_list("tasks", flat=True))
+
+
+def _names_listed(task_lists: Iterable[list[str] | None]) -> set[str]:
+    """The task names in workers' task lists ("module.path" or "module.path@version")."""
+    return {str(entry).partition("@")[0] for tasks in task_lists for entry in tasks or []}
 
 
 def known_task_names() -> set[str]:
@@ -171,19 +211,16 @@ def known_task_names() -> set[str]:
     return set(registry.all_tasks()) | worker_task_names()
 
 
-def task_names() -> list[str]:
-    """The tasks the all-tasks page lists: registered ones and those live workers have, by name."""
-    return sorted(known_task_names())
-
-
 _lock = threading.Lock()
 _cache: dict[tuple[str, int], tuple[float, TaskFigures]] = {}
+_list_cache: dict[tuple[str, int], tuple[float, list[TaskFigures]]] = {}
 
 
 def reset() -> None:
     """Forget the cached figures (tests)."""
     with _lock:
         _cache.clear()
+        _list_cache.clear()
 
 
 def task_figures(name: str, *, sample: int = SAMPLE) -> TaskFigures:
@@ -195,7 +232,9 @@ def task_figures(name: str, *, sample: int = SAMPLE) -> TaskFigures:
         hit = _cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
-    figures = _compute(resolved, sample=sample, now=timezone.now())
+    short = resolved.rsplit(".", 1)[-1]
+    schedules = list(Schedule.objects.filter(task_name__in=[resolved, short]).order_by("name"))
+    figures = _compute(resolved, sample=sample, now=timezone.now(), schedules=schedules, workers=_live_workers())
     with _lock:
         if len(_cache) >= CACHE_ENTRIES:
             _cache.clear()
@@ -203,18 +242,29 @@ def task_figures(name: str, *, sample: int = SAMPLE) -> TaskFigures:
     return figures
 
 
-# The order _add_sample unpacks.
-SAMPLE_COLUMNS = ("id", "status", "attempt", "interrupted", "created_at", "run_at", "started_at", "finished_at")
+# The order _add_sample unpacks: times as seconds since 1970, durations in seconds (NULL when unset).
+SAMPLE_COLUMNS = ("id", "status", "attempt", "interrupted", "created", "ran", "waited", "finished", "error")
 
 
-def _compute(name: str, *, sample: int, now: datetime.datetime) -> TaskFigures:
-    """The figures of one resolved task name.
+WorkerRow = tuple[str, str, str, list[str] | None]  # (name, host, worker_type, tasks) of a live worker
+
+
+def _live_workers() -> list[WorkerRow]:
+    """(name, host, worker_type, tasks) of every live worker, by name. One query."""
+    rows = WorkerProcess.objects.alive().order_by("name").values_list("name", "host", "worker_type", "tasks")
+    return list(rows)
+
+
+def _compute(
+    name: str, *, sample: int, now: datetime.datetime, schedules: list[Schedule], workers: list[WorkerRow]
+) -> TaskFigures:
+    """The figures of one resolved task name, given the schedules and live workers to pick its own from.
 
     1. The registry gives the task's defaults and its declared version (getattr: a plain Django
        Task has none).
     2. One read of the newest `sample` jobs (job_task_id_idx): states, outcomes, retries,
        throughput windows, run and wait times, errors.
-    3. The task's schedules (by full or short name) and the live workers that list it.
+    3. Its schedules (by full or short name) and the live workers that list it.
     """
     short = name.rsplit(".", 1)[-1]
     figures = TaskFigures(name=name, short_name=short, registered=False, sample_limit=sample)
@@ -231,25 +281,30 @@ def _compute(name: str, *, sample: int, now: datetime.datetime) -> TaskFigures:
     rows = list(
         Job.objects.filter(task_name=name)
         .order_by("-id")
-        .annotate(error=Substr("last_error", 1, ERROR_CHARS))
-        .values_list(*SAMPLE_COLUMNS, "error")[:sample]
+        .annotate(
+            created=Seconds(F("created_at")),
+            ran=Seconds(F("finished_at"), F("started_at")),
+            waited=Seconds(F("started_at"), F("run_at")),
+            finished=Seconds(F("finished_at")),
+            error=Substr("last_error", 1, ERROR_CHARS),
+        )
+        .values_list(*SAMPLE_COLUMNS)[:sample]
     )
     _add_sample(figures, rows, now=now)
-    figures.schedules = list(Schedule.objects.filter(task_name__in=[name, short]).order_by("name"))
-    figures.workers = _workers(name, versions)
+    figures.schedules = [s for s in schedules if s.task_name in (name, short)]
+    figures.workers = _workers(name, versions, workers)
     figures.versions = sorted(versions)
     return figures
 
 
 def _add_sample(figures: TaskFigures, rows: list[tuple[Any, ...]], *, now: datetime.datetime) -> None:
-    """Fold the sampled rows (SAMPLE_COLUMNS and the clipped error, newest first) into `figures`."""
+    """Fold the sampled rows (SAMPLE_COLUMNS, newest first) into `figures`."""
     figures.sample = len(rows)
     if rows and len(rows) >= figures.sample_limit:
-        figures.covered_from = rows[-1][4]  # created_at of the oldest sampled job
-    runs, waits = [], []
+        figures.covered_from = datetime.datetime.fromtimestamp(rows[-1][4], tz=datetime.UTC)
+    runs, waits, finished_at = [], [], []
     errors: dict[tuple[str, str], ErrorGroup] = {}
-    finished_at: list[datetime.datetime] = []
-    for job_id, status, attempt, interrupted, _created, run_at, started, ended, error in rows:
+    for job_id, status, attempt, interrupted, _created, ran, waited, finished, error in rows:
         figures.states[status] = figures.states.get(status, 0) + 1
         spent = attempts_spent(attempt=attempt, interrupted=interrupted)
         if spent > 1:
@@ -258,21 +313,21 @@ def _add_sample(figures: TaskFigures, rows: list[tuple[Any, ...]], *, now: datet
         if status in (Status.DONE, Status.FAILED):
             figures.done += status == Status.DONE
             figures.failed += status == Status.FAILED
-            if ended is not None:
-                finished_at.append(ended)
-                if started is not None:
-                    runs.append(max(0.0, (ended - started).total_seconds()))
+            if finished is not None:
+                finished_at.append(finished)
+            if ran is not None:
+                runs.append(max(0.0, ran))
         # run_at and started_at describe the same attempt only while running or ended (a retrying
         # job has moved run_at on), as in jobs.selectors.wait_samples.
-        if status in (Status.RUNNING, Status.DONE, Status.FAILED) and started is not None and run_at is not None:
-            waits.append(max(0.0, (started - run_at).total_seconds()))
+        if status in (Status.RUNNING, Status.DONE, Status.FAILED) and waited is not None:
+            waits.append(max(0.0, waited))
         # Errors of failed jobs and of jobs still retrying; a cancelled job's last error is history.
         if error and (status == Status.FAILED or status not in FINISHED):
             _add_error(errors, error, job_id)
     figures.run, figures.wait = Percentiles.of(runs), Percentiles.of(waits)
     for minutes in WINDOWS_MINUTES:
         since = now - datetime.timedelta(minutes=minutes)
-        count = sum(1 for t in finished_at if t >= since)
+        count = sum(1 for t in finished_at if t >= since.timestamp())
         complete = figures.covered_from is None or figures.covered_from <= since
         figures.throughput.append(Throughput(minutes=minutes, finished=count, complete=complete))
     figures.errors = sorted(errors.values(), key=lambda g: g.last_job_id, reverse=True)[:MAX_ERROR_GROUPS]
@@ -288,18 +343,15 @@ def _add_error(errors: dict[tuple[str, str], ErrorGroup], error: str, job_id: in
         errors[key] = ErrorGroup(error_class, key[1], group.example, group.count + 1, group.last_job_id)
 
 
-def _workers(name: str, versions: set[str]) -> list[TaskWorker]:
-    """Live workers that list task `name` (with the versions they have, added to `versions`), then
-    those that list no tasks at all (unknown). One query."""
+def _workers(name: str, versions: set[str], workers: list[WorkerRow]) -> list[TaskWorker]:
+    """Of `workers`, those that list task `name` (with the versions they have, added to
+    `versions`), then those that list no tasks at all (unknown)."""
     having, unknown = [], []
-    rows = WorkerProcess.objects.alive().order_by("name").values_list("name", "host", "worker_type", "tasks")
-    for worker, host, worker_type, tasks in rows:
+    for worker, host, worker_type, tasks in workers:
         if tasks is None:
             unknown.append(TaskWorker(worker, host, worker_type, None))
             continue
-        found = sorted(
-            {str(entry).partition("@")[2] for entry in tasks if str(entry).partition("@")[0] == name}, key=str
-        )
+        found = sorted({str(entry).partition("@")[2] for entry in tasks if str(entry).partition("@")[0] == name})
         if found:
             versions.update(v for v in found if v)
             having.append(TaskWorker(worker, host, worker_type, [v for v in found if v]))
@@ -307,8 +359,22 @@ def _workers(name: str, versions: set[str]) -> list[TaskWorker]:
 
 
 def task_list(*, sample: int = LIST_SAMPLE) -> list[TaskFigures]:
-    """Figures of every listed task (task_names()), each from its newest `sample` jobs."""
-    return [task_figures(name, sample=sample) for name in task_names()]
+    """Figures of every registered task and every task a live worker lists, by name, each from its
+    newest `sample` jobs: one read per task, plus one of the schedules and one of the workers.
+    Reused for CACHE_SECONDS like task_figures()."""
+    key = ("", sample)  # no task is named ""
+    with _lock:
+        hit = _list_cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    now = timezone.now()
+    workers = _live_workers()
+    names = set(registry.all_tasks()) | _names_listed(tasks for *_, tasks in workers)
+    schedules = list(Schedule.objects.order_by("name"))
+    figures = [_compute(name, sample=sample, now=now, schedules=schedules, workers=workers) for name in sorted(names)]
+    with _lock:
+        _list_cache[key] = (time.monotonic(), figures)
+    return figures
 
 
 def task_run_samples(*, limit: int) -> list[tuple[str, float]]:

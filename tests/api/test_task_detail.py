@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from jobs import services, task_stats
+from jobs.models import Job
 from jobs.status import Status
 from tests.api.conftest import ApiClient
 from tests.task_helpers import finish_job, live_worker
@@ -136,3 +137,30 @@ def test_metrics_count_outcomes_by_task_with_unknown_tasks_as_other(api: ApiClie
     assert 'jobdeck_task_outcomes_total{task="tests.tasks.add",outcome="failed"} 1\n' in text
     assert 'jobdeck_task_outcomes_total{task="other",outcome="done"} 9\n' in text
     assert "removed.tasks" not in text
+
+
+@pytest.mark.workers
+def test_figures_of_jobs_run_by_a_real_worker(start_workers: Any, tmp_path: Any) -> None:
+    from jobs import tokens
+    from tests.api.conftest import ApiClient as Client
+    from tests.conftest import wait_until
+
+    specs = [services.JobSpec(task_name="tests.tasks.add", args=[1, n]) for n in range(4)]
+    specs.append(services.JobSpec(task_name="tests.tasks.fail_until", args=[str(tmp_path / "f"), 9], max_attempts=2))
+    services.enqueue_jobs(specs=specs)
+    worker = start_workers("-w", "2")
+    wait_until(lambda: not Job.objects.active().exists())
+
+    from django.contrib.auth.models import User
+
+    User.objects.create_user(username="reader", password="pw")
+    api = Client(tokens.create_token(username="reader", name="t")[1])
+    add = api.get("/tasks/add").json()
+    failing = api.get("/tasks/fail_until").json()
+    worker.stop()
+
+    assert add["states"] == {"done": 4} and add["success_rate"] == 1.0 and add["run_seconds"]["samples"] == 4
+    assert add["throughput"][0]["finished"] == 4 and add["wait_seconds"]["samples"] == 4
+    assert failing["states"] == {"failed": 1} and failing["failure_rate"] == 1.0
+    assert failing["retried_jobs"] == 1 and failing["extra_attempts"] == 1
+    assert [e["count"] for e in failing["errors"]] == [1]

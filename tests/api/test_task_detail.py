@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
-from jobs import services, task_stats
+from jobs import services, task_stats, tokens
 from jobs.models import Job
 from jobs.status import Status
 from tests.api.conftest import ApiClient
+from tests.conftest import wait_until
 from tests.task_helpers import finish_job, live_worker
 
 
@@ -141,20 +143,14 @@ def test_metrics_count_outcomes_by_task_with_unknown_tasks_as_other(api: ApiClie
 
 @pytest.mark.workers
 def test_figures_of_jobs_run_by_a_real_worker(start_workers: Any, tmp_path: Any) -> None:
-    from jobs import tokens
-    from tests.api.conftest import ApiClient as Client
-    from tests.conftest import wait_until
-
     specs = [services.JobSpec(task_name="tests.tasks.add", args=[1, n]) for n in range(4)]
     specs.append(services.JobSpec(task_name="tests.tasks.fail_until", args=[str(tmp_path / "f"), 9], max_attempts=2))
     services.enqueue_jobs(specs=specs)
     worker = start_workers("-w", "2")
     wait_until(lambda: not Job.objects.active().exists())
 
-    from django.contrib.auth.models import User
-
     User.objects.create_user(username="reader", password="pw")
-    api = Client(tokens.create_token(username="reader", name="t")[1])
+    api = ApiClient(tokens.create_token(username="reader", name="t")[1])
     add = api.get("/tasks/add").json()
     failing = api.get("/tasks/fail_until").json()
     worker.stop()

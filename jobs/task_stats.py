@@ -27,7 +27,7 @@ from django.utils import timezone
 from jobs import registry
 from jobs.error_groups import ERROR_CHARS, normalise, split_error
 from jobs.exceptions import TaskNotFound, UnknownTask
-from jobs.models import Attempt, Job, Schedule, TaskOutcomeCounter, WorkerProcess
+from jobs.models import Job, Schedule, TaskOutcomeCounter, WorkerProcess
 from jobs.status import FINISHED, Status, attempts_spent
 
 SAMPLE = 1_000  # newest jobs of one task behind its page's figures
@@ -78,7 +78,7 @@ class Seconds(Func):
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
-    """The nearest-rank `p`th percentile of an ascending, non-empty list (as the overview's charts)."""
+    """The nearest-rank `p`th percentile of an ascending, non-empty list (the overview's charts use it too)."""
     rank = max(1, math.ceil(p / 100 * len(sorted_values)))
     return sorted_values[rank - 1]
 
@@ -375,13 +375,6 @@ def task_list(*, sample: int = LIST_SAMPLE) -> list[TaskFigures]:
     with _lock:
         _list_cache[key] = (time.monotonic(), figures)
     return figures
-
-
-def task_run_samples(*, limit: int) -> list[tuple[str, float]]:
-    """(task, seconds) of the newest `limit` attempts, any outcome: how long each ran. One query
-    (newest attempts by id, their job's task by primary key), as jobs.selectors.run_samples."""
-    rows = Attempt.objects.order_by("-id").values_list("job__task_name", "started_at", "finished_at")[:limit]
-    return [(task, max(0.0, (finished - started).total_seconds())) for task, started, finished in rows]
 
 
 def task_outcome_totals() -> dict[tuple[str, str], int]:

@@ -7,6 +7,7 @@ import datetime
 from ninja import Schema
 
 from jobs import task_stats
+from jobs.api.schemas.common import WorkerType
 
 # A task's module path or short name, optionally with "@version" (the figures cover every version).
 TASK_REF_PATTERN = r"^[A-Za-z0-9_.]{1,255}(@[A-Za-z0-9_.\-]{1,64})?$"
@@ -46,7 +47,7 @@ class TaskScheduleOut(Schema):
 class TaskWorkerOut(Schema):
     name: str
     host: str
-    worker_type: str
+    worker_type: WorkerType
     versions: list[str] | None  # null: a worker that does not list its tasks (unknown)
 
 
@@ -123,7 +124,7 @@ class TaskDetailOut(Schema):
             ],
             versions=f.versions,
             workers=[
-                TaskWorkerOut(name=w.name, host=w.host, worker_type=w.worker_type, versions=w.versions)
+                TaskWorkerOut(name=w.name, host=w.host, worker_type=WorkerType(w.worker_type), versions=w.versions)
                 for w in f.workers
             ],
         )

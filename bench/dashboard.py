@@ -46,6 +46,14 @@ from bench import api, jobdeck_side, procs, web  # noqa: E402
 
 USER, PASSWORD = "bench", "bench-dashboard-password"
 PAGE_TARGET_MS = 50
+TASKS = api.TASKS  # the tasks the loaded jobs belong to
+# Seconds before each request of these cases: longer than jobs.task_stats.CACHE_SECONDS since the
+# same task was last asked (tasks cycle), so each request computes the figures afresh.
+PAUSED = {
+    "tasks /tasks/ (uncached)": 1.1,
+    "task page /tasks/<name>/ (uncached)": 0.3,
+    "GET /api/v1/tasks/<name> (uncached)": 0.3,
+}
 LIVE_TARGET_MS = 250
 
 
@@ -242,6 +250,12 @@ def page_figures(port: int, samples: int) -> dict:
         "workers /workers/": ["/workers/"] * samples,
         "failed /failed/": ["/failed/"] * samples,
         "schedules /schedules/": ["/schedules/"] * samples,
+        # Per-task figures (issue 12): each task's newest jobs, reused for 1 s per web process. The
+        # "uncached" cases pause between requests (PAUSED) so every request computes afresh.
+        "tasks /tasks/ (uncached)": ["/tasks/"] * samples,
+        "task page /tasks/<name>/ (uncached)": [f"/tasks/{TASKS[i % len(TASKS)]}/" for i in range(samples)],
+        "task page /tasks/<name>/ (polled, cached)": ["/tasks/jobs.tasks.echo/"] * samples,
+        "GET /api/v1/tasks/<name> (uncached)": [f"/api/v1/tasks/{TASKS[i % len(TASKS)]}" for i in range(samples)],
     }
     browser = Browser(port)
     browser.sign_in()
@@ -251,6 +265,7 @@ def page_figures(port: int, samples: int) -> dict:
     for name, paths in cases.items():
         times, sizes = [], []
         for path in paths:
+            time.sleep(PAUSED.get(name, 0.0))
             status, body, elapsed = browser.request("GET", path)
             if status != 200:
                 figures[name] = {"error": f"GET {path} answered {status}"}

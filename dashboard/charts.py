@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from django.utils import timezone
 from jobs import selectors
 from jobs.models import JobEvent
 from jobs.status import Status
+from jobs.task_stats import percentile  # the one nearest-rank rule, shared with the task figures
 
 WINDOW_SECONDS = 3600  # the chart's hour
 BUCKET_SECONDS = 10
@@ -221,12 +221,6 @@ def throughput(*, last_event_id: int, now: datetime.datetime | None = None) -> T
         if failed:
             entry.failed[index] = entry.failed.get(index, 0) + failed
     return Throughput(first_bucket=first_bucket, buckets=buckets, series=series, covered_from=covered_from)
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """The nearest-rank `p`th percentile of an ascending, non-empty list."""
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,19 @@
 
 from django.urls import path, re_path
 
-from dashboard.views import auth, bulk, failed, job_detail, jobs_list, live, overview, queues, schedules, workers
+from dashboard.views import (
+    auth,
+    bulk,
+    failed,
+    job_detail,
+    jobs_list,
+    live,
+    overview,
+    queues,
+    schedules,
+    tasks,
+    workers,
+)
 
 app_name = "dashboard"
 urlpatterns = [
@@ -25,6 +37,8 @@ urlpatterns = [
     path("queues/<str:name>/concurrency/", queues.queue_action, {"action": "concurrency"}, name="queue_concurrency"),
     path("queues/<str:name>/retry-policy/", queues.queue_action, {"action": "retry"}, name="queue_retry_policy"),
     path("workers/", workers.workers, name="workers"),
+    path("tasks/", tasks.tasks, name="tasks"),
+    path("tasks/<str:name>/", tasks.task_detail, name="task_detail"),
     path("schedules/", schedules.schedules_page, name="schedules"),
     path("schedules/<int:schedule_id>/enable/", schedules.schedule_enable, {"enabled": True}, name="schedule_enable"),
     path(

@@ -47,6 +47,12 @@ class JobNotFound(JobdeckError):
         self.job_id = job_id
 
 
+class TaskNotFound(JobdeckError):
+    """No registered task, live worker or stored job has that task name (the per-task figures)."""
+
+    status_code = 404
+
+
 class InvalidTransition(JobdeckError):
     """The job's current state does not allow the requested move."""
 

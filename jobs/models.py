@@ -1,4 +1,5 @@
-"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken, OutcomeCounter."""
+"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken, OutcomeCounter,
+TaskOutcomeCounter."""
 
 from __future__ import annotations
 
@@ -371,3 +372,27 @@ class OutcomeCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.process} {self.queue} {self.new_status}: {self.count}"
+
+
+class TaskOutcomeCounter(models.Model):
+    """How many attempts one worker process ended per task and the status each moved its job to,
+    since the process started: OutcomeCounter's twin by task, for /metrics' `task` label.
+
+    A table of its own rather than a task column of OutcomeCounter: workers of the previous release
+    upsert OutcomeCounter on its (process, queue, outcome) key during a rolling deploy, and a
+    changed key would refuse their writes.
+    """
+
+    process = models.CharField(max_length=220)
+    task = models.CharField(max_length=255)  # the job's task_name
+    new_status = models.CharField(max_length=16)
+    count = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["process", "task", "new_status"], name="task_outcome_counter_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process} {self.task} {self.new_status}: {self.count}"

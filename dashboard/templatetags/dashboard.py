@@ -1,11 +1,12 @@
 """Template helpers for the dashboard: relative times with the absolute UTC time on hover, durations,
-counts ("1,000+") and cron expressions in words."""
+counts ("1,000+"), cron expressions in words and links to task pages."""
 
 from __future__ import annotations
 
 import datetime
 
 from django import template
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -89,3 +90,14 @@ def count_label(value: int, more: bool = False) -> str:
 def cron_words_filter(expression: str) -> str:
     """{{ schedule.cron|cron_words }}: the expression in plain words, or as it is (dashboard.cron_words)."""
     return cron_words.describe(expression)
+
+
+@register.simple_tag
+def task_link(name: str) -> SafeString | str:
+    """{% task_link job.task_name %}: the task's name linked to its page (plain text for a name no
+    address can carry)."""
+    try:
+        url = reverse("dashboard:task_detail", args=[name])
+    except NoReverseMatch:
+        return name
+    return format_html('<a href="{}" class="task-link">{}</a>', url, name)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from jobs import selectors
+from jobs import selectors, task_stats
 from jobs.api.auth import authenticate
 from jobs.exceptions import JobdeckError
 
@@ -37,7 +37,7 @@ def _histogram(name: str, help_text: str, samples: Iterable[float]) -> list[str]
 
 
 def render_metrics() -> str:
-    """The exposition text; seven queries whatever the size of the job table (besides the counts' index scan)."""
+    """The exposition text; nine queries whatever the size of the job table (besides the counts' index scan)."""
     queues = selectors.queue_stats()
     lines = ["# HELP jobdeck_jobs Jobs by queue and state.", "# TYPE jobdeck_jobs gauge"]
     for name, entry in queues.items():
@@ -72,6 +72,15 @@ def render_metrics() -> str:
     lines += [
         f'jobdeck_job_outcomes_total{{queue="{_label(queue)}",outcome="{_label(new_status)}"}} {total}'
         for (queue, new_status), total in sorted(selectors.outcome_totals().items())
+    ]
+    lines += [
+        "# HELP jobdeck_task_outcomes_total Attempts ended, by task and the state they moved the job to;"
+        f' tasks no registry or live worker has are summed as task="{task_stats.OTHER}".',
+        "# TYPE jobdeck_task_outcomes_total counter",
+    ]
+    lines += [
+        f'jobdeck_task_outcomes_total{{task="{_label(task)}",outcome="{_label(new_status)}"}} {total}'
+        for (task, new_status), total in sorted(task_stats.task_outcome_totals().items())
     ]
     window = f"over the latest {WINDOW} (a sliding window, not a counter: use histogram_quantile without rate())"
     run = [seconds for _, seconds in selectors.run_samples(limit=WINDOW)]

@@ -132,7 +132,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
         finally:
             if processes:  # whatever the job started ends with it, even when it was interrupted
                 children.stop_leftovers(claimed.id)
-        lease_keeper.totals.add(claimed.queue, outcome.to)
+        lease_keeper.totals.add(claimed.queue, outcome.to, claimed.task_name)
         if processes:
             recycler.job_ended()
 

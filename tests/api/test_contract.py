@@ -168,6 +168,8 @@ class Walk:
 
 def walk_operation(walk: Walk, method: str, template: str, operation: dict[str, Any], ids: dict[str, str]) -> None:
     path = {name: ids[name] for name in ("job_id", "name", "schedule_id") if "{" + name + "}" in template}
+    if template.startswith("/tasks/"):
+        path["name"] = "tests.tasks.add"  # a task, where the other {name} operations take a queue
     walk.call(method, template, operation, path=path)
     walk.call(method, template, operation, path=path, query="?per_page=1")
     walk.call(method, template, operation, path=path, query="?bogus=1")

@@ -89,6 +89,10 @@ def every_state(base: str) -> dict[str, str]:
         "search with no match": "/jobs/?q=nothing-matches-this",
         "bad search": "/jobs/?task=nope",
         "missing job": "/jobs/999999999/",
+        "tasks": "/tasks/",
+        "task": "/tasks/tests.tasks.add/",
+        "task with no jobs": "/tasks/tests.tasks.with_options/",
+        "missing task": "/tasks/no.such.task/",
     }
     for status in ["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"]:
         pages[f"jobs {status}"] = f"/jobs/?status={status}"

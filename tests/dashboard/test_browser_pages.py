@@ -182,8 +182,8 @@ def test_nav_search_and_status_column_stay_in_view(
         return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
 
     links = page.locator("header nav a")
-    assert links.count() == 6
-    for i in range(6):
+    assert links.count() == 7
+    for i in range(7):
         assert in_view(links.nth(i)), links.nth(i).text_content()
     assert in_view(page.locator("table.jobs th", has_text="Status"))
     assert in_view(page.locator(f"#job-{job.pk} .status"))

@@ -144,7 +144,8 @@ def test_workers_page_shows_each_worker_its_running_jobs_and_flags_gone_ones(
     a = re.search(rf'<tr id="worker-{fresh.pk}">(.*?)</tr>', html, re.S).group(1)
     b = re.search(rf'<tr id="worker-{stale.pk}" class="gone">(.*?)</tr>', html, re.S).group(1)
     assert "host-a:10:abc" in a and "mail, default" in a and "1 of 4 (thread)" in a
-    assert f'href="{reverse("dashboard:job_detail", args=[job.pk])}">#{job.pk}</a> tests.tasks.add' in a
+    task_link = f'<a href="{reverse("dashboard:task_detail", args=["tests.tasks.add"])}" class="task-link">'
+    assert f'href="{reverse("dashboard:job_detail", args=[job.pk])}">#{job.pk}</a> {task_link}tests.tasks.add' in a
     assert "gone" not in a
     assert "gone: lost" in b and "idle" in b and "0 of 2 (process)" in b
     assert 'hx-trigger="every 5s"' in html

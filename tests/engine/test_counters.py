@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs import selectors, services
+from jobs import selectors, services, task_stats
 from jobs.engine.counters import OutcomeTotals
-from jobs.models import Job, OutcomeCounter
+from jobs.models import Job, OutcomeCounter, TaskOutcomeCounter
 from jobs.services import JobSpec
 from jobs.status import Status
 from tests.conftest import wait_until
@@ -32,6 +32,22 @@ def test_totals_are_upserted_only_when_they_change(django_assert_num_queries) ->
     process = f"host:1:abc/{os.getpid()}"
     assert rows == {(process, "default", "done", 3), (process, "media", "failed", 1)}
     assert selectors.outcome_totals() == {("default", "done"): 3, ("media", "failed"): 1}
+
+
+@pytest.mark.django_db
+def test_totals_by_task_are_upserted_beside_the_queue_ones() -> None:
+    totals = OutcomeTotals("host:1:abc")
+    totals.add("default", "done", "tests.tasks.add")
+    totals.add("media", "done", "tests.tasks.add")
+    totals.add("default", "failed", "gone.tasks.old")
+    assert totals.write() == 5  # three queue rows, two task rows
+    totals.add("default", "done", "tests.tasks.add")
+    assert totals.write() == 2
+
+    rows = set(TaskOutcomeCounter.objects.values_list("task", "new_status", "count"))
+    assert rows == {("tests.tasks.add", "done", 3), ("gone.tasks.old", "failed", 1)}
+    # A task no registry or live worker has is summed as "other": the label's values stay bounded.
+    assert task_stats.task_outcome_totals() == {("tests.tasks.add", "done"): 3, ("other", "failed"): 1}
 
 
 @pytest.mark.django_db
@@ -58,3 +74,8 @@ def test_workers_count_every_outcome_and_write_them_by_shutdown(start_workers, t
     assert worker.wait() == 0
 
     assert selectors.outcome_totals() == {("default", "done"): 5, ("default", "retrying"): 1, ("default", "failed"): 1}
+    assert task_stats.task_outcome_totals() == {
+        ("tests.tasks.add", "done"): 5,
+        ("tests.tasks.fail_until", "retrying"): 1,
+        ("tests.tasks.fail_until", "failed"): 1,
+    }

@@ -5,101 +5,180 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Queue',
+            name="Queue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('paused', models.BooleanField(default=False)),
-                ('concurrency', models.PositiveIntegerField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("paused", models.BooleanField(default=False)),
+                ("concurrency", models.PositiveIntegerField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='WorkerProcess',
+            name="WorkerProcess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('host', models.CharField(max_length=255)),
-                ('pid', models.PositiveIntegerField()),
-                ('queues', models.JSONField(default=list)),
-                ('concurrency', models.PositiveIntegerField()),
-                ('worker_type', models.CharField(max_length=16)),
-                ('started_at', models.DateTimeField()),
-                ('last_heartbeat', models.DateTimeField()),
-                ('stopped_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("host", models.CharField(max_length=255)),
+                ("pid", models.PositiveIntegerField()),
+                ("queues", models.JSONField(default=list)),
+                ("concurrency", models.PositiveIntegerField()),
+                ("worker_type", models.CharField(max_length=16)),
+                ("started_at", models.DateTimeField()),
+                ("last_heartbeat", models.DateTimeField()),
+                ("stopped_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queue', models.CharField(default='default', max_length=100)),
-                ('task_name', models.CharField(max_length=255)),
-                ('args', models.JSONField(blank=True, default=list)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('running', 'Running'), ('retrying', 'Retrying'), ('done', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=16)),
-                ('priority', models.SmallIntegerField(default=0)),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('max_attempts', models.PositiveIntegerField(default=3)),
-                ('run_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('worker', models.CharField(blank=True, default='', max_length=200)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('timeout', models.FloatField(blank=True, null=True)),
-                ('progress', models.FloatField(blank=True, null=True)),
-                ('progress_message', models.CharField(blank=True, default='', max_length=500)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("queue", models.CharField(default="default", max_length=100)),
+                ("task_name", models.CharField(max_length=255)),
+                ("args", models.JSONField(blank=True, default=list)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("retrying", "Retrying"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("priority", models.SmallIntegerField(default=0)),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                ("max_attempts", models.PositiveIntegerField(default=3)),
+                ("run_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("worker", models.CharField(blank=True, default="", max_length=200)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("cancel_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("timeout", models.FloatField(blank=True, null=True)),
+                ("progress", models.FloatField(blank=True, null=True)),
+                ("progress_message", models.CharField(blank=True, default="", max_length=500)),
             ],
             options={
-                'indexes': [models.Index(models.OrderBy(models.F('priority'), descending=True), models.F('run_at'), models.F('id'), condition=models.Q(('status', 'queued')), name='job_claim_idx'), models.Index(models.F('run_at'), condition=models.Q(('status__in', ['scheduled', 'retrying'])), name='job_due_idx'), models.Index(models.F('lease_expires_at'), condition=models.Q(('status', 'running')), name='job_lease_idx'), models.Index(fields=['queue', 'status'], name='job_queue_status_idx'), models.Index(fields=['status', '-id'], name='job_status_id_idx'), models.Index(fields=['task_name', '-id'], name='job_task_id_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'queued', 'running', 'retrying', 'done', 'failed', 'cancelled'])), name='job_status_valid'), models.CheckConstraint(condition=models.Q(('priority__gte', -100), ('priority__lte', 100)), name='job_priority_range'), models.CheckConstraint(condition=models.Q(('max_attempts__gte', 1)), name='job_max_attempts_positive'), models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'retrying', 'running', 'scheduled']), ('idempotency_key__isnull', False)), fields=('idempotency_key',), name='job_idempotency_key_active')],
+                "indexes": [
+                    models.Index(
+                        models.OrderBy(models.F("priority"), descending=True),
+                        models.F("run_at"),
+                        models.F("id"),
+                        condition=models.Q(("status", "queued")),
+                        name="job_claim_idx",
+                    ),
+                    models.Index(
+                        models.F("run_at"),
+                        condition=models.Q(("status__in", ["scheduled", "retrying"])),
+                        name="job_due_idx",
+                    ),
+                    models.Index(
+                        models.F("lease_expires_at"), condition=models.Q(("status", "running")), name="job_lease_idx"
+                    ),
+                    models.Index(fields=["queue", "status"], name="job_queue_status_idx"),
+                    models.Index(fields=["status", "-id"], name="job_status_id_idx"),
+                    models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "status__in",
+                                ["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"],
+                            )
+                        ),
+                        name="job_status_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("priority__gte", -100), ("priority__lte", 100)), name="job_priority_range"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("max_attempts__gte", 1)), name="job_max_attempts_positive"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(
+                            ("status__in", ["queued", "retrying", "running", "scheduled"]),
+                            ("idempotency_key__isnull", False),
+                        ),
+                        fields=("idempotency_key",),
+                        name="job_idempotency_key_active",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('worker', models.CharField(max_length=200)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField()),
-                ('outcome', models.CharField(choices=[('done', 'Done'), ('failed', 'Failed'), ('timeout', 'Timed out'), ('cancelled', 'Cancelled'), ('lost', 'Worker lost'), ('interrupted', 'Interrupted by shutdown')], max_length=16)),
-                ('error_class', models.CharField(blank=True, default='', max_length=255)),
-                ('error_message', models.TextField(blank=True, default='')),
-                ('traceback', models.TextField(blank=True, default='')),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='jobs.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("worker", models.CharField(max_length=200)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("timeout", "Timed out"),
+                            ("cancelled", "Cancelled"),
+                            ("lost", "Worker lost"),
+                            ("interrupted", "Interrupted by shutdown"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("error_class", models.CharField(blank=True, default="", max_length=255)),
+                ("error_message", models.TextField(blank=True, default="")),
+                ("traceback", models.TextField(blank=True, default="")),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempts", to="jobs.job"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job_id', 'number', 'id'],
+                "ordering": ["job_id", "number", "id"],
             },
         ),
         migrations.CreateModel(
-            name='JobEvent',
+            name="JobEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queue', models.CharField(max_length=100)),
-                ('old_status', models.CharField(blank=True, default='', max_length=16)),
-                ('new_status', models.CharField(max_length=16)),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('reason', models.CharField(blank=True, default='', max_length=500)),
-                ('actor', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField()),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='jobs.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("queue", models.CharField(max_length=100)),
+                ("old_status", models.CharField(blank=True, default="", max_length=16)),
+                ("new_status", models.CharField(max_length=16)),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                ("reason", models.CharField(blank=True, default="", max_length=500)),
+                ("actor", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="jobs.job"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

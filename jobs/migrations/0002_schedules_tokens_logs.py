@@ -6,95 +6,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0001_initial'),
+        ("jobs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='attempt',
-            name='progress',
+            model_name="attempt",
+            name="progress",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='attempt',
-            name='progress_message',
-            field=models.CharField(blank=True, default='', max_length=500),
+            model_name="attempt",
+            name="progress_message",
+            field=models.CharField(blank=True, default="", max_length=500),
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, default='', max_length=100)),
-                ('prefix', models.CharField(db_index=True, max_length=16)),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('read_only', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField()),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='jobdeck_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(blank=True, default="", max_length=100)),
+                ("prefix", models.CharField(db_index=True, max_length=16)),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("read_only", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField()),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jobdeck_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Schedule',
+            name="Schedule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('cron', models.CharField(max_length=120)),
-                ('timezone', models.CharField(default='UTC', max_length=64)),
-                ('task_name', models.CharField(max_length=255)),
-                ('args', models.JSONField(blank=True, default=list)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('queue', models.CharField(blank=True, default='', max_length=100)),
-                ('priority', models.SmallIntegerField(blank=True, null=True)),
-                ('max_attempts', models.PositiveIntegerField(blank=True, null=True)),
-                ('timeout', models.FloatField(blank=True, null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('source', models.CharField(choices=[('code', 'Settings'), ('database', 'Database')], default='database', max_length=16)),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_run_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("cron", models.CharField(max_length=120)),
+                ("timezone", models.CharField(default="UTC", max_length=64)),
+                ("task_name", models.CharField(max_length=255)),
+                ("args", models.JSONField(blank=True, default=list)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("queue", models.CharField(blank=True, default="", max_length=100)),
+                ("priority", models.SmallIntegerField(blank=True, null=True)),
+                ("max_attempts", models.PositiveIntegerField(blank=True, null=True)),
+                ("timeout", models.FloatField(blank=True, null=True)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("code", "Settings"), ("database", "Database")], default="database", max_length=16
+                    ),
+                ),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_run_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['name'],
-                'indexes': [models.Index(models.F('next_run_at'), condition=models.Q(('enabled', True)), name='schedule_due_idx')],
+                "ordering": ["name"],
+                "indexes": [
+                    models.Index(
+                        models.F("next_run_at"), condition=models.Q(("enabled", True)), name="schedule_due_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='JobLog',
+            name="JobLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField()),
-                ('level', models.PositiveSmallIntegerField()),
-                ('logger', models.CharField(blank=True, default='', max_length=200)),
-                ('message', models.TextField()),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='logs', to='jobs.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("attempt", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField()),
+                ("level", models.PositiveSmallIntegerField()),
+                ("logger", models.CharField(blank=True, default="", max_length=200)),
+                ("message", models.TextField()),
+                (
+                    "job",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="logs", to="jobs.job"),
+                ),
             ],
             options={
-                'ordering': ['job_id', 'id'],
-                'indexes': [models.Index(fields=['job', 'attempt', 'id'], name='joblog_job_attempt_idx')],
+                "ordering": ["job_id", "id"],
+                "indexes": [models.Index(fields=["job", "attempt", "id"], name="joblog_job_attempt_idx")],
             },
         ),
         migrations.CreateModel(
-            name='ScheduleRun',
+            name="ScheduleRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fire_at', models.DateTimeField()),
-                ('manual', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField()),
-                ('job', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='jobs.job')),
-                ('schedule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='jobs.schedule')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fire_at", models.DateTimeField()),
+                ("manual", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "job",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="jobs.job",
+                    ),
+                ),
+                (
+                    "schedule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="jobs.schedule"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-fire_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('schedule', 'fire_at'), name='schedule_run_once')],
+                "ordering": ["-fire_at", "-id"],
+                "constraints": [models.UniqueConstraint(fields=("schedule", "fire_at"), name="schedule_run_once")],
             },
         ),
     ]

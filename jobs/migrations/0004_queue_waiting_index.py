@@ -10,12 +10,17 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('jobs', '0003_outcome_counters'),
+        ("jobs", "0003_outcome_counters"),
     ]
 
     operations = [
         AddIndexOnline(
-            model_name='job',
-            index=models.Index(models.F('queue'), models.F('run_at'), condition=models.Q(('status', 'queued')), name='job_queue_waiting_idx'),
+            model_name="job",
+            index=models.Index(
+                models.F("queue"),
+                models.F("run_at"),
+                condition=models.Q(("status", "queued")),
+                name="job_queue_waiting_idx",
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('jobs', '0004_queue_waiting_index'),
+        ("jobs", "0004_queue_waiting_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='interrupted',
+            model_name="job",
+            name="interrupted",
             field=models.PositiveIntegerField(db_default=0, default=0),
         ),
     ]

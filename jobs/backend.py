@@ -31,6 +31,10 @@ class JobdeckTask(DjangoTask):
     max_attempts: int | None = None  # None: JOBDECK_DEFAULT_MAX_ATTEMPTS
     timeout: float | None = None  # seconds per attempt; None: no limit
 
+    # Versioned tasks (issue 12, point 3): each job records the version it was enqueued for, and
+    # only a worker that has this task at this version claims it (docs/tasks.md).
+    version: str | int | None = None  # None: unversioned
+
 
 class InvalidTaskArguments(InvalidTask, TypeError):
     """Arguments that are not JSON. Django's own backends raise TypeError here, so code written for
@@ -53,6 +57,9 @@ class DatabaseBackend(BaseTaskBackend):
         timeout = getattr(task, "timeout", None)
         if timeout is not None and not options.is_timeout(timeout):
             raise InvalidTask(options.TIMEOUT_ERROR)
+        version = getattr(task, "version", None)
+        if version is not None and not registry.is_version(version):
+            raise InvalidTask(registry.VERSION_ERROR)
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)
@@ -65,6 +72,7 @@ class DatabaseBackend(BaseTaskBackend):
             raise InvalidTaskArguments(str(exc)) from exc
         spec = services.JobSpec(
             task_name=task.module_path,
+            version=registry.version_of(task),
             args=list(args),
             kwargs=dict(kwargs),
             queue=task.queue_name,

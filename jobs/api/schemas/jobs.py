@@ -9,7 +9,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
-from jobs import listing
+from jobs import listing, waiting
 from jobs.api.schemas.common import (
     AnyJson,
     AttemptOutcome,
@@ -21,6 +21,7 @@ from jobs.api.schemas.common import (
     QueueName,
     Seconds,
     TaskName,
+    TaskRef,
     TimeoutSeconds,
     Timestamp,
 )
@@ -36,7 +37,7 @@ class JobIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: TaskName | None = None
+    task: TaskRef | None = None
     payload: dict[str, Any] = Field(description="keyword arguments of the task")
     args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
     queue: QueueName | None = None
@@ -158,6 +159,7 @@ class JobFields[ArgsT, PayloadT](Schema):
 
     id: int
     task: str
+    task_version: str = Field(description='the task version the job was enqueued for; "" when unversioned')
     queue: str
     status: JobStatus
     priority: int
@@ -191,7 +193,14 @@ class JobFields[ArgsT, PayloadT](Schema):
 
 
 class JobOut(JobFields[list[Any], dict[str, Any]]):
-    pass  # no docstring: it would become this schema's description in the OpenAPI document
+    # no docstring: it would become this schema's description in the OpenAPI document
+    waiting_reason: str | None = Field(
+        None, description="why the job is not running yet, beyond its place in the queue; null when nothing holds it"
+    )
+
+    @staticmethod
+    def resolve_waiting_reason(job: Job) -> str | None:
+        return waiting.waiting_reason(job)
 
 
 class JobListItemOut(JobFields[list[Any] | None, dict[str, Any] | None]):

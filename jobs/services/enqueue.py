@@ -23,7 +23,7 @@ class JobSpec:
     """One job to enqueue; None means "the task's default"."""
 
     task_name: str  # a module path or short name, optionally with "@version"
-    version: str | None = None  # None: the one in task_name, else the task's own (versioned tasks)
+    version: str | None = None  # None: the one in task_name, else the task's own; "": unversioned
     args: Sequence[Any] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     queue: str | None = None
@@ -117,7 +117,7 @@ def _job_version(given: object, named: str | None, own: str) -> str:
     for one of them (jobs.waiting)."""
     if given is None:
         return own if named is None else named
-    if not registry.is_version(given):
+    if given != "" and not registry.is_version(given):  # "": the unversioned task, explicitly
         raise InvalidJob(registry.VERSION_ERROR)
     version = str(given)
     if named is not None and named != version:

@@ -53,7 +53,7 @@ CLAIM_RETURNING = (
 # "name@version", "name@" for an unversioned task). One parameter whatever the number of tasks, so
 # the statement text (and PostgreSQL's prepared plan) is one per queue count. The test runs on the
 # rows job_claim_idx yields in claim order, usually the first: a set lookup, not a scan.
-_TASKS_PG = "AND (j.task_name || '@' || j.task_version) = ANY(%s) "
+_TASKS_PG = "AND (j.task_name || '@' || j.task_version) = ANY(%s::text[]) "
 _TASKS_SQLITE = "AND (j.task_name || '@' || j.task_version) IN (SELECT value FROM json_each(%s)) "
 
 

@@ -170,6 +170,12 @@ def test_an_unversioned_task_claims_only_unversioned_jobs(db: None) -> None:
     assert claim(tasks=[REPORT]) is None
 
 
+def test_a_worker_with_no_tasks_claims_nothing(db: None) -> None:
+    enqueue()
+
+    assert claim(tasks=[]) is None
+
+
 def test_without_a_task_list_a_claim_takes_any_task_as_before(db: None) -> None:
     job = enqueue(version="7")
 

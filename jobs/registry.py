@@ -26,7 +26,7 @@ def is_version(value: object) -> bool:
     """A task version as written in `@task(version=...)`: text or a whole number, 1-64 safe characters."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    return isinstance(value, str) and VERSION.match(value) is not None
+    return isinstance(value, str) and VERSION.fullmatch(value) is not None  # "2\n" is not "2"
 
 
 def version_of(task: Task[..., Any]) -> str:

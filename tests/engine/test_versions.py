@@ -65,6 +65,7 @@ def test_split_ref_refuses_a_malformed_version(ref: str) -> None:
 def test_versions_are_text_or_whole_numbers() -> None:
     assert registry.is_version("2") and registry.is_version(2) and registry.is_version("2024.10-rc_1")
     assert not registry.is_version(True) and not registry.is_version(2.5) and not registry.is_version("")
+    assert not registry.is_version("2\n")
     assert registry.task_ref("a.b", "") == "a.b" and registry.task_ref("a.b", "2") == "a.b@2"
     assert registry.claim_keys(["a.b", "a.c@2"]) == ["a.b@", "a.c@2"]
 

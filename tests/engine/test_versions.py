@@ -329,11 +329,12 @@ def test_rolling_deploy_two_versions_on_one_queue_each_job_runs_on_its_version(
     assert Job.objects.get(pk=gone.pk).status == Status.QUEUED
 
 
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
 def test_a_worker_without_the_versioned_module_leaves_its_jobs_waiting(
-    start_workers: Callable[..., WorkerProc],
+    start_workers: Callable[..., WorkerProc], worker_type: str
 ) -> None:
     job = enqueue(version="1")
-    worker = start_workers("--queues", "rolling")  # tests.tasks only: no `report` at all
+    worker = start_workers("--queues", "rolling", "--worker-type", worker_type)  # tests.tasks only: no `report`
     marker = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2], queue="rolling"))
 
     wait_until(lambda: Job.objects.get(pk=marker.pk).status == Status.DONE, timeout=30)

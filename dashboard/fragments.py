@@ -118,7 +118,8 @@ def notice_html(text: str) -> str:
 
 
 def job_context(job_id: int) -> dict[str, Any]:
-    """Everything the job page shows. Four queries (five for a retrying job). Raises JobNotFound."""
+    """Everything the job page shows. Four queries (five for a retrying or queued job: why it waits).
+    Raises JobNotFound."""
     job = selectors.job_detail(job_id)
     payload, payload_size = pretty_json(job_data(job, "payload"))
     result, result_size = pretty_json(job_data(job, "result"))

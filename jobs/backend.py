@@ -44,6 +44,9 @@ class JobdeckTask(DjangoTask):
     on_failure: Any = None  # failed after its last attempt, or discarded
     on_retry: Any = None  # failed with attempts left: a retry is scheduled
     on_cancel: Any = None  # cancelled while a worker had it
+    # Versioned tasks (issue 12, point 3): each job records the version it was enqueued for, and
+    # only a worker that has this task at this version claims it (docs/tasks.md).
+    version: str | int | None = None  # None: unversioned
 
 
 class InvalidTaskArguments(InvalidTask, TypeError):
@@ -81,6 +84,9 @@ class DatabaseBackend(BaseTaskBackend):
         for kind in HOOK_KINDS:
             if not hooks.check_hooks(getattr(task, kind, None)):
                 raise InvalidTask(f"{kind} must be a callable or a dotted path, or a list of them")
+        version = getattr(task, "version", None)
+        if version is not None and not registry.is_version(version):
+            raise InvalidTask(registry.VERSION_ERROR)
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)
@@ -93,6 +99,7 @@ class DatabaseBackend(BaseTaskBackend):
             raise InvalidTaskArguments(str(exc)) from exc
         spec = services.JobSpec(
             task_name=task.module_path,
+            version=registry.version_of(task),
             args=list(args),
             kwargs=dict(kwargs),
             queue=task.queue_name,

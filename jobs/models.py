@@ -45,6 +45,9 @@ class JobQuerySet(models.QuerySet["Job"]):
 class Job(models.Model):
     queue = models.CharField(max_length=100, default="default")
     task_name = models.CharField(max_length=255)
+    # The task version the job was enqueued for ("" = unversioned): only a worker with this task at
+    # this version claims it. db_default: older code inserting rows keeps working.
+    task_version = models.CharField(max_length=64, blank=True, default="", db_default="")
     args = models.JSONField(default=list, blank=True)  # positional arguments
     payload = models.JSONField(default=dict, blank=True)  # keyword arguments
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

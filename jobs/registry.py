@@ -1,10 +1,13 @@
-"""The task registry: every @task function found in installed apps' tasks.py and JOBDECK_TASK_MODULES."""
+"""The task registry: every @task function found in installed apps' tasks.py and JOBDECK_TASK_MODULES,
+with its version (`@task(version="2")`), and the one parser of "name@version"."""
 
 from __future__ import annotations
 
 import functools
 import importlib
+import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +15,47 @@ from django.conf import settings
 from django.tasks import Task
 from django.utils.module_loading import autodiscover_modules
 
-from jobs.exceptions import UnknownTask
+from jobs.exceptions import InvalidJob, UnknownTask
+
+VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+VERSION = re.compile(VERSION_PATTERN)
+VERSION_ERROR = "version must be 1-64 characters of letters, digits, '.', '_' or '-'"
+
+
+def is_version(value: object) -> bool:
+    """A task version as written in `@task(version=...)`: text or a whole number, 1-64 safe characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return isinstance(value, str) and VERSION.fullmatch(value) is not None  # "2\n" is not "2"
+
+
+def version_of(task: Task[..., Any]) -> str:
+    """The version a task declares, as stored on its jobs; "" when it declares none (or is a plain
+    Django Task)."""
+    version = getattr(task, "version", None)
+    return "" if version is None else str(version)
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """Split "name@version" into (name, version); (name, None) without "@". The version is
+    checked (InvalidJob with VERSION_ERROR), the name is left to get_task()."""
+    name, at, version = ref.partition("@")
+    if not at:
+        return ref, None
+    if not is_version(version):
+        raise InvalidJob(VERSION_ERROR)
+    return name, version
+
+
+def task_ref(name: str, version: str) -> str:
+    """The reverse of split_ref(): "name@version", or the bare name for an unversioned task."""
+    return f"{name}@{version}" if version else name
+
+
+def claim_keys(refs: Iterable[str]) -> list[str]:
+    """The keys a claim matches jobs by, one per task ref: "name@version", "name@" for an
+    unversioned task (a job's task_name || '@' || task_version)."""
+    return [ref if "@" in ref else f"{ref}@" for ref in refs]
 
 
 @dataclass(frozen=True)
@@ -23,6 +66,15 @@ class RegisteredTask:
     @property
     def short_name(self) -> str:
         return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def version(self) -> str:
+        return version_of(self.task)
+
+    @property
+    def ref(self) -> str:
+        """How workers list it (WorkerProcess.tasks): "module.path" or "module.path@version"."""
+        return task_ref(self.name, self.version)
 
     @property
     def doc(self) -> str:
@@ -67,6 +119,13 @@ def _by_short_name() -> dict[str, list[RegisteredTask]]:
     for registered in all_tasks().values():
         index.setdefault(registered.short_name, []).append(registered)
     return index
+
+
+def worker_tasks() -> list[str]:
+    """What this process can run, as a worker records it (WorkerProcess.tasks) and claims by: every
+    registered task's ref. Read from the registry as it is at the worker's start (all_tasks()), so
+    a job is claimed only by a worker that has its task and version loaded, not on a lazy import."""
+    return [registered.ref for registered in all_tasks().values()]
 
 
 def register(task: Task[..., Any]) -> None:

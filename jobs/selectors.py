@@ -9,11 +9,12 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, Max, Min, Q, Subquery, Sum
+from django.db.models import CharField, Count, Max, Min, Q, Subquery, Sum, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from jobs import dbguard
+from jobs import dbguard, registry
 from jobs.database import is_postgres, is_sqlite
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
@@ -129,9 +130,14 @@ def _capped_counts(stats: dict[str, QueueStats], names: Sequence[str], cap: int)
             entry.capped.add(status)
 
 
-def has_runnable(queues: Sequence[str]) -> bool:
-    """Whether any job in `queues` is runnable now (paused or full queues included)."""
-    return Job.objects.runnable().filter(queue__in=queues).exists()
+def has_runnable(queues: Sequence[str], tasks: Sequence[str] | None = None) -> bool:
+    """Whether any job in `queues` is runnable now (paused or full queues included), of a task in
+    `tasks` (refs, "name" or "name@version"; None: any task)."""
+    runnable = Job.objects.runnable().filter(queue__in=queues)
+    if tasks is not None:
+        key = Concat("task_name", Value("@"), "task_version", output_field=CharField())
+        runnable = runnable.alias(key=key).filter(key__in=registry.claim_keys(tasks))
+    return runnable.exists()
 
 
 def job_detail(job_id: int) -> Job:
@@ -174,6 +180,9 @@ class WorkerRow:
     stopped_at: datetime.datetime | None
     is_alive: bool  # WorkerProcessQuerySet decides, the one rule
     running: list[tuple[int, str]]  # (job id, task) of each job it runs now, oldest first
+    # The task refs it can run ("module.path" or "module.path@version"); None: a worker from before
+    # versioned tasks, which does not say (and claims any task).
+    tasks: list[str] | None = field(default=None, kw_only=True)
 
     @property
     def running_job_ids(self) -> list[int]:
@@ -197,6 +206,17 @@ def worker_list(*, include_gone: bool = True) -> list[WorkerRow]:
     for worker, job_id, task in jobs:  # bounded by the workers' slots
         running.setdefault(worker, []).append((job_id, task))
     return [WorkerRow(**row, running=running.get(row["name"], [])) for row in rows]
+
+
+def task_workers() -> dict[str, dict[str, list[str]]]:
+    """For each task name, the versions live workers have ("" = unversioned), each with the names of
+    those workers. Workers from before versioned tasks (no task list) are left out. One query."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for name, tasks in WorkerProcess.objects.alive().order_by("name").values_list("name", "tasks"):
+        for ref in tasks or []:
+            task, _, version = ref.partition("@")
+            found.setdefault(task, {}).setdefault(version, []).append(name)
+    return found
 
 
 def worker_counts() -> tuple[int, int]:

@@ -98,11 +98,13 @@ def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpRespon
 @require_POST
 @require(OPERATOR)
 def job_duplicate(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    """Enqueue a new job with the same task, arguments, payload, queue, priority, attempts and timeout."""
+    """Enqueue a new job with the same task and version, arguments, payload, queue, priority, attempts
+    and timeout (the arguments were made for that version)."""
     try:
         job = selectors.job_detail(job_id)
         spec = services.JobSpec(
             task_name=job.task_name,
+            version=job.task_version,
             args=job.args,
             kwargs=job.payload,
             queue=job.queue,

@@ -71,7 +71,22 @@ class JobAdmin(LargeTableAdmin):
     search_help_text = "A job id, or a task name: in full, its beginning, or its function name."
     actions = ("cancel_selected", "retry_selected", "run_selected_now")
     fieldsets = (
-        (None, {"fields": ("id", "task_name", "queue", "status", "priority", "attempts", "worker", "progress_text")}),
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "task_name",
+                    "task_version",
+                    "queue",
+                    "status",
+                    "priority",
+                    "attempts",
+                    "worker",
+                    "progress_text",
+                )
+            },
+        ),
         (
             "Timing",
             {

@@ -61,6 +61,7 @@ class WorkerProcessAdmin(ReadOnlyRows, admin.ModelAdmin):
         "stopped_at",
         "alive",
         "jobs_link",
+        "task_refs",
     )
     readonly_fields = fields
 
@@ -71,6 +72,13 @@ class WorkerProcessAdmin(ReadOnlyRows, admin.ModelAdmin):
     @admin.display(description="queues")
     def queue_names(self, worker: WorkerProcess) -> str:
         return ", ".join(worker.queues) if isinstance(worker.queues, list) else str(worker.queues)
+
+    @admin.display(description="tasks")
+    def task_refs(self, worker: WorkerProcess) -> str:
+        """The tasks (and versions) it claims; a worker from before versioned tasks claims any."""
+        if worker.tasks is None:
+            return "any (a worker from before versioned tasks)"
+        return ", ".join(worker.tasks) or "none"
 
     @admin.display(description="alive", boolean=True, ordering="is_alive")
     def alive(self, worker: WorkerProcess) -> bool:

@@ -10,7 +10,7 @@ from ninja import Router, Status
 
 from jobs import options, registry, selectors
 from jobs.api.schemas.common import READ_ERRORS, ErrorOut, HealthStatus
-from jobs.api.schemas.system import HealthOut, QueueOut, StatsOut, TaskOut
+from jobs.api.schemas.system import HealthOut, QueueOut, StatsOut, TaskOut, TaskVersionOut
 from jobs.conf import api_settings, engine_settings
 from jobs.status import Status as JobStatus
 
@@ -49,8 +49,9 @@ def stats(request: HttpRequest) -> Status[Any]:
     "/tasks", response={200: list[TaskOut], **READ}, operation_id="list_tasks", summary="List tasks", tags=["tasks"]
 )
 def tasks(request: HttpRequest) -> Status[Any]:
-    """The registered tasks with their defaults."""
+    """The registered tasks with their defaults, their version, and which live workers have which version."""
     default_attempts = engine_settings().default_max_attempts
+    on_workers = selectors.task_workers()
     return Status(
         200,
         [
@@ -62,6 +63,11 @@ def tasks(request: HttpRequest) -> Status[Any]:
                 max_attempts=options.task_max_attempts(t.task, default_attempts),
                 timeout=getattr(t.task, "timeout", None),
                 docstring=t.doc,
+                version=t.version or None,
+                versions=[
+                    TaskVersionOut(version=version or None, workers=names)
+                    for version, names in sorted(on_workers.get(t.name, {}).items())
+                ],
             )
             for t in registry.all_tasks().values()
         ],

@@ -14,7 +14,7 @@ from django.db import connections
 from huey import Huey
 from huey.consumer import Consumer
 
-from jobs import states
+from jobs import registry, states
 from jobs.conf import engine_settings, size_limits
 from jobs.engine import children, forks, logcapture, workers
 from jobs.engine.execute import execute
@@ -71,8 +71,9 @@ class JobdeckConsumer(Consumer):
         return healthy
 
 
-def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
-    """A huey consumer whose storage claims from the job table under `worker_name`."""
+def build_consumer(config: WorkerConfig, worker_name: str, tasks: tuple[str, ...] | None = None) -> JobdeckConsumer:
+    """A huey consumer whose storage claims from the job table under `worker_name`, only jobs of
+    `tasks` (task refs; None: any)."""
     engine = engine_settings()
     huey = JobdeckHuey(
         "jobdeck",
@@ -83,6 +84,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
         queues=config.queues,
         worker_name=worker_name,
         engine=engine,
+        tasks=tasks,
     )
     policy = RetryPolicy(base_seconds=engine.retry_base_seconds, max_seconds=engine.retry_max_seconds)
     log_limits = Limits(max_lines=engine.log_max_lines, max_line_chars=engine.log_max_line_chars)
@@ -166,11 +168,17 @@ def run(config: WorkerConfig) -> None:
     # a CommandError) rather than a traceback on every tick.
     schedule_upkeep.sync_code_schedules()
     name = workers.new_worker_name()
-    consumer = build_consumer(config, name)
+    # What this process can run, fixed at start: it claims only these, and says so in its row.
+    tasks = tuple(registry.worker_tasks())
+    consumer = build_consumer(config, name, tasks)
 
     def ready() -> None:
         workers.register_worker(
-            name=name, queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
+            name=name,
+            queues=config.queues,
+            concurrency=config.concurrency,
+            worker_type=config.worker_type,
+            tasks=list(tasks),
         )
         logger.info(
             "worker %s serving %s with %s %s workers",

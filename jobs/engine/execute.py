@@ -121,7 +121,9 @@ def execute(
     try:
         try:
             task = registry.resolve_for_execution(claimed.task_name).task
-        except UnknownTask as exc:  # retrying cannot help
+        except UnknownTask as exc:
+            # Retrying cannot help. Not reached from runworkers: its claims take only the tasks it
+            # loaded at start (versioned tasks), so a job of a task it lacks waits, unclaimed.
             failure = _failure(exc, Attempt.Outcome.FAILED)
             outcome = states.Finish(claimed, Status.FAILED, "task not found", failure=failure)
             return outcome, hooks.after_stored(outcome, None)  # the project's on_failure hooks

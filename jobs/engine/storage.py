@@ -50,10 +50,20 @@ class JobStorage(BaseStorage):
     blocking = True  # dequeue() waits itself, so huey's consumer never sleeps-and-backs-off
 
     def __init__(
-        self, name: str = "jobdeck", *, queues: tuple[str, ...], worker_name: str, engine: EngineSettings, **kw: Any
+        self,
+        name: str = "jobdeck",
+        *,
+        queues: tuple[str, ...],
+        worker_name: str,
+        engine: EngineSettings,
+        tasks: tuple[str, ...] | None = None,
+        **kw: Any,
     ) -> None:
         super().__init__(name)
         self.queues = queues
+        # The task refs this worker has (registry.worker_tasks()): it claims only jobs of these
+        # tasks at these versions. None: any task (tests of the storage alone).
+        self.tasks = tasks
         self.worker_name = worker_name
         self.engine = engine
         self.task_for: Callable[[states.ClaimedJob], Any] | None = None  # set by the consumer
@@ -169,7 +179,11 @@ class JobStorage(BaseStorage):
                     self._stored(states.record(pending))
                     pending = None
                 written, claimed = states.finish_and_claim(
-                    pending, queues=self.queues, worker=self.worker_name, lease_seconds=self.engine.lease_seconds
+                    pending,
+                    queues=self.queues,
+                    worker=self.worker_name,
+                    lease_seconds=self.engine.lease_seconds,
+                    tasks=self.tasks,
                 )
             except dbguard.REFUSALS as exc:
                 # SQLite under heavy contention can exceed its busy timeout, a disk can fill, a
@@ -194,7 +208,7 @@ class JobStorage(BaseStorage):
         while True:
             # After a wake-up with nothing to write, a read tells whether claiming is worth a write
             # transaction: on SQLite every claim attempt takes the database's one write lock.
-            if probe_first and self._pending() is None and not selectors.has_runnable(self.queues):
+            if probe_first and self._pending() is None and not selectors.has_runnable(self.queues, self.tasks):
                 claimed = None
             else:
                 claimed = self._finish_and_claim()

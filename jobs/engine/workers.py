@@ -16,8 +16,10 @@ def new_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{get_random_string(6)}"
 
 
-def register_worker(*, name: str, queues: tuple[str, ...], concurrency: int, worker_type: str) -> WorkerProcess:
-    """Record this runworkers process as running."""
+def register_worker(
+    *, name: str, queues: tuple[str, ...], concurrency: int, worker_type: str, tasks: list[str] | None = None
+) -> WorkerProcess:
+    """Record this runworkers process as running, with the task refs it can run (None: unknown)."""
     host = socket.gethostname()
     worker = WorkerProcess.objects.create(
         name=name,
@@ -26,6 +28,7 @@ def register_worker(*, name: str, queues: tuple[str, ...], concurrency: int, wor
         queues=list(queues),
         concurrency=concurrency,
         worker_type=worker_type,
+        tasks=tasks,
         started_at=Now(),  # the database clock, like every heartbeat
         last_heartbeat=Now(),
     )

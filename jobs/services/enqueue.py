@@ -11,19 +11,19 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import options, retry, states, taskresults
+from jobs import options, registry, retry, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Job
-from jobs.registry import get_task
 
 
 @dataclass(frozen=True)
 class JobSpec:
     """One job to enqueue; None means "the task's default"."""
 
-    task_name: str
+    task_name: str  # a module path or short name, optionally with "@version"
+    version: str | None = None  # None: the one in task_name, else the task's own; "": unversioned
     args: Sequence[Any] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     queue: str | None = None
@@ -46,8 +46,10 @@ def build_job(
 
     `max_payload_bytes`: the payload limit, read once by a caller building many (settings are read
     when used, and reading them per job cost a bulk enqueue a fifth of its speed)."""
-    registered = get_task(spec.task_name)
+    name, named_version = registry.split_ref(spec.task_name)
+    registered = registry.get_task(name)
     task = registered.task
+    version = _job_version(spec.version, named_version, registered.version)
     if not isinstance(spec.args, list | tuple):
         raise InvalidJob("args must be a list")
     if not isinstance(spec.kwargs, dict):
@@ -108,6 +110,7 @@ def build_job(
     return states.NewJob(
         queue=queue,
         task_name=registered.name,
+        task_version=version,
         args=args,
         payload=kwargs,
         priority=priority,
@@ -117,6 +120,21 @@ def build_job(
         timeout=timeout,
         retry_policy=retry_policy,
     )
+
+
+def _job_version(given: object, named: str | None, own: str) -> str:
+    """The version a new job records: the caller's (JobSpec.version, or "name@version"), else the
+    task's version in this process's registry. A version this process does not have is accepted:
+    in a rolling deploy the web tier may be older than the workers that have it, and the job waits
+    for one of them (jobs.waiting)."""
+    if given is None:
+        return own if named is None else named
+    if given != "" and not registry.is_version(given):  # "": the unversioned task, explicitly
+        raise InvalidJob(registry.VERSION_ERROR)
+    version = str(given)
+    if named is not None and named != version:
+        raise InvalidJob(f"the task is named at version '{named}' but version is '{version}': give one")
+    return version
 
 
 def _active_with_key(key: str) -> Job | None:

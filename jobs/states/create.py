@@ -24,6 +24,7 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
         params += [
             job.queue,
             job.task_name,
+            job.task_version,
             hot.json(job.args),
             hot.json(job.payload),
             job.status,
@@ -59,7 +60,8 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.run_at.isoformat(),
                 j.idempotency_key,
                 j.timeout,
-                j.retry_policy,
+                j.retry_policy,  # r->10
+                j.task_version,  # r->>11: the columns before it keep their places
             ]
             for j in batch
         ]

@@ -7,6 +7,8 @@ one pipeline, so a statement's reply is read only after the pipeline's Sync (see
 from __future__ import annotations
 
 import datetime
+import functools
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from jobs import registry
 from jobs.database import Hot, RawCursor, datetime_value, json_value
 from jobs.states import decisions, sql
 from jobs.states.history import ATTEMPT_TARGET, EVENT_TARGET, attempt_row, event_row
@@ -55,8 +58,11 @@ def _update_with_history(
     return Reply(row=row)
 
 
-def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> ClaimedJob | None:
-    """Claim the next runnable job in `queues` (not paused, under its concurrency limit).
+def claim_next(
+    *, queues: Sequence[str], worker: str, lease_seconds: float, tasks: Sequence[str] | None = None
+) -> ClaimedJob | None:
+    """Claim the next runnable job in `queues` (not paused, under its concurrency limit) whose task
+    and version are in `tasks` ("module.path" or "module.path@version"; None: any task).
 
     Order: highest priority, then oldest run_at, then id. Returns None when nothing is runnable.
     PostgreSQL skips rows other claimers hold (SKIP LOCKED); SQLite's IMMEDIATE transaction
@@ -66,20 +72,41 @@ def claim_next(*, queues: Sequence[str], worker: str, lease_seconds: float) -> C
         return None
     with transaction.atomic():
         now = timezone.now()  # once the transaction holds SQLite's write lock
-        reply = send_claim(Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds, now=now)
+        reply = send_claim(Hot(), queues=queues, worker=worker, lease_seconds=lease_seconds, now=now, tasks=tasks)
         return claimed_job(reply, worker, now)
 
 
+def claim_keys(tasks: Sequence[str], *, pg: bool) -> list[str] | str:
+    """The claim's task parameter for a worker's task refs (registry.claim_keys()), as a list for
+    PostgreSQL or a JSON array for SQLite; built once per worker, not per claim."""
+    return _claim_keys(tuple(tasks), pg)
+
+
+@functools.cache
+def _claim_keys(tasks: tuple[str, ...], pg: bool) -> list[str] | str:
+    keys = registry.claim_keys(tasks)
+    return keys if pg else json.dumps(keys)
+
+
 def send_claim(
-    hot: Hot, *, queues: Sequence[str], worker: str, lease_seconds: float, now: datetime.datetime, previous: int = 0
+    hot: Hot,
+    *,
+    queues: Sequence[str],
+    worker: str,
+    lease_seconds: float,
+    now: datetime.datetime,
+    previous: int = 0,
+    tasks: Sequence[str] | None = None,
 ) -> Reply:
-    """Send the claim of the next runnable job (never job `previous`, on PostgreSQL); read the
-    reply with claimed_job(). `queues` must not be empty."""
+    """Send the claim of the next runnable job (never job `previous`, on PostgreSQL) whose task is
+    in `tasks` (None: any); read the reply with claimed_job(). `queues` must not be empty."""
     pg = hot.pg
     if pg:
         hot.execute(sql.CLAIM_SETUP_PG, [list(queues)])
     lease = lease_seconds if pg else hot.dt(now + datetime.timedelta(seconds=lease_seconds))
     params = [worker, hot.dt(now), lease, *([previous] if pg else []), *queues]
+    if tasks is not None:
+        params.append(claim_keys(tasks, pg=pg))
     event = event_row(
         job_id=From("id"),
         queue=From("queue"),
@@ -90,7 +117,7 @@ def send_claim(
         actor=worker,
         at=hot.dt(now),
     )
-    claim = sql.claim_sql(pg=pg, queue_count=len(queues))
+    claim = sql.claim_sql(pg=pg, queue_count=len(queues), by_task=tasks is not None)
     return _update_with_history(hot, claim, params, sql.CLAIM_RETURNING, [(EVENT_TARGET, event)])
 
 
@@ -103,18 +130,19 @@ def claimed_job(reply: Reply, worker: str, now: datetime.datetime) -> ClaimedJob
         id=row[0],
         queue=row[1],
         task_name=row[2],
-        args=json_value(row[3]),
-        payload=json_value(row[4]),
-        attempt=row[5],
-        max_attempts=row[6],
-        timeout=row[7],
+        task_version=row[3],
+        args=json_value(row[4]),
+        payload=json_value(row[5]),
+        attempt=row[6],
+        max_attempts=row[7],
+        timeout=row[8],
         worker=worker,
         started_at=now,
-        interrupted=row[8],
-        priority=row[9],
-        enqueued_at=datetime_value(row[10]),
-        snoozes=row[11],
-        retry_policy=json_value(row[12]) if row[12] is not None else None,
+        interrupted=row[9],
+        priority=row[10],
+        enqueued_at=datetime_value(row[11]),
+        snoozes=row[12],
+        retry_policy=json_value(row[13]) if row[13] is not None else None,
     )
 
 
@@ -206,7 +234,12 @@ def write_late_finish(hot: Hot, end: Finish) -> bool:
 
 
 def finish_and_claim(
-    previous: Finish | None, *, queues: Sequence[str], worker: str, lease_seconds: float
+    previous: Finish | None,
+    *,
+    queues: Sequence[str],
+    worker: str,
+    lease_seconds: float,
+    tasks: Sequence[str] | None = None,
 ) -> tuple[bool | None, ClaimedJob | None]:
     """Record a worker's previous outcome and claim its next job in one transaction.
 
@@ -230,7 +263,13 @@ def finish_and_claim(
         if queues:
             previous_id = 0 if previous is None else previous.claimed.id
             claim = send_claim(
-                hot, queues=queues, worker=worker, lease_seconds=lease_seconds, now=now, previous=previous_id
+                hot,
+                queues=queues,
+                worker=worker,
+                lease_seconds=lease_seconds,
+                now=now,
+                previous=previous_id,
+                tasks=tasks,
             )
     claimed = None if claim is None else claimed_job(claim, worker, now)
     if previous is not None and written is not None and hot.pg:

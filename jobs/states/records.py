@@ -20,6 +20,7 @@ class ClaimedJob:
     id: int
     queue: str
     task_name: str
+    task_version: str = field(default="", kw_only=True)  # "" = unversioned
     args: list[Any]
     payload: dict[str, Any]
     attempt: int
@@ -75,6 +76,7 @@ class NewJob:
 
     queue: str
     task_name: str
+    task_version: str = field(default="", kw_only=True)  # "" = unversioned
     args: list[Any]
     payload: dict[str, Any]
     priority: int
@@ -92,6 +94,7 @@ class NewJob:
         return cls(
             queue=job.queue,
             task_name=job.task_name,
+            task_version=job.task_version,
             args=job.args,
             payload=job.payload,
             priority=job.priority,
@@ -113,6 +116,7 @@ class NewJob:
             id=self.pk,
             queue=self.queue,
             task_name=self.task_name,
+            task_version=self.task_version,
             args=self.args,
             payload=self.payload,
             priority=self.priority,

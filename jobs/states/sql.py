@@ -23,7 +23,7 @@ UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started
     progress = NULL, progress_message = ''
 WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
-    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
+    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues}) {tasks}
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -37,6 +37,7 @@ CLAIM_RETURNING = (
     "id",
     "queue",
     "task_name",
+    "task_version",
     "args",
     "payload",
     "attempt",
@@ -50,11 +51,21 @@ CLAIM_RETURNING = (
 )
 
 
+# Versioned tasks: only jobs whose task and version the worker has (hot.claim_keys() gives the keys,
+# "name@version", "name@" for an unversioned task). One parameter whatever the number of tasks, so
+# the statement text (and PostgreSQL's prepared plan) is one per queue count. The test runs on the
+# rows job_claim_idx yields in claim order, usually the first: a set lookup, not a scan.
+_TASKS_PG = "AND (j.task_name || '@' || j.task_version) = ANY(%s::text[]) "
+_TASKS_SQLITE = "AND (j.task_name || '@' || j.task_version) IN (SELECT value FROM json_each(%s)) "
+
+
 @functools.cache
-def claim_sql(*, pg: bool, queue_count: int) -> str:
+def claim_sql(*, pg: bool, queue_count: int, by_task: bool = False) -> str:
     """The claim UPDATE for `queue_count` queues. Parameters: worker, started_at, the lease (seconds
-    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, then the queues."""
+    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, then the queues, then
+    with `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite)."""
     return _CLAIM.format(
+        tasks=(_TASKS_PG if pg else _TASKS_SQLITE) if by_task else "",
         job=JOB,
         queue=Queue._meta.db_table,
         queues=", ".join(["%s"] * queue_count),
@@ -137,10 +148,10 @@ def insert_sql(target: str, count: int) -> str:
 # --- enqueue ----------------------------------------------------------------------------------------
 
 JOB_COLUMNS = (
-    "queue, task_name, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
+    "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
     "idempotency_key, timeout, last_error, worker, progress_message, retry_policy"
 )
-JOB_COLUMN_COUNT = 16
+JOB_COLUMN_COUNT = 17
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -164,7 +175,7 @@ def insert_events_sqlite(count: int) -> str:
 # channel. Returns (id, notified) per job, in insertion order.
 INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
-    "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
+    "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb) "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "

@@ -172,6 +172,8 @@ def test_tasks_lists_the_registry(api: ApiClient) -> None:
         "max_attempts": 4,
         "timeout": 30,
         "docstring": "Declares Jobdeck's extra task options (max_attempts, timeout).",
+        "version": None,  # unversioned
+        "versions": [],  # no live worker lists it
     }
 
 

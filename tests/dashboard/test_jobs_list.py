@@ -375,3 +375,15 @@ def test_duplicate_of_a_job_over_the_payload_limit_is_refused_with_a_message(
 
     assert "payload too large: 2011 bytes &gt; limit 1000 bytes" in response.content.decode()
     assert Job.objects.count() == 1
+
+
+def test_a_duplicate_keeps_the_version_its_arguments_were_made_for(operator_client: Client, make_job: Any) -> None:
+    from jobs import registry
+    from tests import versioned_tasks
+
+    registry.register(versioned_tasks.report)  # version "1" here
+    original = make_job("tests.versioned_tasks.report@7", args=[1])
+
+    operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]))
+
+    assert Job.objects.exclude(pk=original.pk).get().task_version == "7"

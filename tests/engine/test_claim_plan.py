@@ -13,7 +13,9 @@ from jobs import services, states
 from jobs.models import Job
 
 
-def claim_select(queues: tuple[str, ...] = ("default", "emails")) -> tuple[str, list[str]]:
+def claim_select(
+    queues: tuple[str, ...] = ("default", "emails"), tasks: list[str] | None = None
+) -> tuple[str, list[str]]:
     """The inner SELECT of the claim UPDATE, exactly as claim_next() sent it (parameters inlined),
     and the statements it ran before it in the same transaction (PostgreSQL's settings for it).
 
@@ -21,7 +23,7 @@ def claim_select(queues: tuple[str, ...] = ("default", "emails")) -> tuple[str, 
     choices (lock clause, index hint, planner settings) instead of a copy of them.
     """
     with CaptureQueriesContext(connection) as ctx:
-        states.claim_next(queues=list(queues), worker="planner", lease_seconds=30)
+        states.claim_next(queues=list(queues), worker="planner", lease_seconds=30, tasks=tasks)
     sent = [q["sql"] for q in ctx.captured_queries]
     at = next(i for i, sql in enumerate(sent) if "SELECT j.id" in sql)
     found = re.search(r"\bid = \(\s*(SELECT j\.id .*LIMIT 1[^)]*?)\s*\)\s*RETURNING", sent[at], re.DOTALL)

@@ -27,6 +27,8 @@ from jobs.options import MAX_ATTEMPTS_LIMIT, QUEUE_PATTERN
 from jobs.status import Status
 
 TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
+# Enqueue's task: a name, optionally "@version"; the service checks the version (one clear message).
+TASK_REF_PATTERN = r"^[A-Za-z0-9_.]{1,255}(@.{0,100})?$"
 MAX_SECONDS = 10 * 365 * 86400  # longest delay or timeout accepted: ten years
 
 
@@ -131,6 +133,14 @@ def _iso_text(value: Any) -> Any:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_storable)]
 QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
+TaskRef = Annotated[
+    StrictStr,
+    Field(
+        pattern=TASK_REF_PATTERN,
+        description='a task name, optionally with the version to run: "app.tasks.sync@2" (without one, the '
+        "task's version as this server knows it)",
+    ),
+]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
 MaxAttempts = Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)]

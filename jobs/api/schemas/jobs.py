@@ -23,6 +23,7 @@ from jobs.api.schemas.common import (
     QueueName,
     Seconds,
     TaskName,
+    TaskRef,
     TimeoutSeconds,
     Timestamp,
 )
@@ -39,7 +40,7 @@ class JobIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: TaskName | None = None
+    task: TaskRef | None = None
     payload: dict[str, Any] = Field(description="keyword arguments of the task")
     args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
     queue: QueueName | None = None
@@ -168,6 +169,7 @@ class JobFields[ArgsT, PayloadT](Schema):
 
     id: int
     task: str
+    task_version: str = Field(description='the task version the job was enqueued for; "" when unversioned')
     queue: str
     status: JobStatus
     priority: int
@@ -205,7 +207,10 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
     snoozes: int = Field(description="attempts the task snoozed; they do not count against max_attempts")
     retry_policy: dict[str, Any] | None = Field(description="the job's own backoff, retry_on and discard_on, if set")
     waiting_reason: str | None = Field(
-        description="why a waiting job waits, e.g. 'retry 2 of 5 at ...' or 'snoozed until ...'"
+        description=(
+            "why a waiting job waits, e.g. 'retry 2 of 5 at ...', 'snoozed until ...' or "
+            "'Waiting for a worker that has task X@2'; null when nothing holds it"
+        )
     )
 
     @staticmethod

@@ -77,6 +77,11 @@ class HealthOut(Schema):
     reasons: list[str] | None = None
 
 
+class TaskVersionOut(Schema):
+    version: str | None = Field(description="null: the task declares no version")
+    workers: list[str] = Field(description="the live workers that have the task at this version")
+
+
 class TaskOut(Schema):
     name: str
     short_name: str
@@ -85,6 +90,13 @@ class TaskOut(Schema):
     max_attempts: int
     timeout: float | None
     docstring: str
+    version: str | None = Field(
+        description="the task's version in this server's code (what enqueue records); null: none"
+    )
+    versions: list[TaskVersionOut] = Field(
+        description="the versions live workers have, each with those workers; a job waits for a worker "
+        "that has its task at its version"
+    )
 
 
 class WorkerOut(Schema):
@@ -99,3 +111,8 @@ class WorkerOut(Schema):
     stopped_at: datetime.datetime | None
     is_alive: bool  # not stopped, and a heartbeat within the lease (JOBDECK_LEASE_SECONDS)
     running_job_ids: list[int]
+    tasks: list[str] | None = Field(
+        None,
+        description='the tasks it can run, "module.path" or "module.path@version"; null: a worker '
+        "from before versioned tasks, which claims any task",
+    )

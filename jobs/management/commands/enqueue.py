@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.utils import dateparse, timezone
 
-from jobs import options, retry, services
+from jobs import options, registry, retry, services
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
@@ -83,7 +83,11 @@ class Command(JobdeckCommand):
     help = 'Enqueue one job: manage.py enqueue jobs.tasks.echo --payload \'{"message": "hi"}\''
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("task", help="task path (jobs.tasks.echo) or its short name when unambiguous (echo)")
+        parser.add_argument(
+            "task",
+            help="task path (jobs.tasks.echo) or its short name when unambiguous (echo), optionally with the "
+            "version to run (jobs.tasks.echo@2; default: the task's version in this code)",
+        )
         parser.add_argument(
             "--payload", type=json_value(dict, "a JSON object"), default={}, help="keyword arguments, a JSON object"
         )
@@ -157,4 +161,4 @@ class Command(JobdeckCommand):
             state = "queued"
         else:  # an unfinished job already holding the idempotency key
             state = f"is {job.status}"
-        self.stdout.write(f"Job {job.pk} {state} ({job.task_name} on {job.queue})")
+        self.stdout.write(f"Job {job.pk} {state} ({registry.task_ref(job.task_name, job.task_version)} on {job.queue})")

@@ -10,13 +10,16 @@
    the overview with its charts (each at most once a second; the overview also every few seconds
    for worker heartbeats), and the live region of each job someone
    is watching (also when its progress or log lines move, which write no events).
-4. It sends at most one message per group per tick, then waits JOBDECK_LIVE_INTERVAL_SECONDS
-   (0.25 s) before the next: a page gets a few updates a second however busy the queues are, and
-   a viewer costs no query of its own.
+4. It hands at most one message per group per tick to the group's consumers, smallest groups
+   first, then starts the next tick JOBDECK_LIVE_INTERVAL_SECONDS (0.15 s) after this one started:
+   a page gets a few updates a second however busy the queues are, and a viewer costs no query of
+   its own.
 
-Group names carry this process's token: every web process runs its own tailer, so a viewer listens
-to its own process only (with Redis, another process's tailer would otherwise send it the same
-updates again).
+A group here is this process's set of consumers showing one page (the overview, the jobs lists,
+one job): every web process runs its own tailer for its own viewers, so a tick's messages never
+leave the process. They are handed to the consumers directly rather than through the channel
+layer, which would copy each message once per viewer (the in-memory layer deep-copies it) or
+send it through Redis and back; with hundreds of viewers that copying was most of a tick's cost.
 """
 
 from __future__ import annotations
@@ -24,15 +27,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection
 
 from dashboard import charts, fragments
@@ -43,24 +44,30 @@ from jobs.exceptions import JobNotFound
 
 logger = logging.getLogger(__name__)
 
-PROCESS_TOKEN = f"p{os.getpid()}-{secrets.token_hex(4)}"
 MAX_EVENTS = 5_000  # events read per tick; a larger backlog is read over the next ticks
 MAX_NEW_ROWS = 100  # rows of jobs no page shows yet, rendered per tick for the tops of the lists (newest first)
 SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
 OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)
 MESSAGE_TYPE = "jobs.changed"  # consumers handle it in jobs_changed()
+YIELD_EVERY = 50  # consumers served before the event loop gets a turn (handshakes, HTTP requests)
 
 
 def overview_group() -> str:
-    return f"jobs.overview.{PROCESS_TOKEN}"
+    return "jobs.overview"
 
 
 def list_group() -> str:
-    return f"jobs.list.{PROCESS_TOKEN}"
+    return "jobs.list"
 
 
 def job_group(job_id: int) -> str:
-    return f"jobs.job.{job_id}.{PROCESS_TOKEN}"
+    return f"jobs.job.{job_id}"
+
+
+class Receiver(Protocol):
+    """A consumer the fanout hands its groups' messages to."""
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -216,14 +223,23 @@ class Fanout:
         self.pages: Counter[str] = Counter()
         self.watched: Counter[int] = Counter()
         self.views: dict[int, ListView] = {}  # the open jobs pages' views, by id()
+        self.receivers: dict[str, set[Receiver]] = {}  # each group's consumers
         self.overview_wanted = False
         self.task: asyncio.Task[None] | None = None
         self.started: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def join(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
-        """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`); start the
-        tailer if needed.
+    async def join(
+        self,
+        page: str,
+        job_id: int | None = None,
+        view: ListView | None = None,
+        *,
+        receiver: Receiver | None = None,
+        groups: Iterable[str] = (),
+    ) -> None:
+        """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`) whose
+        `receiver` gets the messages of `groups`; start the tailer if needed.
 
         Returns once the tailer has read its starting cursor: every event after that reaches the
         viewer's groups, so a catch-up read made after join() leaves no gap.
@@ -233,6 +249,9 @@ class Fanout:
             self.watched[job_id] += 1
         if view is not None:
             self.views[id(view)] = view
+        if receiver is not None:
+            for group in groups:
+                self.receivers.setdefault(group, set()).add(receiver)
         if page == "overview":
             self.overview_wanted = True
         loop = asyncio.get_running_loop()
@@ -243,13 +262,27 @@ class Fanout:
         assert self.started is not None  # set with the task
         await asyncio.shield(self.started)
 
-    async def leave(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
+    async def leave(
+        self,
+        page: str,
+        job_id: int | None = None,
+        view: ListView | None = None,
+        *,
+        receiver: Receiver | None = None,
+        groups: Iterable[str] = (),
+    ) -> None:
         """Forget a viewer; the last one to leave stops the tailer (and waits for it to close)."""
         self.pages[page] -= 1
         if job_id is not None:
             self.watched[job_id] -= 1
         if view is not None:
             self.views.pop(id(view), None)
+        if receiver is not None:
+            for group in groups:
+                members = self.receivers.get(group, set())
+                members.discard(receiver)
+                if not members:
+                    self.receivers.pop(group, None)
         self.pages += Counter()  # drop counts that reached zero
         self.watched += Counter()
         if not self.pages and self.task is not None and self.loop is asyncio.get_running_loop():
@@ -272,8 +305,7 @@ class Fanout:
 
     async def _run(self, started: asyncio.Future[None]) -> None:
         probe = read_setting("JOBDECK_LIVE_PROBE_SECONDS", 0.1)
-        interval = read_setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.25)
-        layer = get_channel_layer()
+        interval = read_setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.15)
         loop = asyncio.get_running_loop()
         # One thread, so the tailer holds one database connection for as long as it runs.
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fanout")
@@ -288,17 +320,19 @@ class Fanout:
             started.set_result(None)
             listener = await _listen()
             while True:
+                started_at = loop.time()
                 try:
                     messages = await loop.run_in_executor(executor, tailer.step, self._interest())
                 except Exception:
                     logger.exception("live update tick failed; retrying")
                     messages = []
                     await asyncio.sleep(1.0)
-                await _send_all(layer, messages)
+                await deliver(self.receivers, messages)
                 if tailer.saw_changes:
                     # Coalesce: whatever changes meanwhile goes out together at the next tick. Counts
                     # and overview snapshots pace themselves (once a second) and do not hold rows back.
-                    await asyncio.sleep(interval)
+                    # The interval counts from this tick's start, so a slow tick does not add to the wait.
+                    await asyncio.sleep(max(0.0, interval - (loop.time() - started_at)))
                 elif not await _wait(listener, probe):
                     listener = None  # broken: probe from now on
         finally:
@@ -310,17 +344,26 @@ class Fanout:
             executor.shutdown(wait=False)
 
 
-async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send a tick's messages to their groups at once, so a job page's small update does not wait
-    behind a list's large fan-out. A group the layer fails to reach (Redis restarting) is logged and
-    the others still get theirs; that group's viewers miss this one update (a reload shows it), and the
-    tailer keeps running for everyone."""
-    results = await asyncio.gather(
-        *(layer.group_send(group, message) for group, message in messages), return_exceptions=True
+async def deliver(receivers: dict[str, set[Receiver]], messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Hand a tick's messages to their groups' consumers, smallest groups first: a job page's update
+    does not wait behind a list's fan-out to hundreds. A consumer that fails (its socket closing) is
+    logged and the others still get theirs; the event loop gets a turn every YIELD_EVERY consumers.
+    """
+    batches = sorted(
+        ((group, list(receivers.get(group, ())), message) for group, message in messages), key=lambda b: len(b[1])
     )
-    for (group, _), result in zip(messages, results, strict=True):
-        if isinstance(result, Exception):
-            logger.warning("live update to %s failed: %s", group, result)
+    served = 0
+    for group, members, message in batches:
+        for receiver in members:
+            if receiver not in receivers.get(group, ()):  # left while the loop had its turn
+                continue
+            try:
+                await receiver.jobs_changed(message)
+            except Exception as exc:
+                logger.warning("live update to %s failed: %s", group, exc)
+            served += 1
+            if served % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
 
 async def _listen() -> Any:

@@ -102,20 +102,24 @@ def test_new_rows_for_the_tops_of_the_lists_are_the_newest_matching_jobs_above_a
     assert rendered == sorted(many, reverse=True)[: fanout.MAX_NEW_ROWS] and more_new
 
 
-def test_a_tick_sends_to_every_group_even_when_one_send_fails(caplog: Any) -> None:
+def test_a_tick_reaches_every_consumer_even_when_one_fails(caplog: Any) -> None:
     import asyncio
 
-    sent: list[str] = []
+    got: list[str] = []
 
-    class Layer:
-        async def group_send(self, group: str, message: dict[str, Any]) -> None:
-            if group == "broken":
-                raise ConnectionError("redis restarting")
-            await asyncio.sleep(0)
-            sent.append(group)
+    class Consumer:
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-    messages = [("big", {}), ("broken", {}), ("small", {})]
-    asyncio.run(fanout._send_all(Layer(), messages))
+        async def jobs_changed(self, event: dict[str, Any]) -> None:
+            if self.name == "closing":
+                raise ConnectionError("socket closing")
+            got.append(self.name)
 
-    assert sorted(sent) == ["big", "small"]
-    assert "live update to broken failed: redis restarting" in caplog.text
+    lists = [Consumer(f"list-{n}") for n in range(3)] + [Consumer("closing")]
+    receivers: dict[str, set[Any]] = {"big": set(lists), "small": {Consumer("job")}}
+    asyncio.run(fanout.deliver(receivers, [("big", {}), ("small", {}), ("nobody", {})]))
+
+    assert got[0] == "job"  # the smallest group first: a job page does not wait behind a list's fan-out
+    assert sorted(got[1:]) == ["list-0", "list-1", "list-2"]
+    assert "live update to big failed: socket closing" in caplog.text

@@ -10,8 +10,9 @@ the project's application plus a query counter); one `runworkers -w 2 --worker-t
 drains the default queue. Only one web process is measured.
 
 1. Load, for the whole run: this process enqueues noop jobs through services.enqueue_jobs at --rate
-   a second (batches every 0.1 s), and changes each of --watched jobs in the "watched" queue (which
-   no worker serves) about once a second through services.cancel_job / retry_job, alternately.
+   a second (batches every 0.1 s), and changes each of --watched (200) jobs in the "watched" queue
+   (which no worker serves) every --change-every (2) seconds through services.cancel_job /
+   retry_job, alternately; each phase gets fresh watched jobs, so their timelines stay short.
 2. Viewers, in a child process (bench/live.py --child; one thread per socket, the minimal RFC 6455
    client of bench/dashboard.py) signed in with one session: 20% on the overview, 40% on jobs lists
    (all jobs newest first, ?queue=watched, ?status=queued, ?task=noop&queue=watched; each showing
@@ -97,8 +98,8 @@ def child(spec_path: str, out_path: str) -> None:
 class Load:
     """The enqueuer and the changer threads, until stop()."""
 
-    def __init__(self, rate: int, watched: list[int]) -> None:
-        self.rate, self.watched = rate, watched
+    def __init__(self, rate: int, watched: list[int], change_every: float) -> None:
+        self.rate, self.watched, self.change_every = rate, watched, change_every
         self.stopped = threading.Event()
         self.errors: list[str] = []
         self.threads = [
@@ -138,11 +139,12 @@ class Load:
     def change(self) -> None:
         from jobs import services
 
-        step = 1.0 / len(self.watched)
         due = time.monotonic()
         cancelled: set[int] = set()
         while not self.stopped.is_set():
-            for job_id in self.watched:
+            watched = self.watched  # a phase swaps in its own jobs
+            step = self.change_every / len(watched)
+            for job_id in watched:
                 if job_id in cancelled:
                     services.retry_job(job_id=job_id, actor="bench")
                     cancelled.discard(job_id)
@@ -152,6 +154,14 @@ class Load:
                 due += step
                 if self.stopped.wait(max(0.0, due - time.monotonic())):
                     return
+
+
+def new_watched(count: int) -> list[int]:
+    """`count` jobs in the "watched" queue, which no worker serves: only the bench changes them."""
+    from jobs import services
+
+    spec = services.JobSpec(task_name=jobdeck_side.NOOP, queue="watched")
+    return [job.pk for job in services.enqueue_jobs(specs=[spec] * count)]
 
 
 def viewers_for(count: int, watched: list[int]) -> list[dict[str, Any]]:
@@ -285,7 +295,8 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
     """One set of viewers measured for args.seconds under the running load."""
     from jobs import selectors
 
-    viewers = viewers_for(count, ctx["watched"])
+    ctx["load"].watched = watched = new_watched(args.watched)  # fresh jobs: each phase's timelines stay short
+    viewers = viewers_for(count, watched)
     spec_path, out_path = ctx["workdir"] / f"{name}-spec.json", ctx["workdir"] / f"{name}-out.json"
     spec_path.write_text(
         json.dumps({"port": ctx["port"], "cookie": ctx["cookie"], "seconds": args.seconds, "viewers": viewers})
@@ -300,12 +311,14 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
     time.sleep(WARM_UP)
     server = ctx["server"]
     cpu0, wall0 = procs.tree_cpu_seconds([server.pid]), time.time()
+    viewers_cpu0, busy0 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
     q0, _ = queries_so_far(ctx["queries"])
     done0 = jobdeck_side.status_count("done")
     sampler = procs.RssSampler([server.pid], interval=0.5)
     sampler.start()
     time.sleep(args.seconds)
     cpu1, wall1 = procs.tree_cpu_seconds([server.pid]), time.time()
+    viewers_cpu1, busy1 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
     q1, _ = queries_so_far(ctx["queries"])
     done1 = jobdeck_side.status_count("done")
     sampler.stop()
@@ -322,6 +335,8 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
         "web_rss_mb": {"end": round(rss[-1], 1), "peak": round(max(rss), 1)} if rss else {},
         "web_queries_per_s": round((q1 - q0) / seconds, 1),
         "drained_per_s": round((done1 - done0) / seconds),
+        "viewers_cpu_percent": round(100 * (viewers_cpu1 - viewers_cpu0) / seconds, 1),
+        "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 1),
         "messages": sum(len(r) for r in out["records"]),
         "pages": deliveries(viewers, out["records"], (wall0, wall1), since),
     }
@@ -351,6 +366,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         "channel_layer": "redis" if env.get("REDIS_URL") else "in-memory",
         "rate": args.rate,
         "watched": args.watched,
+        "change_every": args.change_every,
         "web_processes": 1,
     }
     port = web.free_port()
@@ -367,13 +383,13 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         log_path=workdir / "daphne.log",
     )
     workers = jobdeck_side.start_workers("process-2", env, workdir)
-    load = Load(args.rate, watched)
+    load = Load(args.rate, watched, args.change_every)
     try:
         procs.wait_until(lambda: _answers(port), timeout=60, what="daphne to answer")
         browser = dashboard.Browser(port)
         browser.sign_in()
-        ctx = {"port": port, "cookie": browser.cookie_header(), "watched": watched, "workdir": workdir}
-        ctx |= {"server": server, "queries": workdir / "queries.json"}
+        ctx = {"port": port, "cookie": browser.cookie_header(), "workdir": workdir}
+        ctx |= {"server": server, "queries": workdir / "queries.json", "load": load}
         load.start()
         result["reference"] = phase("reference", 1, args, ctx)
         result["many"] = phase("many", args.viewers, args, ctx)
@@ -395,14 +411,16 @@ def _answers(port: int) -> bool:
 def print_table(result: dict) -> None:
     print(
         f"\n{result['db']} {result['db_version']}, channel layer {result['channel_layer']}, one web process;"
-        f" load {result['rate']} jobs/s enqueued, {result['watched']} watched jobs changed about once a second"
+        f" load {result['rate']} jobs/s enqueued, {result['watched']} watched jobs each changed every"
+        f" {result['change_every']} s"
     )
     for name in ("reference", "many"):
         r = result[name]
         print(
             f"\n{name}: {r['viewers']} viewers {r['mix']}, {r['seconds']} s: web CPU {r['web_cpu_percent']}%,"
             f" RSS {r['web_rss_mb']}, {r['web_queries_per_s']} queries/s, drained {r['drained_per_s']} jobs/s,"
-            f" {r['messages']} messages"
+            f" {r['messages']} messages; viewers' process CPU {r['viewers_cpu_percent']}%, machine busy"
+            f" {r['machine_busy_percent']}%"
         )
         print(f"  {'delivery (ms)':34} {'changes':>8} {'misses':>7}     p50     p95     p99     max")
         for page, f in r["pages"].items():
@@ -433,7 +451,8 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=int, default=1000, help="jobs enqueued a second")
-    parser.add_argument("--watched", type=int, default=100, help="jobs the bench changes about once a second each")
+    parser.add_argument("--watched", type=int, default=200, help="jobs the bench changes, fresh ones each phase")
+    parser.add_argument("--change-every", type=float, default=2.0, help="seconds between two changes of a watched job")
     parser.add_argument("--quick", action="store_true", help="100 viewers, 10 s")
     parser.add_argument(
         "--pg-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_live")

@@ -62,10 +62,10 @@ def _catch_up(after: int, view: ListView) -> dict[str, Any] | None:
     return {"cursor": events[-1][0], "rows": fragments.changed_rows(ids), "more_new": more_new, "truncated": truncated}
 
 
-def _job_live(job_id: int) -> tuple[int, dict[str, str] | None]:
+def _job_live(job_id: int, variant: str) -> tuple[int, dict[str, str] | None]:
     cursor = selectors.last_event_id()
     try:
-        return cursor, fragments.job_live_variants(job_id)
+        return cursor, fragments.job_live_variants(job_id, (variant,))
     except JobNotFound:
         return cursor, None
 
@@ -120,6 +120,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     def list_view(self) -> ListView | None:
         return None
+
+    def variant(self) -> str:
+        """Which of a job page's renderings this socket gets (fragments.VARIANTS)."""
+        return "operate" if self.operate else "view"
 
     async def catch_up(self) -> None:
         """Send what a page rendered at event `after` has missed."""
@@ -240,10 +244,10 @@ class JobConsumer(LiveConsumer):
     async def catch_up(self) -> None:
         if self.after is None:
             return
-        cursor, variants = await database_sync_to_async(_job_live)(self.job_id() or 0)
+        cursor, variants = await database_sync_to_async(_job_live)(self.job_id() or 0, self.variant())
         if variants is not None:
             await self.jobs_changed({"cursor": cursor, "html": variants})
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
-        html = event["html"]["operate" if self.operate else "view"]
+        html = event["html"][self.variant()]
         await self.send(text_data=html + fragments.cursor_html(event["cursor"]))

@@ -92,6 +92,8 @@ class Interest:
     overview_wanted: bool  # a viewer joined and needs a snapshot
     shown: frozenset[int] = frozenset()  # the rows the open jobs pages show
     new_for: tuple[tuple[int, listing.JobFilters], ...] = ()  # (top id, filters) of each page taking new jobs
+    # (job id, variant) of each watched job's viewers; a watched job missing here gets every variant
+    variants: frozenset[tuple[int, str]] = frozenset()
 
 
 def rows_to_render(
@@ -186,10 +188,12 @@ class Tailer:
             self.overview_due, self.overview_at = False, now
 
         if interest.watched:
-            messages += self._watched(interest.watched, changed)
+            messages += self._watched(interest.watched, changed, interest.variants)
         return messages
 
-    def _watched(self, watched: tuple[int, ...], changed: dict[int, None]) -> list[tuple[str, dict[str, Any]]]:
+    def _watched(
+        self, watched: tuple[int, ...], changed: dict[int, None], variants: frozenset[tuple[int, str]]
+    ) -> list[tuple[str, dict[str, Any]]]:
         """Live regions of the watched jobs that moved: an event, their progress, or new log lines."""
         moved = {job_id for job_id in watched if job_id in changed}
         logs = selectors.logs_after(self.log_cursor, job_ids=list(watched), limit=MAX_EVENTS)
@@ -205,8 +209,10 @@ class Tailer:
         self.saw_changes = self.saw_changes or bool(moved)
         messages = []
         for job_id in sorted(moved):
+            # Only the variants someone watches: rendering the region is most of a job page's cost.
+            wanted = tuple(v for v in fragments.VARIANTS if (job_id, v) in variants) or fragments.VARIANTS
             try:
-                html = fragments.job_live_variants(job_id)
+                html = fragments.job_live_variants(job_id, wanted)
             except JobNotFound:  # pruned while watched
                 continue
             messages.append((job_group(job_id), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
@@ -222,6 +228,7 @@ class Fanout:
     def __init__(self) -> None:
         self.pages: Counter[str] = Counter()
         self.watched: Counter[int] = Counter()
+        self.variants: Counter[tuple[int, str]] = Counter()  # (watched job, the variant its viewer gets)
         self.views: dict[int, ListView] = {}  # the open jobs pages' views, by id()
         self.receivers: dict[str, set[Receiver]] = {}  # each group's consumers
         self.overview_wanted = False
@@ -237,9 +244,11 @@ class Fanout:
         *,
         receiver: Receiver | None = None,
         groups: Iterable[str] = (),
+        variant: str = "",
     ) -> None:
         """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`) whose
-        `receiver` gets the messages of `groups`; start the tailer if needed.
+        `receiver` gets the messages of `groups` (a job page: its `variant`, see fragments.VARIANTS);
+        start the tailer if needed.
 
         Returns once the tailer has read its starting cursor: every event after that reaches the
         viewer's groups, so a catch-up read made after join() leaves no gap.
@@ -247,6 +256,8 @@ class Fanout:
         self.pages[page] += 1
         if job_id is not None:
             self.watched[job_id] += 1
+            if variant:
+                self.variants[job_id, variant] += 1
         if view is not None:
             self.views[id(view)] = view
         if receiver is not None:
@@ -270,11 +281,14 @@ class Fanout:
         *,
         receiver: Receiver | None = None,
         groups: Iterable[str] = (),
+        variant: str = "",
     ) -> None:
         """Forget a viewer; the last one to leave stops the tailer (and waits for it to close)."""
         self.pages[page] -= 1
         if job_id is not None:
             self.watched[job_id] -= 1
+            if variant:
+                self.variants[job_id, variant] -= 1
         if view is not None:
             self.views.pop(id(view), None)
         if receiver is not None:
@@ -285,6 +299,7 @@ class Fanout:
                     self.receivers.pop(group, None)
         self.pages += Counter()  # drop counts that reached zero
         self.watched += Counter()
+        self.variants += Counter()
         if not self.pages and self.task is not None and self.loop is asyncio.get_running_loop():
             task, self.task = self.task, None
             task.cancel()
@@ -301,6 +316,7 @@ class Fanout:
             overview_wanted=wanted,
             shown=frozenset().union(*(view.shown for view in views)),
             new_for=tuple({(view.top_id, view.filters) for view in views if view.takes_new}),
+            variants=frozenset(self.variants),
         )
 
     async def _run(self, started: asyncio.Future[None]) -> None:

@@ -141,7 +141,11 @@ def job_live_html(context: dict[str, Any], *, operate: bool) -> str:
     return render_to_string("dashboard/job_detail.html#job-live", context)
 
 
-def job_live_variants(job_id: int) -> dict[str, str]:
-    """The live region as operators and as viewers see it, from one read of the job. Raises JobNotFound."""
+VARIANTS = ("operate", "view")  # the live region as operators see it, and as viewers do
+
+
+def job_live_variants(job_id: int, variants: tuple[str, ...] = VARIANTS) -> dict[str, str]:
+    """The live region in each of `variants` ("operate": with the action buttons; "view": as viewers see
+    it), from one read of the job. Raises JobNotFound."""
     context = job_context(job_id)
-    return {"operate": job_live_html(context, operate=True), "view": job_live_html(context, operate=False)}
+    return {variant: job_live_html(context, operate=variant == "operate") for variant in variants}

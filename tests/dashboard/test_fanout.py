@@ -123,3 +123,17 @@ def test_a_tick_reaches_every_consumer_even_when_one_fails(caplog: Any) -> None:
     assert got[0] == "job"  # the smallest group first: a job page does not wait behind a list's fan-out
     assert sorted(got[1:]) == ["list-0", "list-1", "list-2"]
     assert "live update to big failed: socket closing" in caplog.text
+
+
+def test_a_watched_job_is_rendered_only_as_its_viewers_see_it(make_job: Any) -> None:
+    job = make_job()
+    tailer = Tailer()
+    services.cancel_job(job_id=job.pk)
+    only_viewers = Interest(
+        overview=False, lists=False, watched=(job.pk,), overview_wanted=False, variants=frozenset({(job.pk, "view")})
+    )
+
+    messages = dict(tailer.tick(only_viewers))
+
+    assert set(messages[fanout.job_group(job.pk)]["html"]) == {"view"}
+    assert 'id="job-status">Cancelled<' in messages[fanout.job_group(job.pk)]["html"]["view"]

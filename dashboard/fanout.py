@@ -40,7 +40,6 @@ from dashboard import charts, fragments
 from jobs import listing, selectors
 from jobs.conf import read_setting
 from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
-from jobs.exceptions import JobNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -208,13 +207,11 @@ class Tailer:
             del self.progress[job_id]
         self.saw_changes = self.saw_changes or bool(moved)
         messages = []
-        for job_id in sorted(moved):
+        contexts = fragments.job_contexts(sorted(moved))  # a job pruned while watched is left out
+        for job_id, context in contexts.items():
             # Only the variants someone watches: rendering the region is most of a job page's cost.
             wanted = tuple(v for v in fragments.VARIANTS if (job_id, v) in variants) or fragments.VARIANTS
-            try:
-                html = fragments.job_live_variants(job_id, wanted)
-            except JobNotFound:  # pruned while watched
-                continue
+            html = fragments.live_variants(context, wanted)
             messages.append((job_group(job_id), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
         return messages
 

@@ -137,3 +137,19 @@ def test_a_watched_job_is_rendered_only_as_its_viewers_see_it(make_job: Any) -> 
 
     assert set(messages[fanout.job_group(job.pk)]["html"]) == {"view"}
     assert 'id="job-status">Cancelled<' in messages[fanout.job_group(job.pk)]["html"]["view"]
+
+
+@pytest.mark.parametrize("watched", [1, 40])
+def test_watched_jobs_regions_cost_the_same_queries_however_many_moved(
+    make_job: Any, django_assert_num_queries: Any, watched: int
+) -> None:
+    jobs = [make_job(queue="solo") for _ in range(watched)]
+    tailer = Tailer()
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    interest = Interest(overview=False, lists=False, watched=tuple(job.pk for job in jobs), overview_wanted=False)
+
+    # events, log lines, progress; the regions: jobs, attempts, events (none has an attempt: no log read)
+    with django_assert_num_queries(6):
+        messages = tailer.tick(interest)
+
+    assert sorted(group for group, _ in messages) == sorted(fanout.job_group(job.pk) for job in jobs)

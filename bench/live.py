@@ -286,9 +286,21 @@ def deliveries(
     return result
 
 
-def queries_so_far(path: Path) -> tuple[int, float]:
-    data = json.loads(path.read_text())
-    return data["queries"], data["at"]
+def server_counts(path: Path) -> dict[str, float]:
+    """bench/live_server.py's counters so far (queries, the fanout's ticks and deliveries)."""
+    return json.loads(path.read_text())
+
+
+def fanout_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Ticks a second, and per second of the window: the ticks' CPU and wall time (tailer thread), the
+    deliveries' wall time (event loop), in ms."""
+    ticks = after["ticks"] - before["ticks"]
+    return {
+        "ticks_per_s": round(ticks / seconds, 1),
+        "tick_cpu_ms_per_s": round(1000 * (after["tick_cpu"] - before["tick_cpu"]) / seconds, 1),
+        "tick_wall_ms_per_s": round(1000 * (after["tick_wall"] - before["tick_wall"]) / seconds, 1),
+        "deliver_wall_ms_per_s": round(1000 * (after["deliver_wall"] - before["deliver_wall"]) / seconds, 1),
+    }
 
 
 def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
@@ -312,14 +324,14 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
     server = ctx["server"]
     cpu0, wall0 = procs.tree_cpu_seconds([server.pid]), time.time()
     viewers_cpu0, busy0 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
-    q0, _ = queries_so_far(ctx["queries"])
+    counts0 = server_counts(ctx["queries"])
     done0 = jobdeck_side.status_count("done")
     sampler = procs.RssSampler([server.pid], interval=0.5)
     sampler.start()
     time.sleep(args.seconds)
     cpu1, wall1 = procs.tree_cpu_seconds([server.pid]), time.time()
     viewers_cpu1, busy1 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
-    q1, _ = queries_so_far(ctx["queries"])
+    counts1 = server_counts(ctx["queries"])
     done1 = jobdeck_side.status_count("done")
     sampler.stop()
     if child_proc.stdout.readline().strip() != "done" or child_proc.wait(timeout=120) != 0:
@@ -333,7 +345,8 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
         "seconds": round(seconds, 1),
         "web_cpu_percent": round(100 * (cpu1 - cpu0) / seconds, 1),
         "web_rss_mb": {"end": round(rss[-1], 1), "peak": round(max(rss), 1)} if rss else {},
-        "web_queries_per_s": round((q1 - q0) / seconds, 1),
+        "web_queries_per_s": round((counts1["queries"] - counts0["queries"]) / seconds, 1),
+        "fanout": fanout_figures(counts0, counts1, seconds),
         "drained_per_s": round((done1 - done0) / seconds),
         "viewers_cpu_percent": round(100 * (viewers_cpu1 - viewers_cpu0) / seconds, 1),
         "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 1),
@@ -422,6 +435,7 @@ def print_table(result: dict) -> None:
             f" {r['messages']} messages; viewers' process CPU {r['viewers_cpu_percent']}%, machine busy"
             f" {r['machine_busy_percent']}%"
         )
+        print(f"  fanout: {r['fanout']}")
         print(f"  {'delivery (ms)':34} {'changes':>8} {'misses':>7}     p50     p95     p99     max")
         for page, f in r["pages"].items():
             d = f.get("delivery")

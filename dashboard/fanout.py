@@ -43,7 +43,7 @@ from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 
 logger = logging.getLogger(__name__)
 
-MAX_EVENTS = 5_000  # events read per tick; a larger backlog is read over the next ticks
+MAX_EVENTS = 20_000  # events read per tick: a slow tick catches up at once (its cost is in what pages show)
 MAX_NEW_ROWS = 100  # rows of jobs no page shows yet, rendered per tick for the tops of the lists (newest first)
 SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
 OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)

@@ -29,7 +29,7 @@ _lock = threading.Lock()
 _queries = 0
 _fanout = {"ticks": 0, "tick_cpu": 0.0, "tick_wall": 0.0, "deliveries": 0, "deliver_wall": 0.0}
 fanout = importlib.import_module("dashboard.fanout")  # once Django is set up (project.asgi did it)
-_step, _deliver = fanout.Tailer.step, fanout.deliver
+_step, _deliver = fanout.Tailer.step, getattr(fanout, "deliver", None)  # None: a revision before deliver()
 
 
 _tick_profile = cProfile.Profile() if os.environ.get("BENCH_PROFILE_TICKS") else None
@@ -52,14 +52,15 @@ def _timed_step(self: Any, interest: Any) -> Any:
 async def _timed_deliver(receivers: Any, messages: Any) -> None:
     wall = time.perf_counter()
     try:
-        await _deliver(receivers, messages)
+        await _deliver(receivers, messages)  # type: ignore[misc]
     finally:
         _fanout["deliveries"] += 1
         _fanout["deliver_wall"] += time.perf_counter() - wall
 
 
 fanout.Tailer.step = _timed_step
-fanout.deliver = _timed_deliver
+if _deliver is not None:
+    fanout.deliver = _timed_deliver
 
 
 def _count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:

@@ -44,6 +44,11 @@ from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
 logger = logging.getLogger(__name__)
 
 MAX_EVENTS = 20_000  # events read per tick: a slow tick catches up at once (its cost is in what pages show)
+# On PostgreSQL a transaction can take an event id and commit after one that took a later id: the
+# cursor has then moved past it. Ids the cursor skipped are looked for again for GAP_SECONDS (a
+# rolled-back transaction's id never appears, so they cannot be awaited forever).
+GAP_SECONDS = 5.0
+MAX_GAPS = 10_000
 MAX_NEW_ROWS = 100  # rows of jobs no page shows yet, rendered per tick for the tops of the lists (newest first)
 SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
 OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)
@@ -139,6 +144,7 @@ class Tailer:
         self.overview_due = False
         self.overview_at = 0.0
         self.saw_changes = False  # the last tick found events, log lines or progress: pace the next one
+        self.gaps: dict[int, float] = {}  # event ids the cursor skipped, and when
 
     def step(self, interest: Interest) -> list[tuple[str, dict[str, Any]]]:
         """One tick on the tailer's thread, first dropping a connection the database broke or aged out."""
@@ -150,11 +156,13 @@ class Tailer:
         now = time.monotonic()
         messages: list[tuple[str, dict[str, Any]]] = []
         events = selectors.events_after(self.cursor, limit=MAX_EVENTS)
+        late = self._late_events(events, now)
         changed: dict[int, None] = {}
-        self.saw_changes = bool(events)
+        self.saw_changes = bool(events or late)
         if events:
             self.cursor = events[-1][0]
-            for _, job_id in reversed(events):  # newest first
+        if events or late:
+            for _, job_id in reversed(late + events):  # newest first
                 changed.setdefault(job_id)
             self.counts_due = self.overview_due = True
         if interest.overview_wanted:
@@ -189,6 +197,20 @@ class Tailer:
         if interest.watched:
             messages += self._watched(interest.watched, changed, interest.variants)
         return messages
+
+    def _late_events(self, events: list[tuple[int, int]], now: float) -> list[tuple[int, int]]:
+        """Events that committed after later ones: the ids `events` skip past the cursor, read again
+        for GAP_SECONDS. One query by primary key while there are any."""
+        if events and events[-1][0] - self.cursor - len(events) <= MAX_GAPS - len(self.gaps):
+            seen = {event_id for event_id, _ in events}
+            self.gaps.update((i, now) for i in range(self.cursor + 1, events[-1][0]) if i not in seen)
+        if not self.gaps:
+            return []
+        found = selectors.events_by_id(list(self.gaps))
+        for event_id, _ in found:
+            del self.gaps[event_id]
+        self.gaps = {event_id: at for event_id, at in self.gaps.items() if now - at < GAP_SECONDS}
+        return found
 
     def _watched(
         self, watched: tuple[int, ...], changed: dict[int, None], variants: frozenset[tuple[int, str]]

@@ -354,6 +354,11 @@ def events_after(after_id: int, *, limit: int) -> list[tuple[int, int]]:
     return list(JobEvent.objects.filter(id__gt=after_id).order_by("id").values_list("id", "job_id")[:limit])
 
 
+def events_by_id(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(event id, job id) of the events among `ids` that can be read now, oldest first. By primary key."""
+    return list(JobEvent.objects.filter(id__in=list(ids)).order_by("id").values_list("id", "job_id"))
+
+
 def logs_after(after_id: int, *, job_ids: list[int], limit: int) -> list[tuple[int, int]]:
     """(log id, job id) of log lines after `after_id` of `job_ids`, oldest first, at most `limit`."""
     return list(

@@ -153,3 +153,24 @@ def test_watched_jobs_regions_cost_the_same_queries_however_many_moved(
         messages = tailer.tick(interest)
 
     assert sorted(group for group, _ in messages) == sorted(fanout.job_group(job.pk) for job in jobs)
+
+
+def test_an_event_committed_after_a_later_one_still_reaches_the_pages(make_job: Any) -> None:
+    from jobs.models import JobEvent
+
+    jobs = [make_job() for _ in range(3)]
+    tailer = Tailer()
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    middle = JobEvent.objects.get(job_id=jobs[1].pk, new_status="cancelled")
+    middle_id = middle.pk
+    middle.delete()  # not visible yet: on PostgreSQL its transaction took the id but commits later
+    shown = Interest(overview=False, lists=True, watched=(), overview_wanted=False, shown=frozenset(j.pk for j in jobs))
+
+    first = dict(tailer.tick(shown))
+    middle.pk = middle_id  # delete() cleared it
+    middle.save(force_insert=True)  # the late commit, under the id the cursor already passed
+    second = dict(tailer.tick(shown))
+
+    assert [row["id"] for row in first[fanout.list_group()]["rows"]] == [jobs[2].pk, jobs[0].pk]
+    assert [row["id"] for row in second[fanout.list_group()]["rows"]] == [jobs[1].pk]
+    assert tailer.gaps == {}

@@ -237,6 +237,7 @@ def deliveries(
     latency: dict[str, list[float]] = defaultdict(list)
     ages: dict[str, list[float]] = defaultdict(list)
     misses: dict[str, int] = defaultdict(int)
+    missed: dict[str, list[dict[str, Any]]] = defaultdict(list)  # a few examples per page kind
     changes: dict[str, int] = defaultdict(int)
     for viewer, recs in zip(viewers, records, strict=True):
         kind = viewer["kind"] if viewer["kind"] != "list" else f"list {viewer['filter']}"
@@ -266,11 +267,16 @@ def deliveries(
                 changes[kind] += 1
                 if i == len(arrivals):
                     misses[kind] += 1
+                    if len(missed[kind]) < 5:
+                        shown_ids = [event_id for _, event_id in arrivals[-3:]]
+                        missed[kind].append({"job": job_id, "event": event_id, "last_shown_events": shown_ids})
                 else:
                     latency[kind].append(arrivals[i][0] - created)
     result: dict[str, Any] = {}
     for kind in sorted(set(changes) | set(ages)):
         entry: dict[str, Any] = {"changes": changes.get(kind, 0), "misses": misses.get(kind, 0)}
+        if missed.get(kind):
+            entry["missed_examples"] = missed[kind]
         if latency.get(kind):
             entry["delivery"] = procs.percentiles_ms(latency[kind])
         if len(ages.get(kind, [])) > 1:

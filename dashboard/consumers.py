@@ -1,5 +1,8 @@
-"""WebSocket consumers of the live dashboard: they refuse anonymous users, join the groups of the page
-they serve, replay what a reconnecting page missed, and forward the fanout's fragments.
+"""WebSocket consumers of the live dashboard: they refuse anonymous users, join the fanout's groups of the
+page they serve, replay what a reconnecting page missed, and forward the fanout's fragments.
+
+The fanout calls jobs_changed() directly (its groups are this process's consumers); the channel layer
+carries only the session's group (a logout in any web process closes the session's sockets).
 
 Consumers never write: actions go over HTTP to jobs.services. The messages are HTML fragments that
 htmx-ext-ws swaps into the page by element id; each ends with #live-cursor (the newest event id).
@@ -7,8 +10,6 @@ htmx-ext-ws swaps into the page by element id; each ends with #live-cursor (the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -61,10 +62,10 @@ def _catch_up(after: int, view: ListView) -> dict[str, Any] | None:
     return {"cursor": events[-1][0], "rows": fragments.changed_rows(ids), "more_new": more_new, "truncated": truncated}
 
 
-def _job_live(job_id: int) -> tuple[int, dict[str, str] | None]:
+def _job_live(job_id: int, variant: str) -> tuple[int, dict[str, str] | None]:
     cursor = selectors.last_event_id()
     try:
-        return cursor, fragments.job_live_variants(job_id)
+        return cursor, fragments.job_live_variants(job_id, (variant,))
     except JobNotFound:
         return cursor, None
 
@@ -88,45 +89,25 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
         self.after = _int(self.query.get("after"))
         # In a thread: reading a jobs page's filters may look a task name up in the database.
-        groups = await database_sync_to_async(self.groups_for)()
-        self.groups_joined = [*groups, livesession.session_group(session_key)]
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await fanout.join(self.page, self.job_id(), self.list_view())
+        self.fanout_groups = await database_sync_to_async(self.groups_for)()
+        self.session_group = livesession.session_group(session_key)
+        await self.channel_layer.group_add(self.session_group, self.channel_name)
+        await fanout.join(self.page, self.job_id(), self.list_view(), receiver=self, groups=self.fanout_groups)
         self.joined = True
         await self.accept()
-        self.session_watch = asyncio.create_task(self.watch_session(session_key, user.pk))
+        livesession.watch.add(self, session_key=session_key, user_id=user.pk)
         await self.catch_up()
-
-    async def watch_session(self, session_key: str, user_id: Any) -> None:
-        """Close this socket once its session no longer signs the user in (see dashboard/livesession.py)."""
-        check = database_sync_to_async(livesession.still_signed_in)
-        while True:
-            await asyncio.sleep(livesession.check_interval())
-            try:
-                signed_in = await check(session_key=session_key, user_id=user_id)
-            except Exception:  # a database hiccup: keep the socket, check again next time
-                logger.warning("could not check a live socket's session", exc_info=True)
-                continue
-            if not signed_in:
-                await self.close(code=livesession.SESSION_ENDED)
-                return
 
     async def session_ended(self, event: dict[str, Any]) -> None:
         """The session logged out (livesession.close_sockets_on_logout)."""
         await self.close(code=livesession.SESSION_ENDED)
 
     async def disconnect(self, code: int) -> None:
-        watch = getattr(self, "session_watch", None)
-        if watch is not None and watch is not asyncio.current_task():
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
+        await livesession.watch.remove(self)
         if getattr(self, "joined", False):
             self.joined = False
-            for group in self.groups_joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            await fanout.leave(self.page, self.job_id(), self.list_view())
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+            await fanout.leave(self.page, self.job_id(), self.list_view(), receiver=self, groups=self.fanout_groups)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Pages send nothing; anything sent is ignored (actions go over HTTP)."""
@@ -139,6 +120,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     def list_view(self) -> ListView | None:
         return None
+
+    def variant(self) -> str:
+        """Which of a job page's renderings this socket gets (fragments.VARIANTS)."""
+        return "operate" if self.operate else "view"
 
     async def catch_up(self) -> None:
         """Send what a page rendered at event `after` has missed."""
@@ -259,10 +244,10 @@ class JobConsumer(LiveConsumer):
     async def catch_up(self) -> None:
         if self.after is None:
             return
-        cursor, variants = await database_sync_to_async(_job_live)(self.job_id() or 0)
+        cursor, variants = await database_sync_to_async(_job_live)(self.job_id() or 0, self.variant())
         if variants is not None:
             await self.jobs_changed({"cursor": cursor, "html": variants})
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
-        html = event["html"]["operate" if self.operate else "view"]
+        html = event["html"][self.variant()]
         await self.send(text_data=html + fragments.cursor_html(event["cursor"]))

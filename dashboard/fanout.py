@@ -10,13 +10,16 @@
    the overview with its charts (each at most once a second; the overview also every few seconds
    for worker heartbeats), and the live region of each job someone
    is watching (also when its progress or log lines move, which write no events).
-4. It sends at most one message per group per tick, then waits JOBDECK_LIVE_INTERVAL_SECONDS
-   (0.25 s) before the next: a page gets a few updates a second however busy the queues are, and
-   a viewer costs no query of its own.
+4. It hands at most one message per group per tick to the group's consumers, smallest groups
+   first, then starts the next tick JOBDECK_LIVE_INTERVAL_SECONDS (0.15 s) after this one started:
+   a page gets a few updates a second however busy the queues are, and a viewer costs no query of
+   its own.
 
-Group names carry this process's token: every web process runs its own tailer, so a viewer listens
-to its own process only (with Redis, another process's tailer would otherwise send it the same
-updates again).
+A group here is this process's set of consumers showing one page (the overview, the jobs lists,
+one job): every web process runs its own tailer for its own viewers, so a tick's messages never
+leave the process. They are handed to the consumers directly rather than through the channel
+layer, which would copy each message once per viewer (the in-memory layer deep-copies it) or
+send it through Redis and back; with hundreds of viewers that copying was most of a tick's cost.
 """
 
 from __future__ import annotations
@@ -24,43 +27,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection
 
 from dashboard import charts, fragments
 from jobs import listing, selectors
 from jobs.conf import read_setting
 from jobs.database import LISTEN_SQL, is_postgres, listen_connection_kwargs
-from jobs.exceptions import JobNotFound
 
 logger = logging.getLogger(__name__)
 
-PROCESS_TOKEN = f"p{os.getpid()}-{secrets.token_hex(4)}"
-MAX_EVENTS = 5_000  # events read per tick; a larger backlog is read over the next ticks
+MAX_EVENTS = 20_000  # events read per tick: a slow tick catches up at once (its cost is in what pages show)
+# On PostgreSQL a transaction can take an event id and commit after one that took a later id: the
+# cursor has then moved past it. Ids the cursor skipped are looked for again for GAP_SECONDS (a
+# rolled-back transaction's id never appears, so they cannot be awaited forever).
+GAP_SECONDS = 5.0
+MAX_GAPS = 10_000
 MAX_NEW_ROWS = 100  # rows of jobs no page shows yet, rendered per tick for the tops of the lists (newest first)
 SLOW_INTERVAL = 1.0  # seconds between two counts or overview computations
 OVERVIEW_REFRESH = 5.0  # overview recomputed this often even without events (heartbeats, ages)
 MESSAGE_TYPE = "jobs.changed"  # consumers handle it in jobs_changed()
+YIELD_EVERY = 50  # consumers served before the event loop gets a turn (handshakes, HTTP requests)
 
 
 def overview_group() -> str:
-    return f"jobs.overview.{PROCESS_TOKEN}"
+    return "jobs.overview"
 
 
 def list_group() -> str:
-    return f"jobs.list.{PROCESS_TOKEN}"
+    return "jobs.list"
 
 
 def job_group(job_id: int) -> str:
-    return f"jobs.job.{job_id}.{PROCESS_TOKEN}"
+    return f"jobs.job.{job_id}"
+
+
+class Receiver(Protocol):
+    """A consumer the fanout hands its groups' messages to."""
+
+    async def jobs_changed(self, event: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -85,6 +96,8 @@ class Interest:
     overview_wanted: bool  # a viewer joined and needs a snapshot
     shown: frozenset[int] = frozenset()  # the rows the open jobs pages show
     new_for: tuple[tuple[int, listing.JobFilters], ...] = ()  # (top id, filters) of each page taking new jobs
+    # (job id, variant) of each watched job's viewers; a watched job missing here gets every variant
+    variants: frozenset[tuple[int, str]] = frozenset()
 
 
 def rows_to_render(
@@ -131,6 +144,7 @@ class Tailer:
         self.overview_due = False
         self.overview_at = 0.0
         self.saw_changes = False  # the last tick found events, log lines or progress: pace the next one
+        self.gaps: dict[int, float] = {}  # event ids the cursor skipped, and when
 
     def step(self, interest: Interest) -> list[tuple[str, dict[str, Any]]]:
         """One tick on the tailer's thread, first dropping a connection the database broke or aged out."""
@@ -142,11 +156,13 @@ class Tailer:
         now = time.monotonic()
         messages: list[tuple[str, dict[str, Any]]] = []
         events = selectors.events_after(self.cursor, limit=MAX_EVENTS)
+        late = self._late_events(events, now)
         changed: dict[int, None] = {}
-        self.saw_changes = bool(events)
+        self.saw_changes = bool(events or late)
         if events:
             self.cursor = events[-1][0]
-            for _, job_id in reversed(events):  # newest first
+        if events or late:
+            for _, job_id in reversed(late + events):  # newest first
                 changed.setdefault(job_id)
             self.counts_due = self.overview_due = True
         if interest.overview_wanted:
@@ -179,10 +195,26 @@ class Tailer:
             self.overview_due, self.overview_at = False, now
 
         if interest.watched:
-            messages += self._watched(interest.watched, changed)
+            messages += self._watched(interest.watched, changed, interest.variants)
         return messages
 
-    def _watched(self, watched: tuple[int, ...], changed: dict[int, None]) -> list[tuple[str, dict[str, Any]]]:
+    def _late_events(self, events: list[tuple[int, int]], now: float) -> list[tuple[int, int]]:
+        """Events that committed after later ones: the ids `events` skip past the cursor, read again
+        for GAP_SECONDS. One query by primary key while there are any."""
+        if events and events[-1][0] - self.cursor - len(events) <= MAX_GAPS - len(self.gaps):
+            seen = {event_id for event_id, _ in events}
+            self.gaps.update((i, now) for i in range(self.cursor + 1, events[-1][0]) if i not in seen)
+        if not self.gaps:
+            return []
+        found = selectors.events_by_id(list(self.gaps))
+        for event_id, _ in found:
+            del self.gaps[event_id]
+        self.gaps = {event_id: at for event_id, at in self.gaps.items() if now - at < GAP_SECONDS}
+        return found
+
+    def _watched(
+        self, watched: tuple[int, ...], changed: dict[int, None], variants: frozenset[tuple[int, str]]
+    ) -> list[tuple[str, dict[str, Any]]]:
         """Live regions of the watched jobs that moved: an event, their progress, or new log lines."""
         moved = {job_id for job_id in watched if job_id in changed}
         logs = selectors.logs_after(self.log_cursor, job_ids=list(watched), limit=MAX_EVENTS)
@@ -197,11 +229,11 @@ class Tailer:
             del self.progress[job_id]
         self.saw_changes = self.saw_changes or bool(moved)
         messages = []
-        for job_id in sorted(moved):
-            try:
-                html = fragments.job_live_variants(job_id)
-            except JobNotFound:  # pruned while watched
-                continue
+        contexts = fragments.job_contexts(sorted(moved))  # a job pruned while watched is left out
+        for job_id, context in contexts.items():
+            # Only the variants someone watches: rendering the region is most of a job page's cost.
+            wanted = tuple(v for v in fragments.VARIANTS if (job_id, v) in variants) or fragments.VARIANTS
+            html = fragments.live_variants(context, wanted)
             messages.append((job_group(job_id), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
         return messages
 
@@ -215,15 +247,27 @@ class Fanout:
     def __init__(self) -> None:
         self.pages: Counter[str] = Counter()
         self.watched: Counter[int] = Counter()
+        self.variants: Counter[tuple[int, str]] = Counter()  # (watched job, the variant its viewer gets)
         self.views: dict[int, ListView] = {}  # the open jobs pages' views, by id()
+        self.receivers: dict[str, set[Receiver]] = {}  # each group's consumers
         self.overview_wanted = False
         self.task: asyncio.Task[None] | None = None
         self.started: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def join(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
-        """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`); start the
-        tailer if needed.
+    async def join(
+        self,
+        page: str,
+        job_id: int | None = None,
+        view: ListView | None = None,
+        *,
+        receiver: Receiver | None = None,
+        groups: Iterable[str] = (),
+        variant: str = "",
+    ) -> None:
+        """Count a viewer of `page` ("overview", "jobs" with its `view`, or "job" with `job_id`) whose
+        `receiver` gets the messages of `groups` (a job page: its `variant`, see fragments.VARIANTS);
+        start the tailer if needed.
 
         Returns once the tailer has read its starting cursor: every event after that reaches the
         viewer's groups, so a catch-up read made after join() leaves no gap.
@@ -231,8 +275,13 @@ class Fanout:
         self.pages[page] += 1
         if job_id is not None:
             self.watched[job_id] += 1
+            if variant:
+                self.variants[job_id, variant] += 1
         if view is not None:
             self.views[id(view)] = view
+        if receiver is not None:
+            for group in groups:
+                self.receivers.setdefault(group, set()).add(receiver)
         if page == "overview":
             self.overview_wanted = True
         loop = asyncio.get_running_loop()
@@ -243,15 +292,33 @@ class Fanout:
         assert self.started is not None  # set with the task
         await asyncio.shield(self.started)
 
-    async def leave(self, page: str, job_id: int | None = None, view: ListView | None = None) -> None:
+    async def leave(
+        self,
+        page: str,
+        job_id: int | None = None,
+        view: ListView | None = None,
+        *,
+        receiver: Receiver | None = None,
+        groups: Iterable[str] = (),
+        variant: str = "",
+    ) -> None:
         """Forget a viewer; the last one to leave stops the tailer (and waits for it to close)."""
         self.pages[page] -= 1
         if job_id is not None:
             self.watched[job_id] -= 1
+            if variant:
+                self.variants[job_id, variant] -= 1
         if view is not None:
             self.views.pop(id(view), None)
+        if receiver is not None:
+            for group in groups:
+                members = self.receivers.get(group, set())
+                members.discard(receiver)
+                if not members:
+                    self.receivers.pop(group, None)
         self.pages += Counter()  # drop counts that reached zero
         self.watched += Counter()
+        self.variants += Counter()
         if not self.pages and self.task is not None and self.loop is asyncio.get_running_loop():
             task, self.task = self.task, None
             task.cancel()
@@ -268,12 +335,12 @@ class Fanout:
             overview_wanted=wanted,
             shown=frozenset().union(*(view.shown for view in views)),
             new_for=tuple({(view.top_id, view.filters) for view in views if view.takes_new}),
+            variants=frozenset(self.variants),
         )
 
     async def _run(self, started: asyncio.Future[None]) -> None:
         probe = read_setting("JOBDECK_LIVE_PROBE_SECONDS", 0.1)
-        interval = read_setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.25)
-        layer = get_channel_layer()
+        interval = read_setting("JOBDECK_LIVE_INTERVAL_SECONDS", 0.15)
         loop = asyncio.get_running_loop()
         # One thread, so the tailer holds one database connection for as long as it runs.
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobdeck-fanout")
@@ -288,17 +355,19 @@ class Fanout:
             started.set_result(None)
             listener = await _listen()
             while True:
+                started_at = loop.time()
                 try:
                     messages = await loop.run_in_executor(executor, tailer.step, self._interest())
                 except Exception:
                     logger.exception("live update tick failed; retrying")
                     messages = []
                     await asyncio.sleep(1.0)
-                await _send_all(layer, messages)
+                await deliver(self.receivers, messages)
                 if tailer.saw_changes:
                     # Coalesce: whatever changes meanwhile goes out together at the next tick. Counts
                     # and overview snapshots pace themselves (once a second) and do not hold rows back.
-                    await asyncio.sleep(interval)
+                    # The interval counts from this tick's start, so a slow tick does not add to the wait.
+                    await asyncio.sleep(max(0.0, interval - (loop.time() - started_at)))
                 elif not await _wait(listener, probe):
                     listener = None  # broken: probe from now on
         finally:
@@ -310,17 +379,26 @@ class Fanout:
             executor.shutdown(wait=False)
 
 
-async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Send a tick's messages to their groups at once, so a job page's small update does not wait
-    behind a list's large fan-out. A group the layer fails to reach (Redis restarting) is logged and
-    the others still get theirs; that group's viewers miss this one update (a reload shows it), and the
-    tailer keeps running for everyone."""
-    results = await asyncio.gather(
-        *(layer.group_send(group, message) for group, message in messages), return_exceptions=True
+async def deliver(receivers: dict[str, set[Receiver]], messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Hand a tick's messages to their groups' consumers, smallest groups first: a job page's update
+    does not wait behind a list's fan-out to hundreds. A consumer that fails (its socket closing) is
+    logged and the others still get theirs; the event loop gets a turn every YIELD_EVERY consumers.
+    """
+    batches = sorted(
+        ((group, list(receivers.get(group, ())), message) for group, message in messages), key=lambda b: len(b[1])
     )
-    for (group, _), result in zip(messages, results, strict=True):
-        if isinstance(result, Exception):
-            logger.warning("live update to %s failed: %s", group, result)
+    served = 0
+    for group, members, message in batches:
+        for receiver in members:
+            if receiver not in receivers.get(group, ()):  # left while the loop had its turn
+                continue
+            try:
+                await receiver.jobs_changed(message)
+            except Exception as exc:
+                logger.warning("live update to %s failed: %s", group, exc)
+            served += 1
+            if served % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
 
 async def _listen() -> Any:

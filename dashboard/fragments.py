@@ -121,15 +121,28 @@ def job_context(job_id: int) -> dict[str, Any]:
     """Everything the job page shows. Four queries (five for a retrying or queued job: why it waits).
     Raises JobNotFound."""
     job = selectors.job_detail(job_id)
+    return _job_context(job, selectors.job_attempts(job_id), selectors.job_events(job_id))
+
+
+def job_contexts(job_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """job_context() of each of `job_ids` that still exists: three queries, plus one per job with an
+    attempt (its log lines)."""
+    return {
+        job_id: _job_context(job, attempts, events)
+        for job_id, (job, attempts, events) in selectors.jobs_detail(job_ids).items()
+    }
+
+
+def _job_context(job: Job, attempts: list[Any], events: list[Any]) -> dict[str, Any]:
     payload, payload_size = pretty_json(job_data(job, "payload"))
     result, result_size = pretty_json(job_data(job, "result"))
     return {
         "job": job,
         "payload": {"part": "payload", "text": payload, "size": payload_size},
         "result": {"part": "result", "text": result, "size": result_size},
-        "attempts": selectors.job_attempts(job_id),
-        "events": selectors.job_events(job_id),
-        "logs": selectors.job_logs(job_id, attempt=job.attempt, limit=LOG_LINES_SHOWN) if job.attempt else [],
+        "attempts": attempts,
+        "events": events,
+        "logs": selectors.job_logs(job.pk, attempt=job.attempt, limit=LOG_LINES_SHOWN) if job.attempt else [],
         # Run now applies to jobs waiting for their time; jobs.services.run_job_now refuses the rest.
         "can_run_now": job.can_run_now,
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
@@ -144,7 +157,15 @@ def job_live_html(context: dict[str, Any], *, operate: bool) -> str:
     return render_to_string("dashboard/job_detail.html#job-live", context)
 
 
-def job_live_variants(job_id: int) -> dict[str, str]:
-    """The live region as operators and as viewers see it, from one read of the job. Raises JobNotFound."""
-    context = job_context(job_id)
-    return {"operate": job_live_html(context, operate=True), "view": job_live_html(context, operate=False)}
+VARIANTS = ("operate", "view")  # the live region as operators see it, and as viewers do
+
+
+def job_live_variants(job_id: int, variants: tuple[str, ...] = VARIANTS) -> dict[str, str]:
+    """The live region in each of `variants` ("operate": with the action buttons; "view": as viewers see
+    it), from one read of the job. Raises JobNotFound."""
+    return live_variants(job_context(job_id), variants)
+
+
+def live_variants(context: dict[str, Any], variants: tuple[str, ...] = VARIANTS) -> dict[str, str]:
+    """The live region of a job_context() in each of `variants`."""
+    return {variant: job_live_html(context, operate=variant == "operate") for variant in variants}

@@ -4,22 +4,28 @@ A WebSocket is authenticated once, at its handshake. Without more, a socket open
 keeps streaming payloads, results and logs after it. So:
 - logging out sends `session.ended` to the session's channel group (across web processes with
   channels_redis), and every socket of that session closes at once;
-- each socket re-checks its session every JOBDECK_LIVE_SESSION_CHECK_SECONDS (5 s): the session
-  still exists and has not expired, it still belongs to the user, its auth hash still matches the
-  user's password, the user is still active and still has a dashboard role. This covers expiry, a
-  password change elsewhere, deactivation and a lost role, wherever they happened.
+- every JOBDECK_LIVE_SESSION_CHECK_SECONDS (5 s) the process re-checks the sessions of its open
+  sockets (`watch`: one task, each distinct session read once however many sockets it has open, in
+  one hop to the database thread): the session still exists and has not expired, it still belongs
+  to the user, its auth hash still matches the user's password, the user is still active and still
+  has a dashboard role. This covers expiry, a password change elsewhere, deactivation and a lost
+  role, wherever they happened. (One check per socket, each its own hop, queued hundreds of reads a
+  second on the thread the consumers' handshakes also need.)
 A socket whose session ended closes with SESSION_ENDED (4001); reconnecting is then refused at the
 handshake like any anonymous one, and app.js tells the user they are signed out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 from importlib import import_module
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model, user_logged_out
@@ -58,6 +64,62 @@ def still_signed_in(*, session_key: str, user_id: Any) -> bool:
     if not any(constant_time_compare(session_hash, h) for h in hashes):
         return False  # the password changed since this session signed in
     return access_for(user).view
+
+
+def ended_sessions(sessions: set[tuple[str, Any]]) -> set[tuple[str, Any]]:
+    """Of (session key, user id) pairs, those that no longer sign their user in. Reads only."""
+    return {(key, user_id) for key, user_id in sessions if not still_signed_in(session_key=key, user_id=user_id)}
+
+
+class Socket(Protocol):
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None: ...
+
+
+class SessionWatch:
+    """This process's open sockets by session, and the task that closes those whose session ended."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[Socket, tuple[str, Any]] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, socket: Socket, *, session_key: str, user_id: Any) -> None:
+        """Watch `socket`'s session from now on (the first socket starts the checking task)."""
+        self.sockets[socket] = (session_key, user_id)
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.loop is not loop:
+            self.loop = loop
+            self.task = loop.create_task(self._run(), name="jobdeck-session-watch")
+
+    async def remove(self, socket: Socket) -> None:
+        """Stop watching `socket`; the last one to go stops the task."""
+        self.sockets.pop(socket, None)
+        if not self.sockets and self.task is not None and self.loop is asyncio.get_running_loop():
+            task, self.task = self.task, None
+            if task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _run(self) -> None:
+        check = database_sync_to_async(ended_sessions)
+        while self.sockets:
+            await asyncio.sleep(check_interval())
+            try:
+                ended = await check(set(self.sockets.values()))
+            except Exception:  # a database hiccup: keep the sockets, check again next time
+                logger.warning("could not check the live sockets' sessions", exc_info=True)
+                continue
+            for socket, session in list(self.sockets.items()):
+                if session in ended:
+                    self.sockets.pop(socket, None)
+                    try:
+                        await socket.close(code=SESSION_ENDED)
+                    except Exception:  # already closing: nothing left to stop
+                        logger.debug("closing a live socket failed", exc_info=True)
+
+
+watch = SessionWatch()
 
 
 @receiver(user_logged_out, dispatch_uid="jobdeck-close-live-sockets")

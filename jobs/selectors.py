@@ -156,6 +156,19 @@ def job_events(job_id: int, *, after_id: int = 0) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job_id=job_id, id__gt=after_id).order_by("id"))
 
 
+def jobs_detail(job_ids: Sequence[int]) -> dict[int, tuple[Job, list[Attempt], list[JobEvent]]]:
+    """job_detail(), job_attempts() and job_events() of each of `job_ids` that exists, in three queries
+    (the live dashboard renders many watched jobs per tick)."""
+    found: dict[int, tuple[Job, list[Attempt], list[JobEvent]]] = {
+        job.pk: (job, [], []) for job in Job.objects.filter(pk__in=job_ids)
+    }
+    for attempt in Attempt.objects.filter(job_id__in=list(found)).order_by("job_id", "number", "id"):
+        found[attempt.job_id][1].append(attempt)
+    for event in JobEvent.objects.filter(job_id__in=list(found)).order_by("job_id", "id"):
+        found[event.job_id][2].append(event)
+    return found
+
+
 def job_logs(job_id: int, *, attempt: int | None = None, after_id: int = 0, limit: int = 1000) -> list[JobLog]:
     """A job's log lines in the order written, optionally of one attempt; at most `limit` after `after_id`."""
     qs = JobLog.objects.filter(job_id=job_id, id__gt=after_id)
@@ -362,6 +375,11 @@ def last_log_id() -> int:
 def events_after(after_id: int, *, limit: int) -> list[tuple[int, int]]:
     """(event id, job id) of the events after `after_id`, oldest first, at most `limit`. An index range scan."""
     return list(JobEvent.objects.filter(id__gt=after_id).order_by("id").values_list("id", "job_id")[:limit])
+
+
+def events_by_id(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(event id, job id) of the events among `ids` that can be read now, oldest first. By primary key."""
+    return list(JobEvent.objects.filter(id__in=list(ids)).order_by("id").values_list("id", "job_id"))
 
 
 def logs_after(after_id: int, *, job_ids: list[int], limit: int) -> list[tuple[int, int]]:

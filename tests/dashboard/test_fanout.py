@@ -102,20 +102,75 @@ def test_new_rows_for_the_tops_of_the_lists_are_the_newest_matching_jobs_above_a
     assert rendered == sorted(many, reverse=True)[: fanout.MAX_NEW_ROWS] and more_new
 
 
-def test_a_tick_sends_to_every_group_even_when_one_send_fails(caplog: Any) -> None:
+def test_a_tick_reaches_every_consumer_even_when_one_fails(caplog: Any) -> None:
     import asyncio
 
-    sent: list[str] = []
+    got: list[str] = []
 
-    class Layer:
-        async def group_send(self, group: str, message: dict[str, Any]) -> None:
-            if group == "broken":
-                raise ConnectionError("redis restarting")
-            await asyncio.sleep(0)
-            sent.append(group)
+    class Consumer:
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-    messages = [("big", {}), ("broken", {}), ("small", {})]
-    asyncio.run(fanout._send_all(Layer(), messages))
+        async def jobs_changed(self, event: dict[str, Any]) -> None:
+            if self.name == "closing":
+                raise ConnectionError("socket closing")
+            got.append(self.name)
 
-    assert sorted(sent) == ["big", "small"]
-    assert "live update to broken failed: redis restarting" in caplog.text
+    lists = [Consumer(f"list-{n}") for n in range(3)] + [Consumer("closing")]
+    receivers: dict[str, set[Any]] = {"big": set(lists), "small": {Consumer("job")}}
+    asyncio.run(fanout.deliver(receivers, [("big", {}), ("small", {}), ("nobody", {})]))
+
+    assert got[0] == "job"  # the smallest group first: a job page does not wait behind a list's fan-out
+    assert sorted(got[1:]) == ["list-0", "list-1", "list-2"]
+    assert "live update to big failed: socket closing" in caplog.text
+
+
+def test_a_watched_job_is_rendered_only_as_its_viewers_see_it(make_job: Any) -> None:
+    job = make_job()
+    tailer = Tailer()
+    services.cancel_job(job_id=job.pk)
+    only_viewers = Interest(
+        overview=False, lists=False, watched=(job.pk,), overview_wanted=False, variants=frozenset({(job.pk, "view")})
+    )
+
+    messages = dict(tailer.tick(only_viewers))
+
+    assert set(messages[fanout.job_group(job.pk)]["html"]) == {"view"}
+    assert 'id="job-status">Cancelled<' in messages[fanout.job_group(job.pk)]["html"]["view"]
+
+
+@pytest.mark.parametrize("watched", [1, 40])
+def test_watched_jobs_regions_cost_the_same_queries_however_many_moved(
+    make_job: Any, django_assert_num_queries: Any, watched: int
+) -> None:
+    jobs = [make_job(queue="solo") for _ in range(watched)]
+    tailer = Tailer()
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    interest = Interest(overview=False, lists=False, watched=tuple(job.pk for job in jobs), overview_wanted=False)
+
+    # events, log lines, progress; the regions: jobs, attempts, events (none has an attempt: no log read)
+    with django_assert_num_queries(6):
+        messages = tailer.tick(interest)
+
+    assert sorted(group for group, _ in messages) == sorted(fanout.job_group(job.pk) for job in jobs)
+
+
+def test_an_event_committed_after_a_later_one_still_reaches_the_pages(make_job: Any) -> None:
+    from jobs.models import JobEvent
+
+    jobs = [make_job() for _ in range(3)]
+    tailer = Tailer()
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    middle = JobEvent.objects.get(job_id=jobs[1].pk, new_status="cancelled")
+    middle_id = middle.pk
+    middle.delete()  # not visible yet: on PostgreSQL its transaction took the id but commits later
+    shown = Interest(overview=False, lists=True, watched=(), overview_wanted=False, shown=frozenset(j.pk for j in jobs))
+
+    first = dict(tailer.tick(shown))
+    middle.pk = middle_id  # delete() cleared it
+    middle.save(force_insert=True)  # the late commit, under the id the cursor already passed
+    second = dict(tailer.tick(shown))
+
+    assert [row["id"] for row in first[fanout.list_group()]["rows"]] == [jobs[2].pk, jobs[0].pk]
+    assert [row["id"] for row in second[fanout.list_group()]["rows"]] == [jobs[1].pk]
+    assert tailer.gaps == {}

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,8 @@ from huey.consumer import Consumer
 
 from jobs import states
 from jobs.conf import engine_settings, size_limits
-from jobs.engine import children, forks, logcapture, workers
-from jobs.engine.execute import execute
+from jobs.engine import children, forks, isolated, logcapture, workers
+from jobs.engine.execute import execute, failed_elsewhere
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
@@ -26,14 +27,16 @@ from jobs.services import schedule_upkeep
 
 logger = logging.getLogger(__name__)
 
-WORKER_TYPES = ("thread", "process")
+WORKER_TYPES = ("thread", "process", "isolated")
+# huey's own type for each of ours: an isolated worker's slots are process workers that fork a child per job.
+HUEY_WORKER_TYPES = {"thread": "thread", "process": "process", "isolated": "process"}
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     queues: tuple[str, ...]
     concurrency: int
-    worker_type: str  # "thread" or "process"
+    worker_type: str  # "thread", "process" or "isolated" (a fresh process per job)
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
     max_tasks_per_child: int | None = None  # process workers: replace a child after this many jobs
     max_memory_per_child: float | None = None  # process workers: replace a child past this RSS (MB)
@@ -108,11 +111,51 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
     storage: JobStorage = huey.storage
     processes = config.worker_type == "process"
+    isolate = config.worker_type == "isolated"
     recycler = children.Recycler(max_tasks=config.max_tasks_per_child, max_memory_mb=config.max_memory_per_child)
     huey.recycler = recycler if processes else None  # read by children.RecyclingWorker
 
+    def run_here(claimed: states.ClaimedJob) -> str | None:
+        """In an isolated job's own process: run the job and store its outcome; the stored status."""
+        lease_keeper = keeper()
+        outcome, on_stored = execute(
+            claimed,
+            keeper=lease_keeper,
+            policy=policy,
+            hard_stops=True,
+            log_limits=log_limits,
+            max_result_bytes=max_result_bytes,
+        )
+        release = functools.partial(lease_keeper.stored, claimed.id, claimed.attempt)
+        return outcome.to if storage.store(outcome, on_stored, release=release) else None
+
+    watch = isolated.Watch(cancel_grace=engine.cancel_grace_seconds, check_seconds=engine.heartbeat_seconds)
+    totals_due = [0.0]  # when an isolated slot next writes its totals (it runs no lease keeper thread)
+
+    def run_isolated(claimed: states.ClaimedJob) -> None:
+        children.contain_jobs()
+        try:
+            ended = isolated.run_in_child(
+                claimed,
+                functools.partial(run_here, claimed),
+                watch=watch,
+                decide=functools.partial(failed_elsewhere, policy=policy),
+            )
+        finally:  # what the job started (and left to this subreaper) ends with it
+            children.stop_leftovers(claimed.id)
+        if ended.outcome is not None:
+            storage.defer(ended.outcome)  # written with the slot's next claim, as any outcome
+        totals = keeper().totals
+        totals.add(claimed.queue, ended.status)
+        if time.monotonic() >= totals_due[0]:
+            totals_due[0] = time.monotonic() + engine.heartbeat_seconds
+            totals.write()
+
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
+        if isolate:
+            run_isolated(claimed)
+            return
         lease_keeper = keeper()
         if processes:
             children.contain_jobs()
@@ -148,7 +191,7 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     return JobdeckConsumer(
         huey,
         workers=config.concurrency,
-        worker_type=config.worker_type,
+        worker_type=HUEY_WORKER_TYPES[config.worker_type],
         periodic=False,
         scheduler_interval=1,
         check_worker_health=True,

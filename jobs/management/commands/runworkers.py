@@ -57,7 +57,8 @@ class Command(JobdeckCommand):
             "--worker-type",
             choices=WORKER_TYPES,
             default=defaults.get("worker_type", "thread"),
-            help="thread (I/O-bound) or process (CPU-bound; hard timeouts and cancels)",
+            help="thread (I/O-bound), process (CPU-bound; hard timeouts and cancels) or isolated "
+            "(a fresh process per job: a crash, leak or changed global never reaches the next job)",
         )
         parser.add_argument(
             "--shutdown-grace",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class WorkerConfig:
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
     max_tasks_per_child: int | None = None  # process workers: replace a child after this many jobs
     max_memory_per_child: float | None = None  # process workers: replace a child past this RSS (MB)
+    name: str | None = None  # runworkers --name; None: host:pid:random
 
 
 class JobdeckHuey(Huey):
@@ -204,17 +206,25 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
 
 def run(config: WorkerConfig) -> None:
     """Run the consumer until it stops (registering this process once it is up), then hand back
-    unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES."""
+    unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES,
+    and WorkerNameTaken when a live worker holds the chosen name."""
     # Once per start, before the consumer: a bad entry is one clear error (runworkers turns it into
     # a CommandError) rather than a traceback on every tick.
     schedule_upkeep.sync_code_schedules()
-    name = workers.new_worker_name()
-    consumer = build_consumer(config, name)
-
-    def ready() -> None:
-        workers.register_worker(
+    name = config.name or workers.new_worker_name()
+    if config.name:
+        # A chosen name is claimed before any worker starts (workers.claim_worker_name); from here a
+        # SIGTERM must reach the `finally` below, which gives the name back.
+        workers.claim_worker_name(
             name=name, queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
         )
+        signal.signal(signal.SIGTERM, _exit_now)
+
+    def ready() -> None:
+        if not config.name:
+            workers.register_worker(
+                name=name, queues=config.queues, concurrency=config.concurrency, worker_type=config.worker_type
+            )
         logger.info(
             "worker %s serving %s with %s %s workers",
             name,
@@ -227,8 +237,9 @@ def run(config: WorkerConfig) -> None:
         # connection across those forks (jobs.engine.forks makes children drop one regardless).
         connections.close_all()
 
-    consumer.on_ready = ready
     try:
+        consumer = build_consumer(config, name)
+        consumer.on_ready = ready
         consumer.run()
     finally:
         released = states.release_worker_jobs(worker=name, reason="worker shut down before the job finished")
@@ -236,3 +247,7 @@ def run(config: WorkerConfig) -> None:
             logger.warning("requeued %s unfinished jobs", released, extra={"worker_id": name})
         workers.mark_stopped(name)
         logger.info("worker %s stopped", name, extra={"worker_id": name})
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from jobs import options, registry
 from jobs.conf import engine_settings, read_setting
+from jobs.engine import workers
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
@@ -19,6 +20,13 @@ def queue_list(value: str) -> tuple[str, ...]:
     if not names or not all(options.is_queue_name(q) for q in names):
         raise argparse.ArgumentTypeError(f"invalid queue list {value!r}: use names like default,emails")
     return names
+
+
+def worker_name(value: str) -> str:
+    try:
+        return workers.check_worker_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def non_negative(value: str) -> float:
@@ -59,6 +67,12 @@ class Command(JobdeckCommand):
             default=defaults.get("worker_type", "thread"),
             help="thread (I/O-bound), process (CPU-bound; hard timeouts and cancels) or isolated "
             "(a fresh process per job: a crash, leak or changed global never reaches the next job)",
+        )
+        parser.add_argument(
+            "--name",
+            type=worker_name,
+            default=defaults.get("name"),
+            help="this worker's name, unique among live workers (default: host:pid:random)",
         )
         parser.add_argument(
             "--shutdown-grace",
@@ -104,6 +118,7 @@ class Command(JobdeckCommand):
                 shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,
                 max_tasks_per_child=max_tasks or None,
                 max_memory_per_child=max_memory or None,
+                name=options["name"],
             )
             run(config)
         except (JobdeckError, ValueError) as exc:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from huey import Huey
@@ -25,6 +25,9 @@ from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
 from jobs.retry import RetryPolicy
 from jobs.services import schedule_upkeep
+
+if TYPE_CHECKING:  # imported by runworkers --reload only: workers without it never load the autoreloader
+    from jobs.engine.reload import CodeWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,13 @@ class JobdeckConsumer(Consumer):
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
         self.on_ready()
+
+    def drain(self) -> None:
+        """Stop as SIGTERM does (running jobs get the shutdown grace), callable from any thread: the
+        main loop reads _signum every 0.1 s. (huey's own handler also re-arms the signal, which only
+        the main thread may do; a later SIGTERM still drains, and SIGINT still stops at once.)"""
+        self._restart, self._graceful = False, True
+        self._signum = self._graceful_sig
 
     def check_worker_health(self) -> bool:
         # A dead (or recycled) process worker is replaced by a fork of this process, which must not
@@ -204,10 +214,11 @@ def build_consumer(config: WorkerConfig, worker_name: str) -> JobdeckConsumer:
     )
 
 
-def run(config: WorkerConfig) -> None:
+def run(config: WorkerConfig, *, watcher: CodeWatcher | None = None) -> None:
     """Run the consumer until it stops (registering this process once it is up), then hand back
-    unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES,
-    and WorkerNameTaken when a live worker holds the chosen name."""
+    unfinished jobs. With a `watcher` (--reload), a code change stops it as SIGTERM does. Raises
+    InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES, and WorkerNameTaken when a
+    live worker holds the chosen name."""
     # Once per start, before the consumer: a bad entry is one clear error (runworkers turns it into
     # a CommandError) rather than a traceback on every tick.
     schedule_upkeep.sync_code_schedules()
@@ -240,6 +251,8 @@ def run(config: WorkerConfig) -> None:
     try:
         consumer = build_consumer(config, name)
         consumer.on_ready = ready
+        if watcher is not None:
+            watcher.on_change(consumer.drain)
         consumer.run()
     finally:
         released = states.release_worker_jobs(worker=name, reason="worker shut down before the job finished")

@@ -1,6 +1,7 @@
 """`manage.py runworkers`: start huey consumers that claim jobs from the database."""
 
 import argparse
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -75,6 +76,12 @@ class Command(JobdeckCommand):
             help="this worker's name, unique among live workers (default: host:pid:random)",
         )
         parser.add_argument(
+            "--reload",
+            action="store_true",
+            help="development: restart the workers when code changes (running jobs finish, or are "
+            "requeued after the shutdown grace without using an attempt)",
+        )
+        parser.add_argument(
             "--shutdown-grace",
             type=non_negative,
             default=None,
@@ -98,6 +105,16 @@ class Command(JobdeckCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             engine = engine_settings()
+            watcher = None
+            if options["reload"]:
+                from jobs.engine import reload  # only here: plain workers never load the autoreloader
+
+                if not reload.is_reloading_child():
+                    sys.exit(reload.supervise())  # this process only restarts the one doing the work
+                watcher = reload.CodeWatcher()
+                watcher.start()
+                if not watcher.import_or_wait(registry.all_tasks):
+                    sys.exit(reload.RELOAD_EXIT_CODE)
             registry.all_tasks()  # import every task module before forking workers
             grace = options["shutdown_grace"]
             max_tasks, max_memory = options["max_tasks_per_child"], options["max_memory_per_child"]
@@ -120,6 +137,8 @@ class Command(JobdeckCommand):
                 max_memory_per_child=max_memory or None,
                 name=options["name"],
             )
-            run(config)
+            run(config, watcher=watcher)
+            if watcher is not None and watcher.changed.is_set():
+                sys.exit(reload.RELOAD_EXIT_CODE)
         except (JobdeckError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

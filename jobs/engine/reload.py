@@ -61,6 +61,8 @@ class CodeWatcher:
     """Django's autoreloader in a daemon thread of the workers' process; on the first change it
     sets `changed` and calls `on_change` (from the watcher's thread)."""
 
+    RELOAD_EXIT_CODE = RELOAD_EXIT_CODE
+
     def __init__(self) -> None:
         self.changed = threading.Event()
         self._on_change: Callable[[], None] | None = None

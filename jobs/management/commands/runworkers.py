@@ -1,8 +1,10 @@
 """`manage.py runworkers`: start huey consumers that claim jobs from the database."""
 
+from __future__ import annotations
+
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
@@ -14,6 +16,9 @@ from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
+
+if TYPE_CHECKING:
+    from jobs.engine.reload import CodeWatcher
 
 
 def queue_list(value: str) -> tuple[str, ...]:
@@ -105,17 +110,6 @@ class Command(JobdeckCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             engine = engine_settings()
-            watcher = None
-            if options["reload"]:
-                from jobs.engine import reload  # only here: plain workers never load the autoreloader
-
-                if not reload.is_reloading_child():
-                    sys.exit(reload.supervise())  # this process only restarts the one doing the work
-                watcher = reload.CodeWatcher()
-                watcher.start()
-                if not watcher.import_or_wait(registry.all_tasks):
-                    sys.exit(reload.RELOAD_EXIT_CODE)
-            registry.all_tasks()  # import every task module before forking workers
             grace = options["shutdown_grace"]
             max_tasks, max_memory = options["max_tasks_per_child"], options["max_memory_per_child"]
             if options["worker_type"] != "process":
@@ -137,8 +131,24 @@ class Command(JobdeckCommand):
                 max_memory_per_child=max_memory or None,
                 name=options["name"],
             )
+            watcher = watch_code() if options["reload"] else None
+            registry.all_tasks()  # import every task module before forking workers
             run(config, watcher=watcher)
             if watcher is not None and watcher.changed.is_set():
-                sys.exit(reload.RELOAD_EXIT_CODE)
+                sys.exit(watcher.RELOAD_EXIT_CODE)  # the supervisor starts the workers again
         except (JobdeckError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+
+
+def watch_code() -> CodeWatcher:
+    """--reload. In the command you started: supervise the workers' process and exit with its last
+    status (never returns). In that process: a started CodeWatcher, once the task modules import."""
+    from jobs.engine import reload  # only here: plain workers never load the autoreloader
+
+    if not reload.is_reloading_child():
+        sys.exit(reload.supervise())
+    watcher = reload.CodeWatcher()
+    watcher.start()
+    if not watcher.import_or_wait(registry.all_tasks):
+        sys.exit(reload.RELOAD_EXIT_CODE)
+    return watcher

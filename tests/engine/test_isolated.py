@@ -196,3 +196,22 @@ def test_kill_9_of_a_job_process_never_loses_the_job(start_workers, tmp_path: Pa
     assert job.attempt == 2
     assert job.result != first
     assert list(Attempt.objects.filter(job=job).values_list("outcome", flat=True)) == ["failed", "done"]
+
+
+def test_two_isolated_slots_run_300_jobs_exactly_once_each_in_its_own_process(start_workers, tmp_path: Path) -> None:
+    # Every child opens its own database connection and writes its own outcome; sharing the slot's
+    # (a past defect of forked workers) would break the session on PostgreSQL and lose outcomes.
+    log = tmp_path / "runs.txt"
+    jobs = services.enqueue_jobs(
+        specs=[JobSpec(task_name="tests.tasks.record_pid", args=[str(log)]) for _ in range(300)]
+    )
+    worker = start_workers("-w", "2", "-k", "isolated", JOBDECK_TASK_MODULES=TASKS)
+
+    wait_until(lambda: Job.objects.filter(status=Status.DONE).count() == 300, timeout=180)
+
+    runs = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(int(job_id) for job_id, _, _ in runs) == sorted(job.pk for job in jobs)
+    assert {attempt for _, attempt, _ in runs} == {"1"}
+    assert len({pid for _, _, pid in runs}) == 300
+    assert Attempt.objects.filter(outcome=Attempt.Outcome.DONE).count() == 300
+    assert "Traceback" not in worker.log()

@@ -53,7 +53,7 @@ def supervise() -> int:
         child = subprocess.Popen(args, env=env)  # noqa: S603 - this very command, as runserver does
         code = child.wait()
         if code != RELOAD_EXIT_CODE:
-            return code
+            return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
         logger.info("code changed: workers restarted")
 
 

@@ -131,3 +131,36 @@ def test_a_code_change_restarts_the_workers_and_the_next_job_runs_the_new_code(
         assert supervisor.wait() == 0
         supervisor.stop()
     assert WorkerProcess.objects.alive().count() == 0
+
+
+def test_code_that_does_not_import_is_waited_out_until_it_is_fixed(
+    transactional_db: None, tmp_path: Path, task_module: Path
+) -> None:
+    env = worker_env(
+        JOBDECK_TASK_MODULES="tests.tasks,reload_tasks",
+        PYTHONPATH=f"{task_module.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    supervisor = WorkerProc(["--reload", "-w", "1"], env, tmp_path / "worker.log")
+    try:
+        first = wait_until(live_worker, timeout=60)
+
+        def broken_and_waiting() -> bool:
+            task_module.write_text("def broken(:\n")
+            return "the code does not load; waiting for a change" in supervisor.log()
+
+        wait_until(broken_and_waiting, timeout=60, interval=0.5)
+        assert supervisor.proc.poll() is None  # the supervisor and the waiting child stay up
+        assert WorkerProcess.objects.get(pk=first.pk).stopped_at is not None
+
+        def fixed_and_running() -> WorkerProcess | None:
+            write_module(task_module, "v3-fixed")
+            return WorkerProcess.objects.alive().exclude(pk=first.pk).first()
+
+        wait_until(fixed_and_running, timeout=60, interval=0.5)
+        job = services.enqueue_job(spec=JobSpec(task_name="reload_tasks.code_version"))
+        assert wait_until(lambda: finished(job), timeout=30).result == "v3-fixed"
+    finally:
+        supervisor.signal(signal.SIGTERM)
+        assert supervisor.wait() == 0
+        supervisor.stop()

@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import close_old_connections
+
 from jobs import states
 from jobs.context import JobTimeout
 from jobs.engine.storage import die_with_parent
@@ -171,7 +173,7 @@ def _watch(pid: int, claimed: states.ClaimedJob, watch: Watch) -> tuple[int, str
                 return _kill(pid), "timeout"
             if now >= next_check:
                 next_check = now + watch.check_seconds
-                if cancel_seen is None and states.cancel_requested([(claimed.id, claimed.attempt)]):
+                if cancel_seen is None and _cancel_requested(claimed):
                     cancel_seen = now
                 if cancel_seen is not None and now - cancel_seen >= watch.cancel_grace + KILL_GRACE_SECONDS:
                     return _kill(pid), "cancelled"
@@ -180,6 +182,17 @@ def _watch(pid: int, claimed: states.ClaimedJob, watch: Watch) -> tuple[int, str
         raise
     finally:
         os.close(pidfd)
+
+
+def _cancel_requested(claimed: states.ClaimedJob) -> bool:
+    """Whether the job was cancelled; False while the database cannot say (the slot keeps watching
+    its child, and the child's own lease keeper relays the cancel once the database answers)."""
+    try:
+        return bool(states.cancel_requested([(claimed.id, claimed.attempt)]))
+    except Exception:
+        logger.warning("could not check job %s for a cancel", claimed.id, exc_info=True, extra={"job_id": claimed.id})
+        close_old_connections()
+        return False
 
 
 def _kill(pid: int) -> int:

@@ -2,8 +2,8 @@
 
 Two processes. The supervisor (the runworkers you started) claims no job: it runs the workers in a
 child process, marked with DJANGO_AUTORELOAD_ENV as runserver marks its own, and starts a fresh
-child each time one exits with RELOAD_EXIT_CODE. SIGTERM, SIGINT and SIGHUP it receives are passed
-to the child, so stopping the supervisor stops the workers the usual way.
+child each time one exits with RELOAD_EXIT_CODE. SIGTERM and SIGINT it receives are passed to the
+child (SIGHUP as SIGTERM), so stopping the supervisor stops the workers the usual way.
 
 The child watches the files of every imported module with Django's autoreloader (StatReloader, or
 Watchman when pywatchman is installed) in a thread. On a change it asks the consumer to stop as
@@ -45,7 +45,9 @@ def supervise() -> int:
 
     def forward(signum: int, frame: Any) -> None:
         if child is not None and child.poll() is None:
-            child.send_signal(signum)
+            # SIGHUP (the terminal went away) drains as SIGTERM does: huey would restart in place
+            # on SIGHUP, skipping runworkers' own clean-up.
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)

@@ -28,6 +28,8 @@ VARIANTS: dict[str, list[list[str]]] = {
     "process-2": [["-w", "2", "--worker-type", "process"]],
     "thread-2": [["-w", "2", "--worker-type", "thread"]],
     "2 x process-1": [["-w", "1", "--worker-type", "process"]] * 2,
+    # A fresh process per job: what the isolation costs beside the pooled types above.
+    "isolated-2": [["-w", "2", "--worker-type", "isolated"]],
 }
 PRIMARY = "process-2"
 
@@ -255,7 +257,8 @@ def measure(args: argparse.Namespace) -> dict:
     reset_tables()
     bulk = enqueue_bulk(args.bulk)
     variants = {}
-    for variant in [PRIMARY] if args.quick else VARIANTS:
+    chosen = args.variants.split(",") if args.variants else [PRIMARY] if args.quick else list(VARIANTS)
+    for variant in chosen:
         variants[variant] = run_variant(variant, args, env, workdir)
     reset_tables()
     return {
@@ -268,7 +271,7 @@ def measure(args: argparse.Namespace) -> dict:
             "bulk_n": args.bulk,
             "bulk_batch": BATCH,
         },
-        "primary": PRIMARY,
+        "primary": PRIMARY if PRIMARY in chosen else chosen[0],
         "variants": variants,
     }
 
@@ -285,7 +288,11 @@ def main() -> None:
     parser.add_argument("--one-by-one", type=int, default=2_000)
     parser.add_argument("--bulk", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true", help="only the primary worker set-up")
+    parser.add_argument("--variants", default="", help="comma-separated worker set-ups to run (default: all)")
     args = parser.parse_args()
+    unknown = set(args.variants.split(",")) - set(VARIANTS) if args.variants else set()
+    if unknown:
+        parser.error(f"unknown worker set-ups {sorted(unknown)}: choose from {', '.join(VARIANTS)}")
     result = measure(args)
     Path(args.out).write_text(json.dumps(result, indent=2))
 

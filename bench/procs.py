@@ -78,12 +78,13 @@ def _tree(pids: Sequence[int]) -> list[psutil.Process]:
 
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU seconds used so far by the processes and all their descendants."""
+    """User + system CPU seconds used so far by the processes and all their descendants, those that
+    ended included (children_*: an isolated worker's job processes, a recycled process worker)."""
     total = 0.0
     for proc in _tree(pids):
         try:
             times = proc.cpu_times()
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
         except psutil.NoSuchProcess:
             pass
     return total

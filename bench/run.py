@@ -2,6 +2,7 @@
 on SQLite and PostgreSQL, each against raw huey measured in the same run.
 
     .venv/bin/python bench/run.py [--db sqlite|postgres|both] [--jobs 10000] [--quick] [--keep]
+                                  [--variants process-2,thread-2,isolated-2]
 
 Prints a table and writes bench/results/<UTC timestamp>.json. Each part runs in its own
 subprocess (Django can be set up for one database per process); every process started dies
@@ -85,6 +86,12 @@ def parse_args() -> argparse.Namespace:
         "--pg-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_jobdeck")
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (databases and logs)")
+    parser.add_argument(
+        "--variants",
+        default="",
+        help=f"comma-separated worker set-ups (default: all; {', '.join(jobdeck_side.VARIANTS)}); "
+        "process-2, or else the first, is compared with huey in full",
+    )
     return parser.parse_args()
 
 
@@ -106,7 +113,7 @@ def measure(args: argparse.Namespace, workdir: Path, started: datetime.datetime)
         extra = ["--one-by-one", str(n["one_by_one"]), "--bulk", str(n["bulk"]), "--pg-url", args.pg_url]
         figures = run_part(
             "bench.jobdeck_side",
-            ["--db", db, *common, *extra, *(["--quick"] if args.quick else [])],
+            ["--db", db, *common, *extra, *(["--quick"] if args.quick else []), "--variants", args.variants],
             workdir=workdir,
             name=db,
         )

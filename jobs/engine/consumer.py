@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 from huey import Huey
@@ -16,27 +18,33 @@ from huey.consumer import Consumer
 
 from jobs import registry, states
 from jobs.conf import engine_settings, size_limits
-from jobs.engine import children, forks, logcapture, workers
-from jobs.engine.execute import execute
+from jobs.engine import children, forks, isolated, logcapture, workers
+from jobs.engine.execute import execute, failed_elsewhere
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
 from jobs.retry import RetryPolicy
 from jobs.services import schedule_upkeep
 
+if TYPE_CHECKING:  # imported by runworkers --reload only: workers without it never load the autoreloader
+    from jobs.engine.reload import CodeWatcher
+
 logger = logging.getLogger(__name__)
 
-WORKER_TYPES = ("thread", "process")
+WORKER_TYPES = ("thread", "process", "isolated")
+# huey's own type for each of ours: an isolated worker's slots are process workers that fork a child per job.
+HUEY_WORKER_TYPES = {"thread": "thread", "process": "process", "isolated": "process"}
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     queues: tuple[str, ...]
     concurrency: int
-    worker_type: str  # "thread" or "process"
+    worker_type: str  # "thread", "process" or "isolated" (a fresh process per job)
     shutdown_grace: float  # seconds SIGTERM waits for running jobs before putting them back
     max_tasks_per_child: int | None = None  # process workers: replace a child after this many jobs
     max_memory_per_child: float | None = None  # process workers: replace a child past this RSS (MB)
+    name: str | None = None  # runworkers --name; None: host:pid:random
 
 
 class JobdeckHuey(Huey):
@@ -58,6 +66,13 @@ class JobdeckConsumer(Consumer):
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
         self.on_ready()
+
+    def drain(self) -> None:
+        """Stop as SIGTERM does (running jobs get the shutdown grace), callable from any thread: the
+        main loop reads _signum every 0.1 s. (huey's own handler also re-arms the signal, which only
+        the main thread may do; a later SIGTERM still drains, and SIGINT still stops at once.)"""
+        self._restart, self._graceful = False, True
+        self._signum = self._graceful_sig
 
     def check_worker_health(self) -> bool:
         # A dead (or recycled) process worker is replaced by a fork of this process, which must not
@@ -110,11 +125,51 @@ def build_consumer(config: WorkerConfig, worker_name: str, tasks: tuple[str, ...
 
     storage: JobStorage = huey.storage
     processes = config.worker_type == "process"
+    isolate = config.worker_type == "isolated"
     recycler = children.Recycler(max_tasks=config.max_tasks_per_child, max_memory_mb=config.max_memory_per_child)
     huey.recycler = recycler if processes else None  # read by children.RecyclingWorker
 
+    def run_here(claimed: states.ClaimedJob) -> str | None:
+        """In an isolated job's own process: run the job and store its outcome; the stored status."""
+        lease_keeper = keeper()
+        outcome, on_stored = execute(
+            claimed,
+            keeper=lease_keeper,
+            policy=policy,
+            hard_stops=True,
+            log_limits=log_limits,
+            max_result_bytes=max_result_bytes,
+        )
+        release = functools.partial(lease_keeper.stored, claimed.id, claimed.attempt)
+        return outcome.to if storage.store(outcome, on_stored, release=release) else None
+
+    watch = isolated.Watch(cancel_grace=engine.cancel_grace_seconds, check_seconds=engine.heartbeat_seconds)
+    totals_due = [0.0]  # when an isolated slot next writes its totals (it runs no lease keeper thread)
+
+    def run_isolated(claimed: states.ClaimedJob) -> None:
+        children.contain_jobs()
+        try:
+            ended = isolated.run_in_child(
+                claimed,
+                functools.partial(run_here, claimed),
+                watch=watch,
+                decide=functools.partial(failed_elsewhere, policy=policy),
+            )
+        finally:  # what the job started (and left to this subreaper) ends with it
+            children.stop_leftovers(claimed.id)
+        if ended.outcome is not None:
+            storage.defer(ended.outcome)  # written with the slot's next claim, as any outcome
+        totals = keeper().totals
+        totals.add(claimed.queue, ended.status)
+        if time.monotonic() >= totals_due[0]:
+            totals_due[0] = time.monotonic() + engine.heartbeat_seconds
+            totals.write()
+
     @huey.task(name="jobdeck.execute")
     def run_claimed(claimed: states.ClaimedJob) -> None:
+        if isolate:
+            run_isolated(claimed)
+            return
         lease_keeper = keeper()
         if processes:
             children.contain_jobs()
@@ -150,7 +205,7 @@ def build_consumer(config: WorkerConfig, worker_name: str, tasks: tuple[str, ...
     return JobdeckConsumer(
         huey,
         workers=config.concurrency,
-        worker_type=config.worker_type,
+        worker_type=HUEY_WORKER_TYPES[config.worker_type],
         periodic=False,
         scheduler_interval=1,
         check_worker_health=True,
@@ -161,25 +216,38 @@ def build_consumer(config: WorkerConfig, worker_name: str, tasks: tuple[str, ...
     )
 
 
-def run(config: WorkerConfig) -> None:
+def run(config: WorkerConfig, *, watcher: CodeWatcher | None = None) -> None:
     """Run the consumer until it stops (registering this process once it is up), then hand back
-    unfinished jobs. Raises InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES."""
+    unfinished jobs. With a `watcher` (--reload), a code change stops it as SIGTERM does. Raises
+    InvalidSchedule, before anything starts, for a bad JOBDECK_SCHEDULES, and WorkerNameTaken when a
+    live worker holds the chosen name."""
     # Once per start, before the consumer: a bad entry is one clear error (runworkers turns it into
     # a CommandError) rather than a traceback on every tick.
     schedule_upkeep.sync_code_schedules()
-    name = workers.new_worker_name()
+    name = config.name or workers.new_worker_name()
     # What this process can run, fixed at start: it claims only these, and says so in its row.
     tasks = tuple(registry.worker_tasks())
-    consumer = build_consumer(config, name, tasks)
-
-    def ready() -> None:
-        workers.register_worker(
+    if config.name:
+        # A chosen name is claimed before any worker starts (workers.claim_worker_name); from here a
+        # SIGTERM must reach the `finally` below, which gives the name back.
+        workers.claim_worker_name(
             name=name,
             queues=config.queues,
             concurrency=config.concurrency,
             worker_type=config.worker_type,
             tasks=list(tasks),
         )
+        signal.signal(signal.SIGTERM, _exit_now)
+
+    def ready() -> None:
+        if not config.name:
+            workers.register_worker(
+                name=name,
+                queues=config.queues,
+                concurrency=config.concurrency,
+                worker_type=config.worker_type,
+                tasks=list(tasks),
+            )
         logger.info(
             "worker %s serving %s with %s %s workers",
             name,
@@ -192,8 +260,11 @@ def run(config: WorkerConfig) -> None:
         # connection across those forks (jobs.engine.forks makes children drop one regardless).
         connections.close_all()
 
-    consumer.on_ready = ready
     try:
+        consumer = build_consumer(config, name, tasks)
+        consumer.on_ready = ready
+        if watcher is not None:
+            watcher.on_change(consumer.drain)
         consumer.run()
     finally:
         released = states.release_worker_jobs(worker=name, reason="worker shut down before the job finished")
@@ -201,3 +272,7 @@ def run(config: WorkerConfig) -> None:
             logger.warning("requeued %s unfinished jobs", released, extra={"worker_id": name})
         workers.mark_stopped(name)
         logger.info("worker %s stopped", name, extra={"worker_id": name})
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)

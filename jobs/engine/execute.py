@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import functools
 import logging
+import os
 import random
 import signal
 import threading
@@ -31,6 +32,8 @@ from jobs.status import FINISHED, Status
 
 logger = logging.getLogger(__name__)
 _rng = random.Random()  # noqa: S311 - jitter, not security
+# Forked workers (process, isolated) would otherwise all draw the same jitter: retries in step.
+os.register_at_fork(after_in_child=_rng.seed)
 
 
 def get_module_path(cls: type) -> str:
@@ -275,3 +278,21 @@ def _failed(
     if retry_at is None:
         return states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=failure)
     return states.Finish(claimed, Status.RETRYING, "will retry", failure=failure, retry_at=retry_at)
+
+
+def failed_elsewhere(
+    claimed: states.ClaimedJob, exc: BaseException, cancelled: bool, *, policy: RetryPolicy
+) -> states.Finish:
+    """The outcome of an attempt that ended outside execute(): its process crashed or was killed
+    (isolated workers, jobs.engine.isolated). Decided as a raised attempt is: cancelled if it was
+    cancelled, else retried while attempts remain."""
+    ctx = JobContext(
+        job_id=claimed.id,
+        attempt=claimed.attempt,
+        max_attempts=claimed.max_attempts,
+        worker=claimed.worker,
+        timeout=claimed.timeout,
+    )
+    if cancelled:
+        ctx.cancel_event.set()
+    return _failed(claimed, ctx, exc, policy)

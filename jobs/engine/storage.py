@@ -36,7 +36,7 @@ TICK_SLACK_SECONDS = 0.05
 FLUSH_RETRY_SECONDS = 30.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: a forked worker gets SIGKILL when its runworkers parent dies, so kill -9 of the
     parent never leaves orphans claiming jobs under a name nobody heartbeats."""
     try:
@@ -81,7 +81,7 @@ class JobStorage(BaseStorage):
         if os.getpid() != self._pid:  # first call in a forked child
             self._pid = os.getpid()
             self._local = threading.local()
-            _die_with_parent()
+            die_with_parent()
 
     def _waker(self) -> Waker:
         waker = getattr(self._local, "waker", None)
@@ -145,6 +145,19 @@ class JobStorage(BaseStorage):
             dbguard.reason_of(exc),
             extra={"job_id": pending.claimed.id, "worker_id": self.worker_name},
         )
+
+    def store(
+        self,
+        outcome: states.Finish,
+        on_stored: Callable[[], None] | None = None,
+        *,
+        release: Callable[[], None] | None = None,
+    ) -> bool:
+        """Write an outcome now rather than with the next claim (an isolated job's process, which
+        claims nothing). False if the database refused it for FLUSH_RETRY_SECONDS."""
+        self.defer(outcome, on_stored, release=release)
+        self.flush()
+        return self._pending() is None
 
     def flush(self) -> None:
         """Write this worker's deferred outcome now (huey calls this as the worker shuts down),

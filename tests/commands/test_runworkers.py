@@ -24,6 +24,11 @@ from tests.conftest import ROOT
         (["--max-memory-per-child", "lots"], "'lots' is not a number"),
         (["-k", "thread", "--max-tasks-per-child", "5"], "need --worker-type process"),
         (["-k", "thread", "--max-memory-per-child", "300"], "need --worker-type process"),
+        (["-k", "isolated", "--max-tasks-per-child", "5"], "need --worker-type process"),
+        (["--name", "night shift"], "invalid worker name 'night shift': use 1 to 100 letters"),
+        (["--name=-dash-first"], "invalid worker name '-dash-first'"),
+        (["--name", "web-1~2"], "invalid worker name 'web-1~2'"),
+        (["--name", "w" * 101], "invalid worker name 'w{101}'"),
     ],
 )
 def test_bad_option_is_refused_with_a_clear_message(args: list[str], message: str) -> None:

@@ -26,7 +26,7 @@ def lines(job: Job, attempt: int) -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.workers
-@pytest.mark.parametrize("kind", ["thread", "process"])
+@pytest.mark.parametrize("kind", ["thread", "process", "isolated"])
 def test_log_lines_and_progress_are_kept_per_attempt_across_a_retry(start_workers, tmp_path: Path, kind: str) -> None:
     release = tmp_path / "release"
     job = services.enqueue_job(

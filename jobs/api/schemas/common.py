@@ -94,6 +94,7 @@ assert {f.value for f in OmittedField} == set(listing.UNBOUNDED_FIELDS)
 class WorkerType(StrEnum):
     THREAD = "thread"
     PROCESS = "process"
+    ISOLATED = "isolated"  # a fresh process per job
 
 
 class HealthStatus(StrEnum):

@@ -1,17 +1,24 @@
 """`manage.py runworkers`: start huey consumers that claim jobs from the database."""
 
+from __future__ import annotations
+
 import argparse
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from jobs import options, registry
 from jobs.conf import engine_settings, read_setting
+from jobs.engine import workers
 from jobs.engine.consumer import WORKER_TYPES, WorkerConfig, run
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import whole_number
+
+if TYPE_CHECKING:
+    from jobs.engine.reload import CodeWatcher
 
 
 def queue_list(value: str) -> tuple[str, ...]:
@@ -19,6 +26,13 @@ def queue_list(value: str) -> tuple[str, ...]:
     if not names or not all(options.is_queue_name(q) for q in names):
         raise argparse.ArgumentTypeError(f"invalid queue list {value!r}: use names like default,emails")
     return names
+
+
+def worker_name(value: str) -> str:
+    try:
+        return workers.check_worker_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def non_negative(value: str) -> float:
@@ -57,7 +71,20 @@ class Command(JobdeckCommand):
             "--worker-type",
             choices=WORKER_TYPES,
             default=defaults.get("worker_type", "thread"),
-            help="thread (I/O-bound) or process (CPU-bound; hard timeouts and cancels)",
+            help="thread (I/O-bound), process (CPU-bound; hard timeouts and cancels) or isolated "
+            "(a fresh process per job: a crash, leak or changed global never reaches the next job)",
+        )
+        parser.add_argument(
+            "--name",
+            type=worker_name,
+            default=defaults.get("name"),
+            help="this worker's name, unique among live workers (default: host:pid:random)",
+        )
+        parser.add_argument(
+            "--reload",
+            action="store_true",
+            help="development: restart the workers when code changes (running jobs finish, or are "
+            "requeued after the shutdown grace without using an attempt)",
         )
         parser.add_argument(
             "--shutdown-grace",
@@ -83,7 +110,6 @@ class Command(JobdeckCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             engine = engine_settings()
-            registry.all_tasks()  # import every task module before forking workers
             grace = options["shutdown_grace"]
             max_tasks, max_memory = options["max_tasks_per_child"], options["max_memory_per_child"]
             if options["worker_type"] != "process":
@@ -103,7 +129,26 @@ class Command(JobdeckCommand):
                 shutdown_grace=engine.shutdown_grace_seconds if grace is None else grace,
                 max_tasks_per_child=max_tasks or None,
                 max_memory_per_child=max_memory or None,
+                name=options["name"],
             )
-            run(config)
+            watcher = watch_code() if options["reload"] else None
+            registry.all_tasks()  # import every task module before forking workers
+            run(config, watcher=watcher)
+            if watcher is not None and watcher.changed.is_set():
+                sys.exit(watcher.RELOAD_EXIT_CODE)  # the supervisor starts the workers again
         except (JobdeckError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+
+
+def watch_code() -> CodeWatcher:
+    """--reload. In the command you started: supervise the workers' process and exit with its last
+    status (never returns). In that process: a started CodeWatcher, once the task modules import."""
+    from jobs.engine import reload  # only here: plain workers never load the autoreloader
+
+    if not reload.is_reloading_child():
+        sys.exit(reload.supervise())
+    watcher = reload.CodeWatcher()
+    watcher.start()
+    if not watcher.import_or_wait(registry.all_tasks):
+        sys.exit(reload.RELOAD_EXIT_CODE)
+    return watcher

@@ -244,7 +244,7 @@ def _controlled(claimed: states.ClaimedJob, task: Task[..., Any], exc: JobContro
 
 
 def _failed(
-    claimed: states.ClaimedJob, task: Task[..., Any], ctx: JobContext, exc: BaseException, policy: RetryPolicy
+    claimed: states.ClaimedJob, task: Task[..., Any] | None, ctx: JobContext, exc: BaseException, policy: RetryPolicy
 ) -> states.Finish:
     """A raised attempt: cancelled if a cancel was asked for; failed at once if the retry policy says
     the error is not worth retrying (discard_on, retry_on); else retried while attempts remain."""
@@ -295,4 +295,8 @@ def failed_elsewhere(
     )
     if cancelled:
         ctx.cancel_event.set()
-    return _failed(claimed, ctx, exc, policy)
+    try:  # the task's own retry policy, as for an attempt that raised in this process
+        task: Task[..., Any] | None = registry.resolve_for_execution(claimed.task_name).task
+    except UnknownTask:
+        task = None
+    return _failed(claimed, task, ctx, exc, policy)

@@ -17,6 +17,7 @@ from dashboard.permissions import payloads_hidden_from_viewers
 from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
+from jobs.waiting import waiting_reason
 
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
@@ -131,6 +132,7 @@ def job_context(job_id: int) -> dict[str, Any]:
         # Run now applies to jobs waiting for their time; jobs.services.run_job_now refuses the rest.
         "can_run_now": job.can_run_now,
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
+        "waiting_reason": waiting_reason(job),
     }
 
 

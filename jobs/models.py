@@ -12,10 +12,16 @@ from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.db.models.functions import Now
 
 from jobs.conf import engine_settings
+from jobs.options import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status, attempts_spent
 
-PRIORITY_MIN = -100
-PRIORITY_MAX = 100
+__all__ = ["PRIORITY_MAX", "PRIORITY_MIN"]  # re-exported: the range every edge checks against
+
+
+def key_holding() -> Q:
+    """The condition of the job_idempotency_key_held index: a job in it holds its idempotency key
+    (unfinished, or finished with unique_for and not yet released)."""
+    return Q(idempotency_key__isnull=False) & (Q(status__in=sorted(ACTIVE)) | Q(key_held=True))
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -40,6 +46,15 @@ class JobQuerySet(models.QuerySet["Job"]):
     def lease_expired(self, now: Any) -> JobQuerySet:
         return self.filter(status=Status.RUNNING, lease_expires_at__lt=now)
 
+    def key_holder(self, key: str) -> JobQuerySet:
+        """The job holding idempotency key `key` (at most one: job_idempotency_key_held): unfinished,
+        or finished with unique_for and not yet released. The filter matches the index's condition."""
+        return self.filter(key_holding(), idempotency_key=key)
+
+    def past_deadline(self, now: datetime.datetime) -> JobQuerySet:
+        """Waiting jobs whose expires_at has come: they must never start (states.expire_due)."""
+        return self.filter(status__in=sorted(WAITING), expires_at__lte=now)
+
 
 class Job(models.Model):
     queue = models.CharField(max_length=100, default="default")
@@ -63,6 +78,14 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    # Unique jobs and expiry (issue 12). unique_for: seconds the key keeps answering with this job
+    # after it finished; key_held: the job holds its key even when finished, until an enqueue finds
+    # finished_at + unique_for passed and releases it (job_idempotency_key_held makes that race-free).
+    # expires_at: not started by then, the job ends cancelled ("expired") and never runs.
+    # db_default: older code inserting rows keeps working.
+    unique_for = models.FloatField(null=True, blank=True)
+    key_held = models.BooleanField(default=False, db_default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -76,11 +99,12 @@ class Job(models.Model):
                 condition=Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX), name="job_priority_range"
             ),
             models.CheckConstraint(condition=Q(max_attempts__gte=1), name="job_max_attempts_positive"),
-            # "Same key while unfinished returns the first job", enforced by the database itself.
+            # "Same key while unfinished (or held for unique_for after) returns the first job",
+            # enforced by the database itself.
             models.UniqueConstraint(
                 fields=["idempotency_key"],
-                condition=Q(status__in=sorted(ACTIVE)) & Q(idempotency_key__isnull=False),
-                name="job_idempotency_key_active",
+                condition=key_holding(),
+                name="job_idempotency_key_held",
             ),
         ]
         indexes = [
@@ -97,10 +121,24 @@ class Job(models.Model):
             # Lists filtered by state, newest first.
             models.Index(fields=["status", "-id"], name="job_status_id_idx"),
             models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
+            # Finds waiting jobs whose deadline has come (states.expire_due); empty without expiry.
+            models.Index(
+                "expires_at",
+                condition=Q(status__in=sorted(WAITING)) & Q(expires_at__isnull=False),
+                name="job_expiry_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task_name} ({self.status})"
+
+    @property
+    def unique_until(self) -> datetime.datetime | None:
+        """When a finished job with unique_for stops answering for its key (None: not finished, or
+        no unique_for). The job keeps the key until an enqueue after this time releases it."""
+        if self.unique_for is None or self.finished_at is None or self.status not in FINISHED:
+            return None
+        return self.finished_at + datetime.timedelta(seconds=self.unique_for)
 
     @property
     def attempts_spent(self) -> int:

@@ -37,6 +37,9 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             "",
             "",
             "",
+            job.unique_for,
+            job.key_held,
+            hot.dt(job.expires_at),
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -58,6 +61,9 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.run_at.isoformat(),
                 j.idempotency_key,
                 j.timeout,
+                j.unique_for,
+                j.key_held,
+                None if j.expires_at is None else j.expires_at.isoformat(),
             ]
             for j in batch
         ]

@@ -214,6 +214,45 @@ def promote_due(*, limit: int = 1000) -> int:
     return len(events)
 
 
+def expire_due(*, limit: int = 1000) -> int:
+    """End waiting jobs whose expires_at has come: cancelled, with the reason "expired: not started
+    by <time>" (decisions.expired_reason) in their event and last_error. Returns how many ended.
+
+    The claim never takes such a job (its WHERE checks expires_at), so this only makes the ending
+    visible; it runs on the workers' housekeeping tick. A retrying job whose deadline passes ends
+    the same way: the deadline is for the start of any attempt.
+    """
+    now = timezone.now()
+    if not Job.objects.past_deadline(now).exists():  # a cheap read first (job_expiry_idx), as promote_due
+        return 0
+    with transaction.atomic():
+        qs = Job.objects.past_deadline(now).order_by("expires_at")
+        if is_postgres():
+            qs = qs.select_for_update(skip_locked=True)
+        rows = list(qs.values_list("pk", "status", "queue", "attempt", "expires_at")[:limit])
+        events = []
+        for pk, status, queue, attempt, expires_at in rows:
+            reason = decisions.expired_reason(expires_at)
+            # Rows are locked (PostgreSQL) or the database is (SQLite): the status read still holds.
+            Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now, last_error=reason)
+            events.append(
+                history.event_row(
+                    job_id=pk,
+                    queue=queue,
+                    old=status,
+                    new=Status.CANCELLED,
+                    attempt=attempt,
+                    reason=reason,
+                    actor="expiry",
+                    at=now,
+                )
+            )
+        history.write_events(events)
+    if events:
+        logger.info("%d jobs expired before they started", len(events), extra={"action": "expired"})
+    return len(events)
+
+
 def release_worker_jobs(*, worker: str, reason: str) -> int:
     """Requeue every job still running under `worker` (a draining shutdown). Returns how many."""
     released = 0

@@ -24,6 +24,7 @@ UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started
 WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
     WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
+      AND (j.expires_at IS NULL OR j.expires_at > %s)
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -51,7 +52,8 @@ CLAIM_RETURNING = (
 @functools.cache
 def claim_sql(*, pg: bool, queue_count: int) -> str:
     """The claim UPDATE for `queue_count` queues. Parameters: worker, started_at, the lease (seconds
-    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, then the queues."""
+    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, the queues, then the
+    claim's time again: a job past its expires_at is never claimed (states.expire_due ends it)."""
     return _CLAIM.format(
         job=JOB,
         queue=Queue._meta.db_table,
@@ -134,9 +136,9 @@ def insert_sql(target: str, count: int) -> str:
 
 JOB_COLUMNS = (
     "queue, task_name, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
-    "idempotency_key, timeout, last_error, worker, progress_message"
+    "idempotency_key, timeout, last_error, worker, progress_message, unique_for, key_held, expires_at"
 )
-JOB_COLUMN_COUNT = 15
+JOB_COLUMN_COUNT = 18
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -161,7 +163,7 @@ def insert_events_sqlite(count: int) -> str:
 INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
-    "r->>8, (r->>9)::float8, '', '', '' "
+    "r->>8, (r->>9)::float8, '', '', '', (r->>10)::float8, (r->>11)::boolean, (r->>12)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

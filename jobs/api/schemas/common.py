@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from jobs import listing
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Schedule
-from jobs.options import MAX_ATTEMPTS_LIMIT, QUEUE_PATTERN
+from jobs.options import MAX_ATTEMPTS_LIMIT, MAX_PERIOD_SECONDS, PRIORITY_NAMES, QUEUE_PATTERN
 from jobs.status import Status
 
 TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
@@ -78,6 +78,17 @@ class OmittedField(StrEnum):
 assert {f.value for f in OmittedField} == set(listing.UNBOUNDED_FIELDS)
 
 
+class PriorityName(StrEnum):
+    """A named priority, accepted wherever a priority number is: high = 10, medium = 0, low = -10."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+assert {p.value for p in PriorityName} == set(PRIORITY_NAMES)
+
+
 class WorkerType(StrEnum):
     THREAD = "thread"
     PROCESS = "process"
@@ -122,6 +133,10 @@ QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
+PriorityIn = Priority | PriorityName  # an input priority: a number or a name (services map the name)
+PeriodSeconds = Annotated[
+    StrictFloat, Field(gt=0, le=MAX_PERIOD_SECONDS, allow_inf_nan=False)
+]  # unique_for, expires_in
 MaxAttempts = Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)]
 TimeoutSeconds = Annotated[
     StrictFloat, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)

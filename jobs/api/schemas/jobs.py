@@ -17,7 +17,8 @@ from jobs.api.schemas.common import (
     JobStatus,
     MaxAttempts,
     OmittedField,
-    Priority,
+    PeriodSeconds,
+    PriorityIn,
     QueueName,
     Seconds,
     TaskName,
@@ -25,6 +26,7 @@ from jobs.api.schemas.common import (
     Timestamp,
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
+from jobs.waiting import waiting_reason
 
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
@@ -40,11 +42,20 @@ class JobIn(BaseModel):
     payload: dict[str, Any] = Field(description="keyword arguments of the task")
     args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
     queue: QueueName | None = None
-    priority: Priority | None = None
+    priority: PriorityIn | None = Field(None, description="higher runs first; high = 10, medium = 0, low = -10")
     max_attempts: MaxAttempts | None = None
     delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
     run_at: Timestamp | None = None
     idempotency_key: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    unique_for: PeriodSeconds | None = Field(
+        None,
+        description="seconds the key keeps answering with this job after it finished (without "
+        "idempotency_key, a key made from the task and its arguments)",
+    )
+    expires_at: Timestamp | None = Field(
+        None, description="not started by then, the job ends cancelled as expired; give expires_at or expires_in"
+    )
+    expires_in: PeriodSeconds | None = Field(None, description="expires_at as seconds after run_at (or now)")
     timeout: TimeoutSeconds | None = None
 
 
@@ -176,6 +187,11 @@ class JobFields[ArgsT, PayloadT](Schema):
     finished_at: datetime.datetime | None
     cancel_requested_at: datetime.datetime | None
     idempotency_key: str | None
+    unique_for: float | None = Field(description="seconds the key keeps answering with this job after it finished")
+    unique_until: datetime.datetime | None = Field(
+        description="when a finished job with unique_for stops answering for its key"
+    )
+    expires_at: datetime.datetime | None = Field(description="not started by then, the job ends cancelled (expired)")
     timeout: float | None
     worker: str
     progress: float | None
@@ -189,9 +205,20 @@ class JobFields[ArgsT, PayloadT](Schema):
     def resolve_inserted_at(job: Job) -> datetime.datetime:
         return job.created_at
 
+    @staticmethod
+    def resolve_unique_until(job: Job) -> datetime.datetime | None:
+        return job.unique_until
+
 
 class JobOut(JobFields[list[Any], dict[str, Any]]):
-    pass  # no docstring: it would become this schema's description in the OpenAPI document
+    # No docstring: it would become this schema's description in the OpenAPI document.
+    waiting_reason: str | None = Field(
+        description="why a waiting job has not started yet, in one line (e.g. a deadline); null otherwise"
+    )
+
+    @staticmethod
+    def resolve_waiting_reason(job: Job) -> str | None:
+        return waiting_reason(job)
 
 
 class JobListItemOut(JobFields[list[Any] | None, dict[str, Any] | None]):

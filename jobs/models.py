@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from jobs.conf import engine_settings
@@ -22,6 +24,33 @@ def key_holding() -> Q:
     """The condition of the job_idempotency_key_held index: a job in it holds its idempotency key
     (unfinished, or finished with unique_for and not yet released)."""
     return Q(idempotency_key__isnull=False) & (Q(status__in=sorted(ACTIVE)) | Q(key_held=True))
+
+
+@functools.cache
+def _condition_sql(alias: str, name: str) -> str:
+    """The condition of the job table's partial index or unique constraint `name`, as the database's
+    schema editor wrote it into the index."""
+    connection = connections[alias]
+    index = next(i for i in [*Job._meta.indexes, *Job._meta.constraints] if i.name == name)
+    # Django's own rendering (private, used for CREATE INDEX): the same text, literals included.
+    return str(index._get_condition_sql(Job, connection.SchemaEditorClass(connection)))
+
+
+def _as_indexed(queryset: JobQuerySet, name: str, condition: Q) -> JobQuerySet:
+    """`queryset` filtered on a partial index's condition, in a form the database matches to it.
+
+    SQLite uses a partial index only when the query states its condition word for word, with
+    literals rather than parameters; PostgreSQL proves that the ORM's form implies it.
+    """
+    if connections[queryset.db].vendor != "sqlite":
+        return queryset.filter(condition)
+    sql = _condition_sql(queryset.db, name)
+    return queryset.filter(RawSQL(sql, [], output_field=BooleanField()))  # noqa: S611 - Django's own text
+
+
+def expiry_condition() -> Q:
+    """The condition of the job_expiry_idx index: waiting jobs with a deadline."""
+    return Q(status__in=sorted(WAITING)) & Q(expires_at__isnull=False)
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -48,12 +77,12 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def key_holder(self, key: str) -> JobQuerySet:
         """The job holding idempotency key `key` (at most one: job_idempotency_key_held): unfinished,
-        or finished with unique_for and not yet released. The filter matches the index's condition."""
-        return self.filter(key_holding(), idempotency_key=key)
+        or finished with unique_for and not yet released, found through that index."""
+        return _as_indexed(self.filter(idempotency_key=key), "job_idempotency_key_held", key_holding())
 
     def past_deadline(self, now: datetime.datetime) -> JobQuerySet:
         """Waiting jobs whose expires_at has come: they must never start (states.expire_due)."""
-        return self.filter(status__in=sorted(WAITING), expires_at__lte=now)
+        return _as_indexed(self.filter(expires_at__lte=now), "job_expiry_idx", expiry_condition())
 
 
 class Job(models.Model):
@@ -122,11 +151,7 @@ class Job(models.Model):
             models.Index(fields=["status", "-id"], name="job_status_id_idx"),
             models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
             # Finds waiting jobs whose deadline has come (states.expire_due); empty without expiry.
-            models.Index(
-                "expires_at",
-                condition=Q(status__in=sorted(WAITING)) & Q(expires_at__isnull=False),
-                name="job_expiry_idx",
-            ),
+            models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
         ]
 
     def __str__(self) -> str:

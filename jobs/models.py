@@ -27,7 +27,7 @@ def key_holding() -> Q:
 
 
 @functools.cache
-def _condition_sql(alias: str, name: str) -> str:
+def index_condition_sql(alias: str, name: str) -> str:
     """The condition of the job table's partial index or unique constraint `name`, as the database's
     schema editor wrote it into the index."""
     connection = connections[alias]
@@ -44,7 +44,7 @@ def _as_indexed(queryset: JobQuerySet, name: str, condition: Q) -> JobQuerySet:
     """
     if connections[queryset.db].vendor != "sqlite":
         return queryset.filter(condition)
-    sql = _condition_sql(queryset.db, name)
+    sql = index_condition_sql(queryset.db, name)
     return queryset.filter(RawSQL(sql, [], output_field=BooleanField()))  # noqa: S611 - Django's own text
 
 
@@ -81,8 +81,9 @@ class JobQuerySet(models.QuerySet["Job"]):
         return _as_indexed(self.filter(idempotency_key=key), "job_idempotency_key_held", key_holding())
 
     def past_deadline(self, now: datetime.datetime) -> JobQuerySet:
-        """Waiting jobs whose expires_at has come: they must never start (states.expire_due)."""
-        return _as_indexed(self.filter(expires_at__lte=now), "job_expiry_idx", expiry_condition())
+        """Waiting jobs whose expires_at has come: they must never start (states.expire_due, which
+        names job_expiry_idx on SQLite)."""
+        return self.filter(expiry_condition(), expires_at__lte=now)
 
 
 class Job(models.Model):

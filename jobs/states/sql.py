@@ -9,7 +9,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from jobs.models import Attempt, Job, Queue
+from jobs.models import Attempt, Job, Queue, index_condition_sql
 from jobs.states.history import EVENT_TARGET
 
 JOB = Job._meta.db_table
@@ -104,6 +104,21 @@ def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool) -> str:
     if interrupted:
         assignments.append("interrupted = interrupted + 1")  # not spent: see attempts_spent()
     return f"UPDATE {JOB} SET {', '.join(assignments)}{RESCUED_CLAIM if late else CURRENT_CLAIM}"
+
+
+# --- expiry -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def past_deadline_sqlite(alias: str) -> str:
+    """SQLite: waiting jobs past their expires_at, oldest deadline first, through job_expiry_idx.
+    Without statistics SQLite's planner prefers the (status, id) index and reads every waiting
+    job on each tick; INDEXED BY needs the index's condition word for word. Parameters: now, limit."""
+    condition = index_condition_sql(alias, "job_expiry_idx")
+    return (
+        f"SELECT id, status, queue, attempt, expires_at FROM {JOB} INDEXED BY job_expiry_idx"
+        f" WHERE {condition} AND expires_at <= %s ORDER BY expires_at LIMIT %s"
+    )
 
 
 # --- a row and the history rows that hang off it ----------------------------------------------------

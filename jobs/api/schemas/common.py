@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from jobs import listing
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Schedule
-from jobs.options import MAX_ATTEMPTS_LIMIT, MAX_PERIOD_SECONDS, PRIORITY_NAMES, QUEUE_PATTERN
+from jobs.options import MAX_ATTEMPTS_LIMIT, MAX_PERIOD_SECONDS, PRIORITY_NAMES, QUEUE_PATTERN, is_priority
 from jobs.status import Status
 
 TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
@@ -133,7 +133,23 @@ QueueName = Annotated[StrictStr, Field(pattern=QUEUE_PATTERN)]
 TaskName = Annotated[StrictStr, Field(pattern=TASK_PATTERN)]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
-PriorityIn = Priority | PriorityName  # an input priority: a number or a name (services map the name)
+
+
+def _priority_value(value: Any) -> Any:
+    # A name becomes its number; anything but a name or a whole number in range is refused in one
+    # message naming the choices (a union would answer with one error per branch).
+    if isinstance(value, str) and value in PRIORITY_NAMES:
+        return PRIORITY_NAMES[value]
+    if not is_priority(value):
+        raise PydanticCustomError("priority", PRIORITY_INPUT_ERROR)
+    return value
+
+
+PRIORITY_INPUT_ERROR = (
+    f"Input should be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}, or high, medium or low"
+)
+# An input priority: a number, or a name (high = 10, medium = 0, low = -10) read as its number.
+PriorityIn = Annotated[Priority | PriorityName, BeforeValidator(_priority_value)]
 PeriodSeconds = Annotated[
     StrictFloat, Field(gt=0, le=MAX_PERIOD_SECONDS, allow_inf_nan=False)
 ]  # unique_for, expires_in

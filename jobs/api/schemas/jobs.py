@@ -42,7 +42,7 @@ class JobIn(BaseModel):
     payload: dict[str, Any] = Field(description="keyword arguments of the task")
     args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
     queue: QueueName | None = None
-    priority: PriorityIn | None = Field(None, description="higher runs first; high = 10, medium = 0, low = -10")
+    priority: PriorityIn | None = None
     max_attempts: MaxAttempts | None = None
     delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
     run_at: Timestamp | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,18 @@ class JobdeckTask(DjangoTask):
     # Versioned tasks (issue 12, point 3): each job records the version it was enqueued for, and
     # only a worker that has this task at this version claims it (docs/tasks.md).
     version: str | int | None = None  # None: unversioned
+    # Unique jobs and expiry (issue 12). unique_for: seconds or a timedelta the job's key (given, or
+    # made from the task and its arguments) keeps answering with it after it finished; expires_in:
+    # a job not started this long after its run_at ends cancelled as expired.
+    unique_for: float | datetime.timedelta | None = None
+    expires_in: float | datetime.timedelta | None = None
+
+    def __post_init__(self) -> None:
+        # Named priorities (@task(priority="high")): stored as their number, so Django's checks and
+        # every reader see an int. Django's dataclass is slotted: no zero-argument super().
+        if isinstance(self.priority, str) and self.priority in options.PRIORITY_NAMES:
+            object.__setattr__(self, "priority", options.PRIORITY_NAMES[self.priority])
+        Task.__post_init__(self)  # validates with the backend
 
 
 class InvalidTaskArguments(InvalidTask, TypeError):
@@ -63,6 +76,8 @@ class DatabaseBackend(BaseTaskBackend):
     supports_async_task = True
 
     def validate_task(self, task: Task[..., Any]) -> None:
+        if not options.is_priority(task.priority):  # before Django's check, which compares numbers
+            raise InvalidTask(options.PRIORITY_ERROR)
         super().validate_task(task)
         max_attempts = getattr(task, "max_attempts", None)
         if max_attempts is not None and not options.is_max_attempts(max_attempts):
@@ -87,6 +102,12 @@ class DatabaseBackend(BaseTaskBackend):
         version = getattr(task, "version", None)
         if version is not None and not registry.is_version(version):
             raise InvalidTask(registry.VERSION_ERROR)
+        unique_for = getattr(task, "unique_for", None)
+        if unique_for is not None and options.period_seconds(unique_for) is None:
+            raise InvalidTask(options.UNIQUE_FOR_ERROR)
+        expires_in = getattr(task, "expires_in", None)
+        if expires_in is not None and options.period_seconds(expires_in) is None:
+            raise InvalidTask(options.EXPIRES_IN_ERROR)
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)

@@ -4,7 +4,10 @@ Building an index takes a lock that blocks every claim and enqueue on the table 
 ends (0.1-0.2 s at a million jobs, seconds at tens of millions). On PostgreSQL `AddIndexOnline`
 builds it with CREATE INDEX CONCURRENTLY instead, which takes no such lock; elsewhere (SQLite, one
 box, no rolling deploys) it is a plain AddIndex. A migration using it must set `atomic = False`:
-PostgreSQL refuses a concurrent build inside a transaction.
+PostgreSQL refuses a concurrent build inside a transaction. `AddUniqueIndexOnline` and
+`RemoveUniqueIndexOnline` do the same for a partial UniqueConstraint (a unique index on
+PostgreSQL): a constraint is replaced by adding the new one, then removing the old, so the rule
+holds throughout.
 
 tests/test_migrations.py holds the rules every migration follows; docs/deploy.md the deploy.
 """
@@ -34,15 +37,7 @@ class AddIndexOnline(migrations.AddIndex):
         model = to_state.apps.get_model(app_label, self.model_name)
         if not self.allow_migrate_model(schema_editor.connection.alias, model):
             return
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-                " WHERE c.relname = %s AND NOT i.indisvalid",
-                [self.index.name],
-            )
-            leftover = cursor.fetchone() is not None
-        if leftover:
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.index.name)}")
+        _drop_invalid_leftover(schema_editor, self.index.name)
         schema_editor.add_index(model, self.index, concurrently=True)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
@@ -59,8 +54,88 @@ class AddIndexOnline(migrations.AddIndex):
 
     @staticmethod
     def _require_no_transaction(schema_editor: Any) -> None:
-        if schema_editor.connection.in_atomic_block:
-            raise RuntimeError(
-                "AddIndexOnline builds CONCURRENTLY on PostgreSQL, which cannot run in a transaction: "
-                "set atomic = False on the migration"
-            )
+        _require_no_transaction(schema_editor)
+
+
+def _require_no_transaction(schema_editor: Any) -> None:
+    if schema_editor.connection.in_atomic_block:
+        raise RuntimeError(
+            "online index operations run CONCURRENTLY on PostgreSQL, which cannot run in a transaction: "
+            "set atomic = False on the migration"
+        )
+
+
+def _drop_invalid_leftover(schema_editor: Any, name: str) -> None:
+    """Drop an INVALID index called `name` left by a failed concurrent build (see AddIndexOnline)."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE c.relname = %s AND NOT i.indisvalid",
+            [name],
+        )
+        leftover = cursor.fetchone() is not None
+    if leftover:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+
+
+def _create_unique_index_concurrently(schema_editor: Any, model: Any, constraint: Any) -> None:
+    _require_no_transaction(schema_editor)
+    _drop_invalid_leftover(schema_editor, constraint.name)
+    # A partial UniqueConstraint is a unique index on PostgreSQL; Django's own statement, built
+    # CONCURRENTLY (its schema editor has no such option for constraints).
+    statement = str(constraint.create_sql(model, schema_editor))
+    if not statement.startswith("CREATE UNIQUE INDEX "):
+        raise RuntimeError(f"{constraint.name} is not built as a unique index: {statement}")
+    schema_editor.execute(statement.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX CONCURRENTLY ", 1))
+
+
+def _drop_index_concurrently(schema_editor: Any, name: str) -> None:
+    _require_no_transaction(schema_editor)
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+
+
+class AddUniqueIndexOnline(migrations.AddConstraint):
+    """AddConstraint of a UniqueConstraint with a condition, built CONCURRENTLY on PostgreSQL."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            _create_unique_index_concurrently(schema_editor, model, self.constraint)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            _drop_index_concurrently(schema_editor, self.constraint.name)
+
+    def describe(self) -> str:
+        return f"Create unique index {self.constraint.name} on {self.model_name} without blocking writes"
+
+
+class RemoveUniqueIndexOnline(migrations.RemoveConstraint):
+    """RemoveConstraint of a UniqueConstraint with a condition, dropped CONCURRENTLY on PostgreSQL."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            _drop_index_concurrently(schema_editor, self.name)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            constraint = to_state.models[app_label, self.model_name_lower].get_constraint_by_name(self.name)
+            _create_unique_index_concurrently(schema_editor, model, constraint)
+
+    def describe(self) -> str:
+        return f"Remove unique index {self.name} from {self.model_name} without blocking writes"

@@ -4,19 +4,54 @@ TaskOutcomeCounter."""
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import BooleanField, Case, F, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from jobs.conf import engine_settings
+from jobs.options import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import ACTIVE, ALLOWED, FINISHED, WAITING, Status, attempts_spent
 
-PRIORITY_MIN = -100
-PRIORITY_MAX = 100
+__all__ = ["PRIORITY_MAX", "PRIORITY_MIN"]  # re-exported: the range every edge checks against
+
+
+def key_holding() -> Q:
+    """The condition of the job_idempotency_key_held index: a job in it holds its idempotency key
+    (unfinished, or finished with unique_for and not yet released)."""
+    return Q(idempotency_key__isnull=False) & (Q(status__in=sorted(ACTIVE)) | Q(key_held=True))
+
+
+@functools.cache
+def index_condition_sql(alias: str, name: str) -> str:
+    """The condition of the job table's partial index or unique constraint `name`, as the database's
+    schema editor wrote it into the index."""
+    connection = connections[alias]
+    index = next(i for i in [*Job._meta.indexes, *Job._meta.constraints] if i.name == name)
+    # Django's own rendering (private, used for CREATE INDEX): the same text, literals included.
+    return str(index._get_condition_sql(Job, connection.SchemaEditorClass(connection)))
+
+
+def _as_indexed(queryset: JobQuerySet, name: str, condition: Q) -> JobQuerySet:
+    """`queryset` filtered on a partial index's condition, in a form the database matches to it.
+
+    SQLite uses a partial index only when the query states its condition word for word, with
+    literals rather than parameters; PostgreSQL proves that the ORM's form implies it.
+    """
+    if connections[queryset.db].vendor != "sqlite":
+        return queryset.filter(condition)
+    sql = index_condition_sql(queryset.db, name)
+    return queryset.filter(RawSQL(sql, [], output_field=BooleanField()))  # noqa: S611 - Django's own text
+
+
+def expiry_condition() -> Q:
+    """The condition of the job_expiry_idx index: waiting jobs with a deadline."""
+    return Q(status__in=sorted(WAITING)) & Q(expires_at__isnull=False)
 
 
 class JobQuerySet(models.QuerySet["Job"]):
@@ -40,6 +75,16 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def lease_expired(self, now: Any) -> JobQuerySet:
         return self.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+
+    def key_holder(self, key: str) -> JobQuerySet:
+        """The job holding idempotency key `key` (at most one: job_idempotency_key_held): unfinished,
+        or finished with unique_for and not yet released, found through that index."""
+        return _as_indexed(self.filter(idempotency_key=key), "job_idempotency_key_held", key_holding())
+
+    def past_deadline(self, now: datetime.datetime) -> JobQuerySet:
+        """Waiting jobs whose expires_at has come: they must never start (states.expire_due, which
+        names job_expiry_idx on SQLite)."""
+        return self.filter(expiry_condition(), expires_at__lte=now)
 
 
 class Job(models.Model):
@@ -71,6 +116,14 @@ class Job(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    # Unique jobs and expiry (issue 12). unique_for: seconds the key keeps answering with this job
+    # after it finished; key_held: the job holds its key even when finished, until an enqueue finds
+    # finished_at + unique_for passed and releases it (job_idempotency_key_held makes that race-free).
+    # expires_at: not started by then, the job ends cancelled ("expired") and never runs.
+    # db_default: older code inserting rows keeps working.
+    unique_for = models.FloatField(null=True, blank=True)
+    key_held = models.BooleanField(default=False, db_default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -84,11 +137,12 @@ class Job(models.Model):
                 condition=Q(priority__gte=PRIORITY_MIN, priority__lte=PRIORITY_MAX), name="job_priority_range"
             ),
             models.CheckConstraint(condition=Q(max_attempts__gte=1), name="job_max_attempts_positive"),
-            # "Same key while unfinished returns the first job", enforced by the database itself.
+            # "Same key while unfinished (or held for unique_for after) returns the first job",
+            # enforced by the database itself.
             models.UniqueConstraint(
                 fields=["idempotency_key"],
-                condition=Q(status__in=sorted(ACTIVE)) & Q(idempotency_key__isnull=False),
-                name="job_idempotency_key_active",
+                condition=key_holding(),
+                name="job_idempotency_key_held",
             ),
         ]
         indexes = [
@@ -105,10 +159,20 @@ class Job(models.Model):
             # Lists filtered by state, newest first.
             models.Index(fields=["status", "-id"], name="job_status_id_idx"),
             models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
+            # Finds waiting jobs whose deadline has come (states.expire_due); empty without expiry.
+            models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task_name} ({self.status})"
+
+    @property
+    def unique_until(self) -> datetime.datetime | None:
+        """When a finished job with unique_for stops answering for its key (None: not finished, or
+        no unique_for). The job keeps the key until an enqueue after this time releases it."""
+        if self.unique_for is None or self.finished_at is None or self.status not in FINISHED:
+            return None
+        return self.finished_at + datetime.timedelta(seconds=self.unique_for)
 
     @property
     def attempts_spent(self) -> int:

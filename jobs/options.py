@@ -1,8 +1,10 @@
-"""What a job's options may be, each rule stated once: queue names, attempts, timeouts, and a task's
-default attempts. Services, the Tasks backend, the API schemas, the admin and the CLI all check here."""
+"""What a job's options may be, each rule stated once: queue names, attempts, timeouts, a task's
+default attempts, named priorities, unique periods and deadlines. Services, the Tasks backend, the
+API schemas, the admin and the CLI all check here."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any, TypeGuard
@@ -18,6 +20,17 @@ TIMEOUT_ERROR = "timeout must be a positive number of seconds"
 MAX_SNOOZES_LIMIT = 10_000
 MAX_SNOOZES_ERROR = f"max_snoozes must be a whole number between 0 and {MAX_SNOOZES_LIMIT}"
 MAX_BULK = 10_000  # jobs per bulk enqueue or bulk action
+
+# --- named priorities, unique periods, deadlines (issue 12: unique_for, expiry, named priorities) ---
+# Names accepted wherever a priority number is (JobSpec, @task, the API, the CLI, schedules). Spaced
+# ten apart around the default 0 so numbers can still rank jobs between and beyond them.
+PRIORITY_NAMES: dict[str, int] = {"high": 10, "medium": 0, "low": -10}
+PRIORITY_MIN = -100
+PRIORITY_MAX = 100
+PRIORITY_ERROR = f"priority must be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}, or high, medium or low"
+MAX_PERIOD_SECONDS = 10 * 365 * 86400  # the longest unique_for or expires_in: ten years
+UNIQUE_FOR_ERROR = "unique_for must be a positive number of seconds (at most ten years)"
+EXPIRES_IN_ERROR = "expires_in must be a positive number of seconds (at most ten years)"
 
 
 def is_int(value: object) -> TypeGuard[int]:
@@ -51,3 +64,25 @@ def task_max_attempts(task: Task[..., Any], default: int) -> int:
     """The attempts a job of `task` gets when the job does not say: the task's own
     (`@task(max_attempts=...)`), else `default` (the JOBDECK_DEFAULT_MAX_ATTEMPTS setting)."""
     return getattr(task, "max_attempts", None) or default
+
+
+def priority_number(value: Any) -> Any:
+    """A priority name ("high", "medium", "low") as its number; anything else as given, for the
+    caller to check with is_priority()."""
+    if isinstance(value, str):
+        return PRIORITY_NAMES.get(value, value)
+    return value
+
+
+def is_priority(value: object) -> TypeGuard[int]:
+    return is_int(value) and PRIORITY_MIN <= value <= PRIORITY_MAX
+
+
+def period_seconds(value: object) -> float | None:
+    """A unique_for or expires_in given as seconds or a timedelta, in seconds; None when it is not a
+    positive period of at most MAX_PERIOD_SECONDS."""
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if not is_number(value) or not 0 < value <= MAX_PERIOD_SECONDS:
+        return None
+    return float(value)

@@ -1,6 +1,8 @@
-"""Why a waiting job is waiting, in one sentence for the job page and the API (None: nothing to say).
+"""Why a waiting job has not started yet, in one line for the job page and the API's job detail
+(None: nothing to say).
 
-Each kind of wait has its own block (issue 12: retry policy, versioned tasks; other areas add theirs).
+One function; each area of issue 12 adds its case in a block of its own (snoozed, retry N of M,
+waiting for a worker that has the task, a deadline); several that hold at once are joined.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from jobs.conf import engine_settings
 from jobs.exceptions import UnknownTask
 from jobs.models import Attempt, Job, WorkerProcess
 from jobs.registry import get_task
-from jobs.status import Status
+from jobs.status import WAITING, Status
 
 
 def _when(moment: datetime.datetime) -> str:
@@ -30,19 +32,31 @@ def _max_snoozes(task_name: str) -> int:
 
 
 def waiting_reason(job: Job) -> str | None:
-    """A sentence saying what the job waits for, or None (one query for a retrying or queued job, none else)."""
+    """Why `job` waits, or what ends its wait; None when it is not waiting or nothing needs saying.
+    One query for a retrying or queued job, none else."""
+    if job.status not in WAITING:
+        return None
+    reasons: list[str] = []
     # Retry policy: a retrying job waits for its backoff, or for the time it snoozed until.
     if job.status == Status.RETRYING:
         last = Attempt.objects.filter(job_id=job.pk).order_by("-number", "-id").values_list("outcome", flat=True)
         if last.first() == Attempt.Outcome.SNOOZED:
-            return f"snoozed until {_when(job.run_at)} (snooze {job.snoozes} of {_max_snoozes(job.task_name)})"
-        return f"retry {job.attempts_spent + 1} of {job.max_attempts} at {_when(job.run_at)}"
+            reasons.append(f"snoozed until {_when(job.run_at)} (snooze {job.snoozes} of {_max_snoozes(job.task_name)})")
+        else:
+            reasons.append(f"retry {job.attempts_spent + 1} of {job.max_attempts} at {_when(job.run_at)}")
     # Versioned tasks: a worker claims only jobs whose task and version it has.
     if job.status == Status.QUEUED:
-        reason = missing_task_reason(job)
-        if reason is not None:
-            return reason
-    return None
+        missing = missing_task_reason(job)
+        if missing is not None:
+            reasons.append(missing)
+    # Expiry: a deadline to start by. Past it, the claim skips the job and the workers' housekeeping
+    # ends it cancelled within a tick.
+    if job.expires_at is not None:
+        if job.expires_at <= timezone.now():
+            reasons.append(f"expired at {_when(job.expires_at)}: ends cancelled without running")
+        else:
+            reasons.append(f"expires at {_when(job.expires_at)} if not started")
+    return "; ".join(reasons) or None
 
 
 def missing_task_reason(job: Job) -> str | None:

@@ -4,7 +4,8 @@ A rolling deploy migrates while old workers and web processes keep running (docs
 migration may not take a lock that blocks claims for the length of a table scan, and the old code
 must keep working against the new schema for one release:
 
-- an index on an existing table is built with AddIndexOnline in a non-atomic migration;
+- an index on an existing table is built with AddIndexOnline in a non-atomic migration, a partial
+  unique index (a UniqueConstraint with a condition) with AddUniqueIndexOnline, likewise;
 - a new column is nullable or has a database default (old code inserts rows without it);
 - no column or table is removed or renamed, no column altered, no constraint or foreign key added
   to an existing table (each rewrites or scans the table under a lock, or breaks the old code).
@@ -20,7 +21,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import NOT_PROVIDED, ForeignKey
 
-from jobs.migration_operations import AddIndexOnline
+from jobs.migration_operations import AddIndexOnline, AddUniqueIndexOnline
 
 # Operations that shipped before these rules, each with why it is accepted.
 ALLOWED = {
@@ -56,7 +57,12 @@ def problems() -> list[str]:
             model = getattr(op, "model_name", "").lower()
             if migration.name == "0001_initial" or model not in existing:
                 continue  # a table this migration creates: nothing old reads or writes it yet
-            if isinstance(op, BLOCKING):
+            if isinstance(op, AddUniqueIndexOnline):
+                if migration.atomic:
+                    found.append(f"{where}: AddUniqueIndexOnline needs atomic = False on the migration")
+                elif op.constraint.condition is None:
+                    found.append(f"{where}: only a partial unique index builds online")
+            elif isinstance(op, BLOCKING):
                 found.append(f"{where}: blocks the queue or breaks the old code during a rolling deploy")
             elif isinstance(op, migrations.AddIndex):
                 if not isinstance(op, AddIndexOnline):
@@ -130,6 +136,43 @@ def test_the_index_builds_concurrently_over_an_invalid_leftover(make_job: Any) -
             cursor.execute(f"SELECT indisvalid, pg_get_indexdef(i.indexrelid) FROM {INDEX_BY_NAME}")
             valid, definition = cursor.fetchone()
         assert valid and "UNIQUE" not in definition and "run_at" in definition
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(leaves)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent index builds are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_key_index_is_replaced_concurrently_and_back() -> None:
+    """0011 -> 0012 builds job_idempotency_key_held CONCURRENTLY before dropping the old key index
+    (a key stays unique throughout); migrating back restores the old one."""
+    from django.test.utils import CaptureQueriesContext
+
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([("jobs", "0011_task_versions")])
+        executor = MigrationExecutor(connection)
+        with CaptureQueriesContext(connection) as queries:
+            executor.migrate([("jobs", "0012_unique_expiry")])
+        sql = [q["sql"] for q in queries.captured_queries]
+        create = next(i for i, q in enumerate(sql) if "CREATE UNIQUE INDEX CONCURRENTLY" in q)
+        drop = next(i for i, q in enumerate(sql) if "DROP INDEX CONCURRENTLY" in q and "key_active" in q)
+        assert create < drop
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname LIKE 'job_idempotency_key%%' AND i.indisunique AND i.indisvalid"
+            )
+            assert cursor.fetchall() == [("job_idempotency_key_held",)]
+        executor = MigrationExecutor(connection)
+        executor.migrate([("jobs", "0011_task_versions")])
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname LIKE 'job_idempotency_key%%' AND i.indisunique"
+            )
+            assert cursor.fetchall() == [("job_idempotency_key_active",)]
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(leaves)

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from dashboard import cron_words
-from jobs import listing
+from jobs import listing, options
 
 register = template.Library()
 
@@ -67,6 +67,12 @@ def seconds(value: float | datetime.timedelta | None) -> str:
     if value < 86400:
         return f"{value / 3600:.1f} h"
     return f"{value / 86400:.1f} d"
+
+
+@register.filter
+def priority_name(value: int) -> str:
+    """The name of a named priority (10: "high"), or "" for other numbers."""
+    return next((name for name, number in options.PRIORITY_NAMES.items() if number == value), "")
 
 
 @register.filter

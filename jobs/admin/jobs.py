@@ -101,7 +101,21 @@ class JobAdmin(LargeTableAdmin):
             },
         ),
         ("Data", {"fields": ("args_json", "payload_json", "result_json", "error")}),
-        ("Options", {"fields": ("max_attempts", "timeout", "idempotency_key", "retry_policy", "snoozes")}),
+        (
+            "Options",
+            {
+                "fields": (
+                    "max_attempts",
+                    "timeout",
+                    "idempotency_key",
+                    "unique_for",
+                    "unique_until",
+                    "expires_at",
+                    "retry_policy",
+                    "snoozes",
+                )
+            },
+        ),
     )
     # Every entry above is a single field name (none is a tuple shown on one line).
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"] if isinstance(name, str))

@@ -26,6 +26,10 @@ class ScheduleForm(forms.ModelForm):
     """The definition fields; the cron expression and timezone are checked field by field, the
     whole definition by the same validation the services use."""
 
+    # Text rather than the model's number field, so a named priority ("high") is accepted here as
+    # everywhere else; validate_schedule() stores it as its number and checks the range.
+    priority = forms.CharField(required=False, help_text="Empty: the task's default. A number, or high, medium, low.")
+
     class Meta:
         model = Schedule
         fields = list(FIELDS)
@@ -37,7 +41,6 @@ class ScheduleForm(forms.ModelForm):
             "args": "Positional arguments, a JSON list.",
             "payload": "Keyword arguments, a JSON object.",
             "queue": "Empty: the task's own queue.",
-            "priority": "Empty: the task's default.",
             "max_attempts": "Empty: the task's default.",
             "timeout": "Seconds per attempt. Empty: the task's default.",
         }
@@ -47,6 +50,15 @@ class ScheduleForm(forms.ModelForm):
             return cron.parse(self.cleaned_data["cron"])
         except JobdeckError as exc:
             raise forms.ValidationError(exc.message) from None
+
+    def clean_priority(self) -> int | str | None:
+        value: str = self.cleaned_data["priority"].strip()
+        if not value:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            return value  # a name, or a mistake validate_schedule() names
 
     def clean_timezone(self) -> str:
         try:

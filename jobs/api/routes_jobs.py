@@ -72,6 +72,9 @@ def to_spec(body: JobIn) -> services.JobSpec:
         run_at=body.run_at,
         delay=body.delay,
         idempotency_key=body.idempotency_key,
+        unique_for=body.unique_for,
+        expires_at=body.expires_at,
+        expires_in=body.expires_in,
         timeout=body.timeout,
     )
 

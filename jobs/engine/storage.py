@@ -245,9 +245,10 @@ class JobStorage(BaseStorage):
     # --- housekeeping on huey's scheduler tick --------------------------------------------------
 
     def read_schedule(self, ts: Any) -> list[bytes]:
-        """Once a second: promote due scheduled/retrying jobs; at their intervals, the worker's
-        heartbeat, the rescue of expired leases, the firing of due cron schedules and the pruning
-        of old finished jobs and of worker rows gone for longer than their retention."""
+        """Once a second: promote due scheduled/retrying jobs and end waiting jobs past their
+        deadline (expires_at); at their intervals, the worker's heartbeat, the rescue of expired
+        leases, the firing of due cron schedules and the pruning of old finished jobs and of worker
+        rows gone for longer than their retention."""
         self._check_process()
         tick = time.monotonic()
         try:
@@ -261,6 +262,7 @@ class JobStorage(BaseStorage):
                     self._writes_stalled()
                     rescue = False
             states.promote_due()
+            states.expire_due()  # one indexed read when nothing is past its deadline
             if rescue:
                 self._next_rescue = now + self.engine.rescue_interval_seconds
                 states.rescue_expired()

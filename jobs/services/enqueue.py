@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from jobs import options, registry, retry, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Job
+from jobs.models import Job
+from jobs.status import FINISHED
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class JobSpec:
     args: Sequence[Any] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     queue: str | None = None
-    priority: int | None = None
+    priority: int | str | None = None  # a number, or "high", "medium", "low" (options.PRIORITY_NAMES)
     max_attempts: int | None = None
     # Retry policy (issue 12): the job's own, over the task's and the queue's (jobs.retry).
     backoff: Any = None  # a jobs.retry.Backoff or {"kind", "base", "cap", "jitter"}
@@ -36,6 +38,13 @@ class JobSpec:
     run_at: datetime.datetime | None = None
     delay: float | None = None
     idempotency_key: str | None = None
+    # Unique jobs and expiry (issue 12). unique_for: seconds (or a timedelta) the key keeps answering
+    # with the job after it finished; without a key, one is made from the task and its arguments.
+    # expires_at / expires_in: the job must start by then (expires_in counts from run_at), else it
+    # ends cancelled as expired.
+    unique_for: float | datetime.timedelta | None = None
+    expires_at: datetime.datetime | None = None
+    expires_in: float | datetime.timedelta | None = None
     timeout: float | None = None
 
 
@@ -70,9 +79,9 @@ def build_job(
     queue = task.queue_name if spec.queue is None else spec.queue
     if not options.is_queue_name(queue):
         raise InvalidJob(options.QUEUE_NAME_ERROR)
-    priority = task.priority if spec.priority is None else spec.priority
-    if not options.is_int(priority) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-        raise InvalidJob(f"priority must be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}")
+    priority = options.priority_number(task.priority if spec.priority is None else spec.priority)
+    if not options.is_priority(priority):
+        raise InvalidJob(options.PRIORITY_ERROR)
     max_attempts = spec.max_attempts
     if max_attempts is None:
         max_attempts = options.task_max_attempts(task, default_max_attempts)
@@ -106,6 +115,14 @@ def build_job(
     key = spec.idempotency_key
     if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 255):
         raise InvalidJob("idempotency_key must be a string of 1-255 characters")
+    unique_for = spec.unique_for if spec.unique_for is not None else getattr(task, "unique_for", None)
+    if unique_for is not None:
+        unique_for = options.period_seconds(unique_for)
+        if unique_for is None:
+            raise InvalidJob(options.UNIQUE_FOR_ERROR)
+        if key is None:
+            key = unique_key(registered.name, args, kwargs)
+    expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
 
     return states.NewJob(
         queue=queue,
@@ -117,6 +134,8 @@ def build_job(
         max_attempts=max_attempts,
         run_at=run_at,
         idempotency_key=key,
+        unique_for=unique_for,
+        expires_at=expires_at,
         timeout=timeout,
         retry_policy=retry_policy,
     )
@@ -137,8 +156,57 @@ def _job_version(given: object, named: str | None, own: str) -> str:
     return version
 
 
-def _active_with_key(key: str) -> Job | None:
-    return Job.objects.active().filter(idempotency_key=key).first()
+def unique_key(task_name: str, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """The idempotency key of a unique job enqueued without one: its task and arguments, so the
+    same call is one job for unique_for (Oban's and Sidekiq's "unique by args")."""
+    text = json.dumps([args, kwargs], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{task_name[:190]}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def _deadline(
+    spec: JobSpec, task_expires_in: Any, run_at: datetime.datetime, now: datetime.datetime
+) -> datetime.datetime | None:
+    """The job's expires_at: given, or run_at + expires_in (the job's, else the task's). Raises
+    InvalidJob for both at once, a bad value, or a deadline not after run_at and now (it could
+    never start)."""
+    if spec.expires_at is not None and spec.expires_in is not None:
+        raise InvalidJob("give expires_at or expires_in, not both")
+    expires_at = spec.expires_at
+    if expires_at is not None:
+        if not isinstance(expires_at, datetime.datetime):
+            raise InvalidJob("expires_at must be a datetime")
+        if timezone.is_naive(expires_at):
+            raise InvalidJob("expires_at must be timezone-aware")
+    else:
+        expires_in = spec.expires_in if spec.expires_in is not None else task_expires_in
+        if expires_in is None:
+            return None
+        seconds = options.period_seconds(expires_in)
+        if seconds is None:
+            raise InvalidJob(options.EXPIRES_IN_ERROR)
+        expires_at = run_at + datetime.timedelta(seconds=seconds)
+    if expires_at <= max(run_at, now):
+        raise InvalidJob("expires_at must be after run_at and after now: the job could never start")
+    return expires_at
+
+
+def _key_holder(key: str) -> Job | None:
+    # No ORDER BY: at most one row holds a key, and an ordering could lead the planner away from
+    # the key's index.
+    return next(iter(Job.objects.key_holder(key)[:1]), None)
+
+
+def _still_held(holder: Job, now: datetime.datetime) -> bool:
+    """Whether `holder` still answers for its key. A finished job past its unique_for is released
+    (key_held cleared, only if it finished no later than read: a manual retry keeps its new window),
+    so the next insert can take the key; racing releases and inserts are settled by the index."""
+    until = holder.unique_until
+    if until is None or until > now:
+        return True
+    Job.objects.filter(pk=holder.pk, key_held=True, status__in=sorted(FINISHED), finished_at=holder.finished_at).update(
+        key_held=False
+    )
+    return False
 
 
 def _announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
@@ -151,17 +219,18 @@ def _announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
 def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     """Validate and store one job. Joins the caller's transaction when there is one.
 
-    With an idempotency key, returns the existing unfinished job holding that key instead of
-    creating a second one (the database's partial unique index settles concurrent enqueues).
+    With an idempotency key, returns the job holding that key instead of creating a second one:
+    an unfinished one, or one that finished less than its unique_for ago (the database's partial
+    unique index, job_idempotency_key_held, settles concurrent enqueues on every host).
     Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong.
     """
     job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     if job.idempotency_key is None:
         return _announced(states.create_jobs([job], actor=actor))[0].as_job()
-    for _ in range(3):
-        existing = _active_with_key(job.idempotency_key)
-        if existing is not None:
-            return existing
+    for _ in range(5):
+        holder = _key_holder(job.idempotency_key)
+        if holder is not None and _still_held(holder, timezone.now()):
+            return holder
         try:
             with transaction.atomic():
                 return _announced(states.create_jobs([job], actor=actor))[0].as_job()

@@ -47,6 +47,7 @@ def cancel_job(*, job_id: int, actor: str = "") -> Job:
 @write_service
 def retry_job(*, job_id: int, actor: str = "") -> Job:
     """Queue a finished job (done, failed or cancelled) again for one more attempt; history is kept.
+    Its deadline (expires_at) is cleared: retrying is a person's decision to run it now, expired or not.
 
     Raises JobNotFound, or InvalidTransition when the job is not finished.
     """
@@ -60,12 +61,13 @@ def retry_job(*, job_id: int, actor: str = "") -> Job:
         "result": None,
         "cancel_requested_at": None,
         "max_attempts": max(job.max_attempts, job.attempts_spent + 1),
+        "expires_at": None,
     }
     try:
         moved = states.transition(job, Status.QUEUED, reason="manual retry", actor=actor, **fields)
     except IntegrityError:
         raise Conflict(
-            f"Job {job.pk} cannot be retried: an unfinished job holds its idempotency key '{job.idempotency_key}'"
+            f"Job {job.pk} cannot be retried: another job holds its idempotency key '{job.idempotency_key}'"
         ) from None
     if not moved:
         raise InvalidTransition(job.pk, _get(job_id).status, Status.QUEUED)

@@ -61,7 +61,7 @@ def validate_schedule(
     args: Sequence[Any] = (),
     payload: dict[str, Any] | None = None,
     queue: str | None = None,
-    priority: int | None = None,
+    priority: int | str | None = None,
     max_attempts: int | None = None,
     timeout: float | None = None,
     timezone: str = "UTC",
@@ -103,7 +103,7 @@ def validate_schedule(
         args=job.args,
         payload=job.payload,
         queue=queue or "",
-        priority=priority,
+        priority=None if priority is None else job.priority,  # a name ("high") is stored as its number
         max_attempts=max_attempts,
         timeout=None if timeout is None else float(timeout),
         timezone=tz,

@@ -10,7 +10,7 @@ The package's files:
   history.py    the one writer of JobEvent and Attempt rows (columns and truncation, once)
   create.py     enqueue's multi-row insert
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
-  orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, release
+  orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
   sql.py        the hot statements' text, per dialect
 
@@ -20,6 +20,7 @@ Callers import the verbs from here: `from jobs import states; states.claim_next(
 from jobs.states.create import create_jobs
 from jobs.states.hot import claim_next, finish_and_claim, record
 from jobs.states.orm import (
+    expire_due,
     promote_due,
     record_note,
     release_worker_jobs,
@@ -41,6 +42,7 @@ __all__ = [
     "cancel_requested",
     "claim_next",
     "create_jobs",
+    "expire_due",
     "finish_and_claim",
     "next_due_at",
     "promote_due",

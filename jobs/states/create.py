@@ -39,6 +39,9 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             "",
             "",
             hot.json(job.retry_policy),
+            job.unique_for,
+            job.key_held,
+            hot.dt(job.expires_at),
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -62,6 +65,9 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.timeout,
                 j.retry_policy,  # r->10
                 j.task_version,  # r->>11: the columns before it keep their places
+                j.unique_for,
+                j.key_held,
+                None if j.expires_at is None else j.expires_at.isoformat(),
             ]
             for j in batch
         ]

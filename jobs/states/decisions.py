@@ -85,3 +85,10 @@ def rescue_move(
     if to != Status.QUEUED:
         fields["finished_at"] = now
     return to, reason, fields
+
+
+def expired_reason(expires_at: datetime.datetime | None) -> str:
+    """Why a job past its deadline ended cancelled: its event reason and last_error."""
+    if expires_at is None:
+        return "expired"
+    return f"expired: not started by {expires_at.astimezone(datetime.UTC).isoformat(timespec='seconds')}"

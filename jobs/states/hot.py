@@ -104,7 +104,7 @@ def send_claim(
     if pg:
         hot.execute(sql.CLAIM_SETUP_PG, [list(queues)])
     lease = lease_seconds if pg else hot.dt(now + datetime.timedelta(seconds=lease_seconds))
-    params = [worker, hot.dt(now), lease, *([previous] if pg else []), *queues]
+    params = [worker, hot.dt(now), lease, *([previous] if pg else []), *queues, hot.dt(now)]
     if tasks is not None:
         params.append(claim_keys(tasks, pg=pg))
     event = event_row(

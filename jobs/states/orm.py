@@ -12,14 +12,14 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs.database import is_postgres, notify_new_jobs
 from jobs.models import Attempt, Job
-from jobs.states import decisions, history
+from jobs.states import decisions, history, sql
 from jobs.states.records import Failure
 from jobs.status import Status
 
@@ -225,6 +225,54 @@ def promote_due(*, limit: int = 1000) -> int:
         history.write_events(events)
         if events:
             notify_new_jobs()
+    return len(events)
+
+
+def _past_deadline(now: datetime.datetime, limit: int) -> list[Job]:
+    """Waiting jobs whose expires_at has come (id, status, queue, attempt and expires_at loaded),
+    oldest deadline first; on PostgreSQL locked, skipping rows another process holds."""
+    if is_postgres():
+        qs = Job.objects.past_deadline(now).order_by("expires_at").select_for_update(skip_locked=True)
+        return list(qs.only("pk", "status", "queue", "attempt", "expires_at")[:limit])
+    adapted = connection.ops.adapt_datetimefield_value(now)
+    return list(Job.objects.raw(sql.past_deadline_sqlite(connection.alias), [adapted, limit]))
+
+
+def expire_due(*, limit: int = 1000) -> int:
+    """End waiting jobs whose expires_at has come: cancelled, with the reason "expired: not started
+    by <time>" (decisions.expired_reason) in their event and last_error. Returns how many ended.
+
+    The claim never takes such a job (its WHERE checks expires_at), so this only makes the ending
+    visible; it runs on the workers' housekeeping tick. A retrying job whose deadline passes ends
+    the same way: the deadline is for the start of any attempt.
+    """
+    now = timezone.now()
+    # A cheap read first (job_expiry_idx, empty without expiry), so idle ticks never take the write lock.
+    if not (Job.objects.past_deadline(now).exists() if is_postgres() else _past_deadline(now, 1)):
+        return 0
+    events = []
+    with transaction.atomic():
+        for job in _past_deadline(now, limit):
+            reason = decisions.expired_reason(job.expires_at)
+            # Rows are locked (PostgreSQL) or the database is (SQLite): the status read still holds.
+            Job.objects.filter(pk=job.pk, status=job.status).update(
+                status=Status.CANCELLED, finished_at=now, last_error=reason
+            )
+            events.append(
+                history.event_row(
+                    job_id=job.pk,
+                    queue=job.queue,
+                    old=job.status,
+                    new=Status.CANCELLED,
+                    attempt=job.attempt,
+                    reason=reason,
+                    actor="expiry",
+                    at=now,
+                )
+            )
+        history.write_events(events)
+    if events:
+        logger.info("%d jobs expired before they started", len(events), extra={"action": "expired"})
     return len(events)
 
 

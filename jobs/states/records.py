@@ -83,11 +83,18 @@ class NewJob:
     max_attempts: int
     run_at: datetime.datetime
     idempotency_key: str | None = None
+    unique_for: float | None = None  # seconds the key stays held after the job finished (key_held)
+    expires_at: datetime.datetime | None = None  # not started by then: cancelled, never run
     timeout: float | None = None
     retry_policy: dict[str, Any] | None = None
     pk: int | None = None
     status: str = ""
     created_at: datetime.datetime | None = None
+
+    @property
+    def key_held(self) -> bool:
+        """A job with unique_for holds its key after it finished, until released (Job.key_held)."""
+        return self.unique_for is not None and self.idempotency_key is not None
 
     @classmethod
     def from_job(cls, job: Job) -> NewJob:
@@ -101,6 +108,8 @@ class NewJob:
             max_attempts=job.max_attempts,
             run_at=job.run_at,
             idempotency_key=job.idempotency_key,
+            unique_for=job.unique_for,
+            expires_at=job.expires_at,
             timeout=job.timeout,
             retry_policy=job.retry_policy,
             pk=job.pk,
@@ -125,6 +134,9 @@ class NewJob:
             created_at=self.created_at,
             status=self.status,
             idempotency_key=self.idempotency_key,
+            unique_for=self.unique_for,
+            key_held=self.key_held,
+            expires_at=self.expires_at,
             timeout=self.timeout,
             retry_policy=self.retry_policy,
         )

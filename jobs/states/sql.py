@@ -9,7 +9,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from jobs.models import Attempt, Job, Queue
+from jobs.models import Attempt, Job, Queue, index_condition_sql
 from jobs.states.history import EVENT_TARGET
 
 JOB = Job._meta.db_table
@@ -23,7 +23,8 @@ UPDATE {job} SET status = 'running', attempt = attempt + 1, worker = %s, started
     progress = NULL, progress_message = ''
 WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
-    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues}) {tasks}
+    WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
+      AND (j.expires_at IS NULL OR j.expires_at > %s) {tasks}
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -62,8 +63,9 @@ _TASKS_SQLITE = "AND (j.task_name || '@' || j.task_version) IN (SELECT value FRO
 @functools.cache
 def claim_sql(*, pg: bool, queue_count: int, by_task: bool = False) -> str:
     """The claim UPDATE for `queue_count` queues. Parameters: worker, started_at, the lease (seconds
-    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, then the queues, then
-    with `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite)."""
+    on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, the queues, the claim's
+    time again (a job past its expires_at is never claimed: states.expire_due ends it), then with
+    `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite)."""
     return _CLAIM.format(
         tasks=(_TASKS_PG if pg else _TASKS_SQLITE) if by_task else "",
         job=JOB,
@@ -119,6 +121,21 @@ def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool, snoozed
     return f"UPDATE {JOB} SET {', '.join(assignments)}{RESCUED_CLAIM if late else CURRENT_CLAIM}"
 
 
+# --- expiry -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def past_deadline_sqlite(alias: str) -> str:
+    """SQLite: waiting jobs past their expires_at, oldest deadline first, through job_expiry_idx.
+    Without statistics SQLite's planner prefers the (status, id) index and reads every waiting
+    job on each tick; INDEXED BY needs the index's condition word for word. Parameters: now, limit."""
+    condition = index_condition_sql(alias, "job_expiry_idx")
+    return (
+        f"SELECT id, status, queue, attempt, expires_at FROM {JOB} INDEXED BY job_expiry_idx"
+        f" WHERE {condition} AND expires_at <= %s ORDER BY expires_at LIMIT %s"
+    )
+
+
 # --- a row and the history rows that hang off it ----------------------------------------------------
 
 
@@ -149,9 +166,9 @@ def insert_sql(target: str, count: int) -> str:
 
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
-    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy"
+    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at"
 )
-JOB_COLUMN_COUNT = 17
+JOB_COLUMN_COUNT = 20
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -176,7 +193,8 @@ def insert_events_sqlite(count: int) -> str:
 INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
-    "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb) "
+    "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
+    "(r->>14)::timestamptz "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

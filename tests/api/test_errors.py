@@ -38,6 +38,7 @@ def test_malformed_body_gets_400_naming_the_problem(api: ApiClient, raw: str | b
 
 ADD = {"task": "tests.tasks.add", "payload": {}}
 INT = "Input should be a valid integer"
+PRIORITY = "Input should be a whole number between -100 and 100, or high, medium or low"
 
 
 @pytest.mark.parametrize(
@@ -46,10 +47,11 @@ INT = "Input should be a valid integer"
         ({}, "Missing 'payload' field"),
         ({"task": "tests.tasks.add"}, "Missing 'payload' field"),
         ({**ADD, "payload": [1]}, "Invalid 'payload': Input should be a valid dictionary"),
-        ({**ADD, "priority": "5"}, f"Invalid 'priority': {INT}"),
-        ({**ADD, "priority": 5.5}, f"Invalid 'priority': {INT}"),
-        ({**ADD, "priority": True}, f"Invalid 'priority': {INT}"),
-        ({**ADD, "priority": 101}, "Invalid 'priority': Input should be less than or equal to 100"),
+        ({**ADD, "priority": "5"}, f"Invalid 'priority': {PRIORITY}"),
+        ({**ADD, "priority": "urgent"}, f"Invalid 'priority': {PRIORITY}"),
+        ({**ADD, "priority": 5.5}, f"Invalid 'priority': {PRIORITY}"),
+        ({**ADD, "priority": True}, f"Invalid 'priority': {PRIORITY}"),
+        ({**ADD, "priority": 101}, f"Invalid 'priority': {PRIORITY}"),
         ({**ADD, "max_attempts": 0}, "Invalid 'max_attempts': Input should be greater than or equal to 1"),
         ({**ADD, "delay": "soon"}, "Invalid 'delay': Input should be a valid number"),
         ({**ADD, "queue": "no spaces"}, "Invalid 'queue': String should match pattern '^[A-Za-z0-9_.:-]{1,100}$'"),

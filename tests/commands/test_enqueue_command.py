@@ -127,7 +127,17 @@ def test_same_idempotency_key_returns_the_first_job() -> None:
         (["--timeout", "0"], "Error: argument --timeout: must be more than 0 seconds"),
         (["--timeout", "inf"], "Error: argument --timeout: must be more than 0 seconds"),
         (["--priority", "500"], "Error: argument --priority: must be between -100 and 100"),
-        (["--priority", "high"], "Error: argument --priority: 'high' is not a whole number"),
+        (["--priority", "urgent"], "Error: argument --priority: 'urgent' is not a whole number, high, medium or low"),
+        (["--unique-for", "0"], "Error: argument --unique-for: must be more than 0 seconds"),
+        (["--expires-in", "-5"], "Error: argument --expires-in: must be more than 0 seconds"),
+        (
+            ["--expires-in", "5", "--expires-at", "2030-01-01T09:00:00+00:00"],
+            "Error: argument --expires-at: not allowed with argument --expires-in",
+        ),
+        (
+            ["--expires-at", "2030-01-01T09:00:00"],
+            "Error: argument --expires-at: needs a timezone, e.g. 2026-01-01T09:00:00+00:00",
+        ),
         (["--max-attempts", "0"], "Error: argument --max-attempts: must be between 1 and 1000"),
     ],
 )
@@ -148,6 +158,10 @@ def test_bad_options_are_refused_before_anything_is_stored(args: list[str], mess
             "queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'",
         ),
         (["tests.tasks.add", "--idempotency-key", "x" * 256], "idempotency_key must be a string of 1-255 characters"),
+        (
+            ["tests.tasks.add", "--expires-at", "2020-01-01T09:00:00+00:00"],
+            "expires_at must be after run_at and after now: the job could never start",
+        ),
     ],
 )
 def test_service_errors_become_command_errors(args: list[str], message: str) -> None:
@@ -167,3 +181,27 @@ def test_unknown_task_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     )
 
     assert (result.returncode, result.stdout, result.stderr) == (1, "", "CommandError: Unknown task 'nope'\n")
+
+
+@pytest.mark.django_db
+def test_named_priority_unique_for_and_expiry_reach_the_job() -> None:
+    before = timezone.now()
+    output = run("add", "--args", "[1, 2]", "--priority", "high", "--unique-for", "60", "--expires-in", "30")
+
+    job = Job.objects.get()
+    assert output == f"Job {job.pk} queued (tests.tasks.add on default)\n"
+    assert (job.priority, job.unique_for, job.key_held) == (10, 60.0, True)
+    assert job.idempotency_key is not None and job.idempotency_key.startswith("tests.tasks.add:")
+    assert job.expires_at is not None
+    assert before + datetime.timedelta(seconds=30) <= job.expires_at <= timezone.now() + datetime.timedelta(seconds=30)
+    # The same call again is the same job: the key was made from the task and its arguments.
+    assert run("add", "--args", "[1, 2]", "--unique-for", "60") == f"Job {job.pk} queued (tests.tasks.add on default)\n"
+
+
+@pytest.mark.django_db
+def test_expires_at_and_low_priority_reach_the_job() -> None:
+    run("add", "--args", "[1, 2]", "--priority", "low", "--expires-at", "2030-01-01T09:00:00+02:00")
+
+    job = Job.objects.get()
+    assert job.priority == -10
+    assert job.expires_at == datetime.datetime(2030, 1, 1, 7, 0, tzinfo=datetime.UTC)

@@ -98,6 +98,8 @@ def test_priority_and_worker_narrow_the_list(make_job: MakeJob) -> None:
     assert ids("--priority", "50") == [urgent.pk]
     assert ids("--worker", "test-worker") == [ran.pk]
     assert run("--priority", "-100") == ["No jobs."]
+    high = make_job(priority="high")
+    assert ids("--priority", "high") == [high.pk]  # a named priority is its number (10)
 
 
 def test_limit_and_before_id_page_through_older_jobs(make_job: MakeJob) -> None:

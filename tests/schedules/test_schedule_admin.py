@@ -85,7 +85,8 @@ def test_add_form_creates_the_schedule_through_the_service(clock: Clock, admin_c
         ({"cron": "0 0 30 2 *"}, "it never fires: none of its months has that day"),
         ({"timezone": "Moon/Base"}, "Unknown timezone &#x27;Moon/Base&#x27;"),
         ({"task_name": "not_a_task"}, "Unknown task &#x27;not_a_task&#x27;"),
-        ({"priority": "500"}, "priority must be a whole number between -100 and 100"),
+        ({"priority": "500"}, "priority must be a whole number between -100 and 100, or high, medium or low"),
+        ({"priority": "urgent"}, "priority must be a whole number between -100 and 100, or high, medium or low"),
         ({"args": '{"a": 1}'}, "args must be a list"),
     ],
 )
@@ -97,6 +98,13 @@ def test_add_form_shows_validation_errors_and_stores_nothing(
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Schedule.objects.count() == 0
+
+
+def test_add_form_takes_a_named_priority(admin_client: Client) -> None:
+    response = admin_client.post(reverse("admin:jobs_schedule_add"), form_data(priority="high"))
+
+    assert response.status_code == 302, response.content.decode()
+    assert Schedule.objects.get().priority == 10
 
 
 def test_change_form_updates_through_the_service_and_recomputes_the_fire_time(

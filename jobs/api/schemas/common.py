@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from jobs import listing
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Schedule
-from jobs.options import MAX_ATTEMPTS_LIMIT, QUEUE_PATTERN
+from jobs.options import MAX_ATTEMPTS_LIMIT, MAX_PERIOD_SECONDS, PRIORITY_NAMES, QUEUE_PATTERN, is_priority
 from jobs.status import Status
 
 TASK_PATTERN = r"^[A-Za-z0-9_.]{1,255}$"  # a task's module path or short name
@@ -91,6 +91,17 @@ class OmittedField(StrEnum):
 assert {f.value for f in OmittedField} == set(listing.UNBOUNDED_FIELDS)
 
 
+class PriorityName(StrEnum):
+    """A named priority, accepted wherever a priority number is: high = 10, medium = 0, low = -10."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+assert {p.value for p in PriorityName} == set(PRIORITY_NAMES)
+
+
 class WorkerType(StrEnum):
     THREAD = "thread"
     PROCESS = "process"
@@ -144,6 +155,26 @@ TaskRef = Annotated[
 ]
 Seconds = Annotated[StrictFloat, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Priority = Annotated[StrictInt, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
+
+
+def _priority_value(value: Any) -> Any:
+    # A name becomes its number; anything but a name or a whole number in range is refused in one
+    # message naming the choices (a union would answer with one error per branch).
+    if isinstance(value, str) and value in PRIORITY_NAMES:
+        return PRIORITY_NAMES[value]
+    if not is_priority(value):
+        raise PydanticCustomError("priority", PRIORITY_INPUT_ERROR)
+    return value
+
+
+PRIORITY_INPUT_ERROR = (
+    f"Input should be a whole number between {PRIORITY_MIN} and {PRIORITY_MAX}, or high, medium or low"
+)
+# An input priority: a number, or a name (high = 10, medium = 0, low = -10) read as its number.
+PriorityIn = Annotated[Priority | PriorityName, BeforeValidator(_priority_value)]
+PeriodSeconds = Annotated[
+    StrictFloat, Field(gt=0, le=MAX_PERIOD_SECONDS, allow_inf_nan=False)
+]  # unique_for, expires_in
 MaxAttempts = Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS_LIMIT)]
 TimeoutSeconds = Annotated[
     StrictFloat, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)

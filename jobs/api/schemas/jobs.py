@@ -19,7 +19,8 @@ from jobs.api.schemas.common import (
     JobStatus,
     MaxAttempts,
     OmittedField,
-    Priority,
+    PeriodSeconds,
+    PriorityIn,
     QueueName,
     Seconds,
     TaskName,
@@ -44,7 +45,7 @@ class JobIn(BaseModel):
     payload: dict[str, Any] = Field(description="keyword arguments of the task")
     args: list[Any] = Field(default_factory=list, description="positional arguments of the task")
     queue: QueueName | None = None
-    priority: Priority | None = None
+    priority: PriorityIn | None = None
     max_attempts: MaxAttempts | None = None
     backoff: BackoffIn | None = Field(None, description="this job's backoff, over its task's and its queue's")
     retry_on: list[ExceptionName] | None = Field(
@@ -56,6 +57,15 @@ class JobIn(BaseModel):
     delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
     run_at: Timestamp | None = None
     idempotency_key: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    unique_for: PeriodSeconds | None = Field(
+        None,
+        description="seconds the key keeps answering with this job after it finished (without "
+        "idempotency_key, a key made from the task and its arguments)",
+    )
+    expires_at: Timestamp | None = Field(
+        None, description="not started by then, the job ends cancelled as expired; give expires_at or expires_in"
+    )
+    expires_in: PeriodSeconds | None = Field(None, description="expires_at as seconds after run_at (or now)")
     timeout: TimeoutSeconds | None = None
 
 
@@ -188,6 +198,11 @@ class JobFields[ArgsT, PayloadT](Schema):
     finished_at: datetime.datetime | None
     cancel_requested_at: datetime.datetime | None
     idempotency_key: str | None
+    unique_for: float | None = Field(description="seconds the key keeps answering with this job after it finished")
+    unique_until: datetime.datetime | None = Field(
+        description="when a finished job with unique_for stops answering for its key"
+    )
+    expires_at: datetime.datetime | None = Field(description="not started by then, the job ends cancelled (expired)")
     timeout: float | None
     worker: str
     progress: float | None
@@ -201,6 +216,10 @@ class JobFields[ArgsT, PayloadT](Schema):
     def resolve_inserted_at(job: Job) -> datetime.datetime:
         return job.created_at
 
+    @staticmethod
+    def resolve_unique_until(job: Job) -> datetime.datetime | None:
+        return job.unique_until
+
 
 class JobOut(JobFields[list[Any], dict[str, Any]]):
     # No docstring: it would become this schema's description in the OpenAPI document.
@@ -209,7 +228,7 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
     waiting_reason: str | None = Field(
         description=(
             "why a waiting job waits, e.g. 'retry 2 of 5 at ...', 'snoozed until ...' or "
-            "'Waiting for a worker that has task X@2'; null when nothing holds it"
+            "'Waiting for a worker that has task X@2', 'expires at ... if not started'; null when nothing holds it"
         )
     )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from jobs.api.schemas.common import MaxAttempts, Priority, QueueName, ScheduleSource, TaskName, TimeoutSeconds
+from jobs.api.schemas.common import MaxAttempts, PriorityIn, QueueName, ScheduleSource, TaskName, TimeoutSeconds
 from jobs.models import Schedule
 
 
@@ -23,7 +23,7 @@ class ScheduleIn(BaseModel):
     args: list[Any] = Field(default_factory=list)
     payload: dict[str, Any] = Field(default_factory=dict)
     queue: QueueName | None = None
-    priority: Priority | None = None
+    priority: PriorityIn | None = None
     max_attempts: MaxAttempts | None = None
     timeout: TimeoutSeconds | None = None
     timezone: Annotated[StrictStr, Field(min_length=1, max_length=64)] = "UTC"
@@ -41,7 +41,7 @@ class SchedulePatchIn(BaseModel):
     args: list[Any] | None = None
     payload: dict[str, Any] | None = None
     queue: QueueName | None = None
-    priority: Priority | None = None
+    priority: PriorityIn | None = None
     max_attempts: MaxAttempts | None = None
     timeout: TimeoutSeconds | None = None
     timezone: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None

@@ -13,7 +13,7 @@ from django.utils import dateparse, timezone
 from jobs import options, registry, retry, services
 from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
-from jobs.management.validators import whole_number
+from jobs.management.validators import priority, whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
 from jobs.status import Status
 
@@ -101,8 +101,9 @@ class Command(JobdeckCommand):
         parser.add_argument("--queue", help="queue name (default: the task's)")
         parser.add_argument(
             "--priority",
-            type=whole_number(PRIORITY_MIN, PRIORITY_MAX),
-            help=f"{PRIORITY_MIN}..{PRIORITY_MAX}, higher runs first (default: the task's)",
+            type=priority,
+            help=f"{PRIORITY_MIN}..{PRIORITY_MAX} or high (10), medium (0), low (-10); higher runs first "
+            "(default: the task's)",
         )
         when = parser.add_mutually_exclusive_group()
         when.add_argument(
@@ -134,6 +135,19 @@ class Command(JobdeckCommand):
         )
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
         parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")
+        parser.add_argument(
+            "--unique-for",
+            type=seconds(allow_zero=False),
+            help="seconds the key keeps answering with the job after it finished (without --idempotency-key, "
+            "a key made from the task and its arguments)",
+        )
+        deadline = parser.add_mutually_exclusive_group()
+        deadline.add_argument(
+            "--expires-at", type=aware_datetime, help="not started by this ISO 8601 time, the job ends expired"
+        )
+        deadline.add_argument(
+            "--expires-in", type=seconds(allow_zero=False), help="not started this many seconds after its run time"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         spec = services.JobSpec(
@@ -149,6 +163,9 @@ class Command(JobdeckCommand):
             run_at=options["run_at"],
             delay=options["delay"],
             idempotency_key=options["idempotency_key"],
+            unique_for=options["unique_for"],
+            expires_at=options["expires_at"],
+            expires_in=options["expires_in"],
             timeout=options["timeout"],
         )
         try:
@@ -159,6 +176,6 @@ class Command(JobdeckCommand):
             state = f"scheduled for {job.run_at.astimezone(datetime.UTC).isoformat()}"
         elif job.status == Status.QUEUED:
             state = "queued"
-        else:  # an unfinished job already holding the idempotency key
+        else:  # a job already holding the idempotency key (unfinished, or within its unique_for)
             state = f"is {job.status}"
         self.stdout.write(f"Job {job.pk} {state} ({registry.task_ref(job.task_name, job.task_version)} on {job.queue})")

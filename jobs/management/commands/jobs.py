@@ -11,8 +11,7 @@ from jobs import listing
 from jobs.exceptions import InvalidSearch
 from jobs.management.base import JobdeckCommand
 from jobs.management.tables import humanise_age, render_table
-from jobs.management.validators import whole_number
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN
+from jobs.management.validators import priority, whole_number
 from jobs.status import Status
 
 COLUMNS = ("ID", "TASK", "QUEUE", "STATUS", "ATTEMPTS", "AGE")
@@ -43,7 +42,7 @@ class Command(JobdeckCommand):
             "of the newest JOBDECK_SEARCH_WINDOW jobs",
         )
         parser.add_argument(
-            "--priority", type=whole_number(PRIORITY_MIN, PRIORITY_MAX), help="only jobs of this priority"
+            "--priority", type=priority, help="only jobs of this priority (a number, or high, medium, low)"
         )
         parser.add_argument("--worker", help="only jobs whose latest attempt this worker ran (or runs)")
         parser.add_argument("--limit", type=whole_number(1, 1000), default=20, help="rows to show (default: 20)")

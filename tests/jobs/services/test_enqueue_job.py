@@ -18,7 +18,10 @@ from jobs.services import JobSpec
 from jobs.status import Status
 
 QUEUE_ERROR = "queue must be 1-100 characters of letters, digits, '_', '.', ':' or '-'"
-PRIORITY_ERROR = "priority must be a whole number between -100 and 100"
+PRIORITY_ERROR = "priority must be a whole number between -100 and 100, or high, medium or low"
+UNIQUE_FOR_ERROR = "unique_for must be a positive number of seconds (at most ten years)"
+EXPIRES_IN_ERROR = "expires_in must be a positive number of seconds (at most ten years)"
+NEVER_STARTS = "expires_at must be after run_at and after now: the job could never start"
 ATTEMPTS_ERROR = "max_attempts must be a whole number between 1 and 1000"
 DELAY_ERROR = "delay must be a non-negative number of seconds"
 KEY_ERROR = "idempotency_key must be a string of 1-255 characters"
@@ -71,6 +74,18 @@ BAD_SPECS: dict[str, tuple[dict[str, Any], str]] = {
     "priority-float": ({"priority": 1.5}, PRIORITY_ERROR),
     "priority-string": ({"priority": "5"}, PRIORITY_ERROR),
     "priority-bool": ({"priority": True}, PRIORITY_ERROR),
+    "priority-unknown-name": ({"priority": "urgent"}, PRIORITY_ERROR),
+    "priority-name-case": ({"priority": "HIGH"}, PRIORITY_ERROR),
+    "unique-for-zero": ({"unique_for": 0}, UNIQUE_FOR_ERROR),
+    "unique-for-negative-timedelta": ({"unique_for": datetime.timedelta(seconds=-1)}, UNIQUE_FOR_ERROR),
+    "unique-for-string": ({"unique_for": "60"}, UNIQUE_FOR_ERROR),
+    "unique-for-too-long": ({"unique_for": 11 * 365 * 86400}, UNIQUE_FOR_ERROR),
+    "expires-both": ({"expires_at": LATER, "expires_in": 60}, "give expires_at or expires_in, not both"),
+    "expires-at-naive": ({"expires_at": NAIVE}, "expires_at must be timezone-aware"),
+    "expires-at-past": ({"expires_at": LATER.replace(year=2020)}, NEVER_STARTS),
+    "expires-at-before-run-at": ({"run_at": LATER, "expires_at": LATER}, NEVER_STARTS),
+    "expires-in-zero": ({"expires_in": 0}, EXPIRES_IN_ERROR),
+    "expires-in-nan": ({"expires_in": float("nan")}, EXPIRES_IN_ERROR),
     "max-attempts-zero": ({"max_attempts": 0}, ATTEMPTS_ERROR),
     "max-attempts-negative": ({"max_attempts": -1}, ATTEMPTS_ERROR),
     "max-attempts-bool": ({"max_attempts": True}, ATTEMPTS_ERROR),

@@ -25,6 +25,17 @@ def shown(client: Client, **query: Any) -> set[int]:
     return {int(i) for i in re.findall(r'<tr id="job-(\d+)"', html)}
 
 
+def test_a_row_shows_the_version_its_job_was_enqueued_for(viewer_client: Client, make_job: Any) -> None:
+    versioned = make_job(version="2")
+    plain = make_job()
+
+    html = viewer_client.get(reverse("dashboard:jobs")).content.decode()
+
+    row = re.search(rf'<tr id="job-{versioned.pk}"(.*?)</tr>', html, re.S).group(1)
+    assert '</a><span class="muted version">@2</span>' in row
+    assert "@" not in re.search(rf'<tr id="job-{plain.pk}"(.*?)</tr>', html, re.S).group(1).split('class="task"')[1]
+
+
 # --- filters -------------------------------------------------------------------------------------
 
 

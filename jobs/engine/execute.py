@@ -223,7 +223,9 @@ def _controlled(claimed: states.ClaimedJob, task: Task[..., Any], exc: JobContro
     """The outcome a task asked for: snooze (no attempt used, bounded), discard, retry in N seconds."""
     now = timezone.now()
     if isinstance(exc, Snooze):
-        limit = getattr(task, "max_snoozes", None)
+        limit = (claimed.retry_policy or {}).get("max_snoozes")  # the job's own (JobSpec.max_snoozes)
+        if limit is None:
+            limit = getattr(task, "max_snoozes", None)
         if limit is None:
             limit = engine_settings().max_snoozes
         if claimed.snoozes >= limit:

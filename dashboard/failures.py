@@ -12,7 +12,7 @@ finished no later than the page's time), never on jobs that failed afterwards.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, Max, Min, Subquery
 from django.db.models.functions import Coalesce, Substr
@@ -37,6 +37,7 @@ class FailureGroup:
     first_seen: datetime.datetime | None
     last_seen: datetime.datetime | None
     sample_job_id: int  # the newest failed job of the group
+    versions: list[str] = field(default_factory=list)  # the task versions its jobs were enqueued for
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def failure_groups(*, limit: int = 100) -> FailureReport:
         Job.objects.dead()
         .filter(id__gte=Coalesce(Subquery(floor), 0))
         .annotate(error=Substr("last_error", 1, ERROR_CHARS))
-        .values("task_name", "error")
+        .values("task_name", "task_version", "error")
         .annotate(n=Count("id"), first=Min("finished_at"), last=Max("finished_at"), sample=Max("id"))
         .order_by()
     )
@@ -67,14 +68,16 @@ def failure_groups(*, limit: int = 100) -> FailureReport:
         group = groups.get(key)
         if group is None:
             example = split_error(row["error"])[1]
-            groups[key] = FailureGroup(
+            group = groups[key] = FailureGroup(
                 task, error_class, message, example, row["n"], row["first"], row["last"], row["sample"]
             )
-            continue
-        group.count += row["n"]
-        group.first_seen = _earliest(group.first_seen, row["first"])
-        group.last_seen = _latest(group.last_seen, row["last"])
-        group.sample_job_id = max(group.sample_job_id, row["sample"])
+        else:
+            group.count += row["n"]
+            group.first_seen = _earliest(group.first_seen, row["first"])
+            group.last_seen = _latest(group.last_seen, row["last"])
+            group.sample_job_id = max(group.sample_job_id, row["sample"])
+        if row["task_version"] and row["task_version"] not in group.versions:
+            group.versions = sorted([*group.versions, row["task_version"]])
     ordered = sorted(groups.values(), key=lambda g: g.sample_job_id, reverse=True)
     total = sum(g.count for g in groups.values())
     return FailureReport(ordered[:limit], total, windowed=total >= WINDOW)

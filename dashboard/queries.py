@@ -19,6 +19,7 @@ ROW_FIELDS = (
     "id",
     "queue",
     "task_name",
+    "task_version",  # shown as "@version" after the task's name
     "status",
     "priority",
     "attempt",

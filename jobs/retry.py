@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from jobs import options
+
 BACKOFF_KINDS = ("exponential", "linear", "constant")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 MAX_CLASS_NAMES = 20
@@ -122,10 +124,17 @@ def matches(exc_type: type[BaseException], names: Iterable[str]) -> bool:
     return any(class_path(cls) in wanted for cls in exc_type.__mro__)
 
 
-def policy_json(*, backoff: object = None, retry_on: object = None, discard_on: object = None) -> dict[str, Any] | None:
+def policy_json(
+    *, backoff: object = None, retry_on: object = None, discard_on: object = None, max_snoozes: object = None
+) -> dict[str, Any] | None:
     """A job's or a queue's stored policy (only the parts given), or None when nothing is given.
-    Raises ValueError with a readable message for a bad part."""
+    `max_snoozes` is a job's own only (no queue default). Raises ValueError with a readable message
+    for a bad part."""
     stored: dict[str, Any] = {}
+    if max_snoozes is not None:
+        if not options.is_max_snoozes(max_snoozes):
+            raise ValueError(options.MAX_SNOOZES_ERROR)
+        stored["max_snoozes"] = max_snoozes
     if backoff is not None:
         stored["backoff"] = parse_backoff(backoff).as_json()
     if retry_on is not None:

@@ -29,6 +29,7 @@ from jobs.error_groups import ERROR_CHARS, normalise, split_error
 from jobs.exceptions import TaskNotFound, UnknownTask
 from jobs.models import Job, Schedule, TaskOutcomeCounter, WorkerProcess
 from jobs.status import FINISHED, Status, attempts_spent
+from jobs.task_options import TaskOptions, task_options
 
 SAMPLE = 1_000  # newest jobs of one task behind its page's figures
 LIST_SAMPLE = 200  # newest jobs of each task behind the all-tasks page (one read per task)
@@ -151,6 +152,7 @@ class TaskFigures:
     queue: str | None = None
     priority: int | None = None
     timeout: float | None = None
+    options: TaskOptions | None = None  # every option the task declares (None: not in this process's code)
     sample: int = 0  # jobs read
     sample_limit: int = SAMPLE
     covered_from: datetime.datetime | None = None  # the sample starts here (None: every job was read)
@@ -275,6 +277,7 @@ def _compute(
         task = registered.task
         figures.queue, figures.priority = task.queue_name, task.priority
         figures.timeout = getattr(task, "timeout", None)
+        figures.options = task_options(task)
         version = getattr(task, "version", None)
         if version is not None:
             versions.add(str(version))

@@ -23,11 +23,14 @@ def _when(moment: datetime.datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def _max_snoozes(task_name: str) -> int:
-    try:
-        limit = getattr(get_task(task_name).task, "max_snoozes", None)
-    except UnknownTask:
-        limit = None
+def _max_snoozes(job: Job) -> int:
+    """The job's own limit (kept in its retry_policy), else its task's, else the setting's."""
+    limit = (job.retry_policy or {}).get("max_snoozes")
+    if limit is None:
+        try:
+            limit = getattr(get_task(job.task_name).task, "max_snoozes", None)
+        except UnknownTask:
+            limit = None
     return engine_settings().max_snoozes if limit is None else int(limit)
 
 
@@ -41,7 +44,7 @@ def waiting_reason(job: Job) -> str | None:
     if job.status == Status.RETRYING:
         last = Attempt.objects.filter(job_id=job.pk).order_by("-number", "-id").values_list("outcome", flat=True)
         if last.first() == Attempt.Outcome.SNOOZED:
-            reasons.append(f"snoozed until {_when(job.run_at)} (snooze {job.snoozes} of {_max_snoozes(job.task_name)})")
+            reasons.append(f"snoozed until {_when(job.run_at)} (snooze {job.snoozes} of {_max_snoozes(job)})")
         else:
             reasons.append(f"retry {job.attempts_spent + 1} of {job.max_attempts} at {_when(job.run_at)}")
     # Versioned tasks: a worker claims only jobs whose task and version it has.

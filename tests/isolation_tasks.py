@@ -9,6 +9,7 @@ from pathlib import Path
 from django.tasks import task
 
 from jobs.context import current_job
+from jobs.hooks import JobOutcome
 
 _state = {"value": "pristine"}
 _leaked: list[bytes] = []
@@ -58,3 +59,15 @@ def wait_for_file(started_path: str, release_path: str) -> int:
     while not Path(release_path).exists():
         time.sleep(0.02)
     return os.getpid()
+
+
+def record_outcome(outcome: JobOutcome) -> None:
+    """A hook: append "<kind> <job id> <status> <attempt> <error message>" to $JOBDECK_TEST_HOOK_LOG."""
+    with open(os.environ["JOBDECK_TEST_HOOK_LOG"], "a") as f:
+        f.write(f"{outcome.kind} {outcome.job_id} {outcome.status} {outcome.attempt} {outcome.error_message}\n")
+
+
+@task(max_attempts=2, on_retry=record_outcome, on_failure=record_outcome)
+def crash_hooked() -> None:
+    """Die of a segfault on every attempt: the slot records each crash, then runs the hooks."""
+    ctypes.string_at(0)

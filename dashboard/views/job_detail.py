@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
@@ -95,11 +97,21 @@ def job_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpRespon
     return HttpResponseRedirect(back)
 
 
+def _when(moment: datetime.datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 @require_POST
 @require(OPERATOR)
 def job_duplicate(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """Enqueue a new job with the same task and version, arguments, payload, queue, priority, attempts
-    and timeout (the arguments were made for that version)."""
+    and timeout (the arguments were made for that version).
+
+    A task with unique_for makes its key from the task and arguments, so the copy has the original's
+    key: while a job holds it (unfinished, or finished less than unique_for ago) enqueue answers with
+    that job, as it would for any caller. The task's author declared such runs one job; Duplicate
+    does not go around that. It opens the holder and says until when it holds the key."""
+    asked_at = timezone.now()
     try:
         job = selectors.job_detail(job_id)
         spec = services.JobSpec(
@@ -115,5 +127,12 @@ def job_duplicate(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         copy = services.enqueue_job(spec=spec, actor=shared.actor(request))
     except JobdeckError as exc:
         return shared.refused(request, exc, back=reverse("dashboard:job_detail", args=[job_id]))
+    if copy.created_at < asked_at:  # an existing job holds the key (the task's unique_for)
+        until = "it finishes" if copy.unique_until is None else _when(copy.unique_until)
+        messages.warning(
+            request,
+            f"No copy made: an equal job, #{copy.pk}, holds the key until {until} (the task's unique_for): opened it.",
+        )
+        return HttpResponseRedirect(reverse("dashboard:job_detail", args=[copy.pk]))
     messages.success(request, f"Job {copy.pk} enqueued as a duplicate of job {job_id}.")
     return HttpResponseRedirect(reverse("dashboard:job_detail", args=[copy.pk]))

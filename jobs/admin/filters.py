@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from jobs import registry
+from jobs import registry, selectors
 from jobs.admin.display import as_id
 from jobs.models import Queue
 from jobs.status import Status
@@ -45,6 +45,24 @@ class TaskFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(task_name=self.value()) if self.value() else queryset
+
+
+class TaskVersionFilter(admin.SimpleListFilter):
+    """Jobs enqueued for one version of their task: the versions this process's registry and the live
+    workers have (one read of the worker table), and the one selected."""
+
+    title = "task version"
+    parameter_name = "version"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        versions = {str(t.version) for t in registry.all_tasks().values() if t.version}
+        versions.update(v for having in selectors.task_workers().values() for v in having if v)
+        if value := self.value():
+            versions.add(value)
+        return [(v, f"@{v}") for v in sorted(versions)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(task_version=self.value()) if self.value() else queryset
 
 
 class EventStatusFilter(admin.SimpleListFilter):

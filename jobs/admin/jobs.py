@@ -20,7 +20,7 @@ from django.utils.safestring import SafeString
 
 from jobs import registry, services
 from jobs.admin.display import ADMIN_CSS, as_id, pre, pretty_json
-from jobs.admin.filters import QueueFilter, TaskFilter
+from jobs.admin.filters import QueueFilter, TaskFilter, TaskVersionFilter
 from jobs.admin.pagination import LargeTableAdmin
 from jobs.exceptions import JobdeckError
 from jobs.models import Attempt, Job, JobEvent, JobLog
@@ -57,7 +57,7 @@ class JobAdmin(LargeTableAdmin):
 
     list_display = (
         "id",
-        "task_name",
+        "task",
         "queue",
         "status",
         "priority",
@@ -66,7 +66,7 @@ class JobAdmin(LargeTableAdmin):
         "created_at",
         "worker",
     )
-    list_filter = ("status", QueueFilter, TaskFilter)
+    list_filter = ("status", QueueFilter, TaskFilter, TaskVersionFilter)
     search_fields = ("=id", "task_name")  # shows the search box; get_search_results decides what runs
     search_help_text = "A job id, or a task name: in full, its beginning, or its function name."
     actions = ("cancel_selected", "retry_selected", "run_selected_now")
@@ -185,6 +185,10 @@ class JobAdmin(LargeTableAdmin):
                 logs=list(JobLog.objects.filter(job_id=obj.pk).order_by("-id")[:HISTORY_LIMIT]),
             )
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    @admin.display(description="task", ordering="task_name")
+    def task(self, job: Job) -> str:
+        return f"{job.task_name}@{job.task_version}" if job.task_version else job.task_name
 
     @admin.display(description="attempt")
     def attempts(self, job: Job) -> str:

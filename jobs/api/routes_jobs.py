@@ -69,6 +69,7 @@ def to_spec(body: JobIn) -> services.JobSpec:
         backoff=None if body.backoff is None else body.backoff.as_dict(),
         retry_on=body.retry_on,
         discard_on=body.discard_on,
+        max_snoozes=body.max_snoozes,
         run_at=body.run_at,
         delay=body.delay,
         idempotency_key=body.idempotency_key,

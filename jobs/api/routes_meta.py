@@ -49,26 +49,46 @@ def stats(request: HttpRequest) -> Status[Any]:
     "/tasks", response={200: list[TaskOut], **READ}, operation_id="list_tasks", summary="List tasks", tags=["tasks"]
 )
 def tasks(request: HttpRequest) -> Status[Any]:
-    """The registered tasks with their defaults, their version, and which live workers have which version."""
+    """The registered tasks with their defaults, their version, and which live workers have which
+    version; then the tasks only live workers have (a newer deploy's), marked registered: false."""
     default_attempts = engine_settings().default_max_attempts
     on_workers = selectors.task_workers()
-    return Status(
-        200,
-        [
-            TaskOut(
-                name=t.name,
-                short_name=t.short_name,
-                queue=t.task.queue_name,
-                priority=t.task.priority,
-                max_attempts=options.task_max_attempts(t.task, default_attempts),
-                timeout=getattr(t.task, "timeout", None),
-                docstring=t.doc,
-                version=t.version or None,
-                versions=[
-                    TaskVersionOut(version=version or None, workers=names)
-                    for version, names in sorted(on_workers.get(t.name, {}).items())
-                ],
-            )
-            for t in registry.all_tasks().values()
-        ],
-    )
+    registered = registry.all_tasks()
+
+    def versions(name: str) -> list[TaskVersionOut]:
+        return [
+            TaskVersionOut(version=version or None, workers=names)
+            for version, names in sorted(on_workers.get(name, {}).items())
+        ]
+
+    found = [
+        TaskOut(
+            name=t.name,
+            short_name=t.short_name,
+            registered=True,
+            queue=t.task.queue_name,
+            priority=t.task.priority,
+            max_attempts=options.task_max_attempts(t.task, default_attempts),
+            timeout=getattr(t.task, "timeout", None),
+            docstring=t.doc,
+            version=t.version or None,
+            versions=versions(t.name),
+        )
+        for t in registered.values()
+    ]
+    found += [
+        TaskOut(
+            name=name,
+            short_name=name.rsplit(".", 1)[-1],
+            registered=False,
+            queue=None,
+            priority=None,
+            max_attempts=None,
+            timeout=None,
+            docstring="",
+            version=None,
+            versions=versions(name),
+        )
+        for name in sorted(set(on_workers) - set(registered))
+    ]
+    return Status(200, found)

@@ -19,7 +19,7 @@ from huey.consumer import Consumer
 from jobs import registry, states
 from jobs.conf import engine_settings, size_limits
 from jobs.engine import children, forks, isolated, logcapture, workers
-from jobs.engine.execute import execute, failed_elsewhere
+from jobs.engine.execute import after_stored_elsewhere, execute, failed_elsewhere
 from jobs.engine.lease import LeaseKeeper
 from jobs.engine.logcapture import Limits
 from jobs.engine.storage import JobStorage
@@ -158,7 +158,8 @@ def build_consumer(config: WorkerConfig, worker_name: str, tasks: tuple[str, ...
         finally:  # what the job started (and left to this subreaper) ends with it
             children.stop_leftovers(claimed.id)
         if ended.outcome is not None:
-            storage.defer(ended.outcome)  # written with the slot's next claim, as any outcome
+            # Written with the slot's next claim, as any outcome; then task_finished and the hooks.
+            storage.defer(ended.outcome, after_stored_elsewhere(ended.outcome))
         totals = keeper().totals
         totals.add(claimed.queue, ended.status)
         if time.monotonic() >= totals_due[0]:

@@ -141,11 +141,17 @@ def execute(
         set_current(None)
         _write_logs(ctx)
         close_old_connections()
+    return outcome, _after_stored(outcome, task, earlier)
+
+
+def _after_stored(outcome: states.Finish, task: Task[..., Any] | None, earlier: list[Any]) -> Callable[[], None] | None:
+    """What to call once `outcome` is stored: Django's task_finished (a job that has ended), then the
+    hooks; None when nothing is due."""
     run_hooks = hooks.after_stored(outcome, task)
-    if outcome.to not in FINISHED:
-        return outcome, run_hooks
+    if outcome.to not in FINISHED or task is None:
+        return run_hooks
     notify = functools.partial(taskresults.notify_finished, task, outcome, earlier)
-    return outcome, notify if run_hooks is None else functools.partial(_in_turn, notify, run_hooks)
+    return notify if run_hooks is None else functools.partial(_in_turn, notify, run_hooks)
 
 
 def _in_turn(*calls: Callable[[], object]) -> None:
@@ -217,7 +223,9 @@ def _controlled(claimed: states.ClaimedJob, task: Task[..., Any], exc: JobContro
     """The outcome a task asked for: snooze (no attempt used, bounded), discard, retry in N seconds."""
     now = timezone.now()
     if isinstance(exc, Snooze):
-        limit = getattr(task, "max_snoozes", None)
+        limit = (claimed.retry_policy or {}).get("max_snoozes")  # the job's own (JobSpec.max_snoozes)
+        if limit is None:
+            limit = getattr(task, "max_snoozes", None)
         if limit is None:
             limit = engine_settings().max_snoozes
         if claimed.snoozes >= limit:
@@ -278,6 +286,19 @@ def _failed(
     if retry_at is None:
         return states.Finish(claimed, Status.FAILED, "attempts exhausted", failure=failure)
     return states.Finish(claimed, Status.RETRYING, "will retry", failure=failure, retry_at=retry_at)
+
+
+def after_stored_elsewhere(outcome: states.Finish) -> Callable[[], None] | None:
+    """What to call once an outcome decided outside execute() (failed_elsewhere: a crashed or killed
+    isolated job) is stored: the same as for an outcome execute() returns, task_finished when the job
+    has ended, then the task's and the project's hooks. Runs in the isolated slot, whose job process
+    is gone; a hook that raises is logged and noted, as anywhere."""
+    try:
+        task: Task[..., Any] | None = registry.resolve_for_execution(outcome.claimed.task_name).task
+    except UnknownTask:
+        task = None  # the project's hooks still run
+    earlier = taskresults.earlier_attempts(outcome.claimed) if outcome.to in FINISHED and task is not None else []
+    return _after_stored(outcome, task, earlier)
 
 
 def failed_elsewhere(

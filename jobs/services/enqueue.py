@@ -35,6 +35,7 @@ class JobSpec:
     backoff: Any = None  # a jobs.retry.Backoff or {"kind", "base", "cap", "jitter"}
     retry_on: Sequence[str] | None = None  # dotted exception class names
     discard_on: Sequence[str] | None = None
+    max_snoozes: int | None = None  # times the job may snooze; None: its task's, then JOBDECK_MAX_SNOOZES
     run_at: datetime.datetime | None = None
     delay: float | None = None
     idempotency_key: str | None = None
@@ -90,11 +91,14 @@ def build_job(
     timeout = spec.timeout if spec.timeout is not None else getattr(task, "timeout", None)
     if timeout is not None and not options.is_timeout(timeout):
         raise InvalidJob(options.TIMEOUT_ERROR)
-    if spec.backoff is None and spec.retry_on is None and spec.discard_on is None:
+    if spec.backoff is None and spec.retry_on is None and spec.discard_on is None and spec.max_snoozes is None:
         retry_policy = None  # the common case: nothing to check
     else:
         try:
-            retry_policy = retry.policy_json(backoff=spec.backoff, retry_on=spec.retry_on, discard_on=spec.discard_on)
+            # The job's max_snoozes is kept with its retry policy: the one JSON column of per-job rules.
+            retry_policy = retry.policy_json(
+                backoff=spec.backoff, retry_on=spec.retry_on, discard_on=spec.discard_on, max_snoozes=spec.max_snoozes
+            )
         except ValueError as exc:
             raise InvalidJob(str(exc)) from None
 

@@ -191,6 +191,39 @@ def test_filters_offer_queues_and_tasks_without_reading_the_job_table(
     assert listed(admin_client, "?task=tests.tasks.add") == [job.pk]
 
 
+def test_the_list_shows_and_filters_by_task_version(admin_client: Client, make_job: Callable[..., Job]) -> None:
+    from jobs.engine.workers import register_worker
+
+    register_worker(name="h:1:a", queues=("default",), concurrency=1, worker_type="thread", tasks=["tests.tasks.add@3"])
+    v2 = make_job(version="2")
+    make_job(version="3")
+    plain = make_job()
+
+    page = admin_client.get(changelist("job")).content.decode()
+
+    assert "?version=3" in page  # a live worker's version, not read from the job table
+    assert "tests.tasks.add@2" in page
+    assert listed(admin_client, "?version=2") == [v2.pk]
+    assert plain.pk not in listed(admin_client, "?version=3")
+
+
+def test_the_job_page_shows_every_option_the_job_carries(admin_client: Client, make_job: Callable[..., Job]) -> None:
+    job = make_job(
+        version="2",
+        idempotency_key="invoice-9",
+        unique_for=600,
+        expires_in=60,
+        max_snoozes=3,
+        backoff={"kind": "constant", "base": 5, "jitter": 0},
+    )
+
+    page = admin_client.get(change("job", job.pk)).content.decode()
+
+    for label in ("Task version", "Retry policy", "Snoozes", "Unique for", "Unique until", "Expires at", "Timeout"):
+        assert f"<label>{label}:</label>" in page, label
+    assert "invoice-9" in page and "&quot;max_snoozes&quot;: 3" in page
+
+
 def test_job_page_keeps_the_sites_csp_no_inline_style_or_script(
     admin_client: Client, job_in: Callable[..., Job]
 ) -> None:

@@ -167,6 +167,7 @@ def test_tasks_lists_the_registry(api: ApiClient) -> None:
     assert by_name["tests.tasks.with_options"] == {
         "name": "tests.tasks.with_options",
         "short_name": "with_options",
+        "registered": True,
         "queue": "default",
         "priority": 0,
         "max_attempts": 4,

@@ -3,10 +3,14 @@ and the job detail's snoozes and waiting_reason."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from jobs import services
+from jobs.exceptions import InvalidJob
 from jobs.models import Job, Queue
 from tests.api.conftest import ApiClient
 
@@ -36,9 +40,31 @@ def test_enqueue_stores_the_jobs_retry_policy(api: ApiClient, db: None) -> None:
     assert detail["waiting_reason"].startswith("Waiting for a worker that has task ")
 
 
+def test_enqueue_takes_the_jobs_own_max_snoozes(api: ApiClient, db: None) -> None:
+    job_id = api.post("/jobs", {"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}, "max_snoozes": 3}).json()[
+        "job_id"
+    ]
+
+    assert api.get(f"/jobs/{job_id}").json()["retry_policy"] == {"max_snoozes": 3}
+
+
+def test_the_cli_takes_max_snoozes(db: None) -> None:
+    call_command("enqueue", "tests.tasks.add", "--args", "[1, 2]", "--max-snoozes", "0", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="max-snoozes"):
+        call_command("enqueue", "tests.tasks.add", "--max-snoozes", "-1", stdout=io.StringIO())
+
+    assert Job.objects.get().retry_policy == {"max_snoozes": 0}
+
+
+def test_a_bad_max_snoozes_in_a_jobspec_is_refused(db: None) -> None:
+    with pytest.raises(InvalidJob, match="max_snoozes must be a whole number between 0 and 10000"):
+        services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2], max_snoozes=-1))
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
+        ({"max_snoozes": -1}, "Invalid 'max_snoozes': Input should be greater than or equal to 0"),
         (
             {"backoff": {"kind": "fibonacci"}},
             "Invalid 'backoff.kind': Input should be 'exponential', 'linear' or 'constant'",

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.tasks import task as define_task
 
-from jobs import services, task_stats, tokens
+from jobs import registry, services, task_stats, tokens
 from jobs.models import Job
 from jobs.status import Status
 from tests.api.conftest import ApiClient
@@ -47,6 +48,51 @@ def test_task_figures_count_outcomes_retries_errors_and_percentiles(
         ("builtins.KeyError", "id <n> missing", 2),
     ]
     assert body["errors"][1]["example"] == "id 42 missing"
+
+
+def note(outcome: object) -> None:
+    """A hook for all_options."""
+
+
+@define_task(
+    queue_name="reports",
+    priority=10,
+    version="2",
+    max_attempts=5,
+    timeout=60,
+    backoff={"kind": "linear", "base": 2, "cap": 30, "jitter": 0},
+    retry_on=[TimeoutError],
+    discard_on=["builtins.KeyError"],
+    max_snoozes=4,
+    on_failure=[note, "tests.retry_tasks.record_hook"],
+    unique_for=3600,
+    expires_in=120,
+)
+def all_options() -> None:
+    """Sets every option @task takes."""
+
+
+def test_every_option_the_task_sets_is_shown(api: ApiClient, db: None) -> None:
+    registry.register(all_options)
+
+    body = api.get("/tasks/tests.api.test_task_detail.all_options").json()
+
+    assert body["options"] == {
+        "version": "2",
+        "queue": "reports",
+        "priority": 10,
+        "max_attempts": 5,
+        "timeout": 60,
+        "backoff": {"kind": "linear", "base": 2.0, "cap": 30.0, "jitter": 0.0},
+        "retry_on": ["builtins.TimeoutError"],
+        "discard_on": ["builtins.KeyError"],
+        "max_snoozes": 4,
+        "hooks": {"on_failure": ["tests.api.test_task_detail.note", "tests.retry_tasks.record_hook"]},
+        "unique_for": 3600.0,
+        "expires_in": 120.0,
+    }
+    plain = api.get("/tasks/tests.tasks.add").json()["options"]
+    assert plain["max_attempts"] is None and plain["hooks"] == {} and plain["backoff"] is None
 
 
 def test_a_short_name_and_a_version_suffix_resolve_to_the_task(api: ApiClient, db: None) -> None:
@@ -92,6 +138,7 @@ def test_a_task_only_a_live_worker_has_is_found(api: ApiClient, db: None) -> Non
     body = api.get("/tasks/newer.tasks.only").json()
 
     assert body["registered"] is False and body["versions"] == ["1"] and body["sample"] == 0
+    assert body["options"] is None  # its code is not here
 
 
 def test_the_figures_read_a_bounded_sample(

@@ -70,6 +70,26 @@ def test_tasks_lists_each_version_with_the_live_workers_that_have_it(api: ApiCli
     assert by_name["tests.tasks.add"]["versions"] == [{"version": None, "workers": ["h:1:a"]}]
 
 
+def test_tasks_lists_a_task_only_a_live_worker_has_as_not_in_this_servers_code(api: ApiClient) -> None:
+    register_worker(name="h:5:new", queues=("q",), concurrency=1, worker_type="thread", tasks=["newer.code.reindex@3"])
+
+    by_name = {t["name"]: t for t in api.get("/tasks").json()}
+
+    assert by_name[REPORT]["registered"] is True
+    assert by_name["newer.code.reindex"] == {
+        "name": "newer.code.reindex",
+        "short_name": "reindex",
+        "registered": False,
+        "queue": None,
+        "priority": None,
+        "max_attempts": None,
+        "timeout": None,
+        "docstring": "",
+        "version": None,
+        "versions": [{"version": "3", "workers": ["h:5:new"]}],
+    }
+
+
 def test_workers_lists_the_tasks_each_worker_has(api: ApiClient) -> None:
     register_worker(name="h:1:a", queues=("q",), concurrency=1, worker_type="thread", tasks=[f"{REPORT}@1"])
     register_worker(name="h:4:legacy", queues=("q",), concurrency=1, worker_type="thread")

@@ -15,12 +15,17 @@ from jobs.status import Status
 
 
 def fail(
-    make_job: Any, message: str, *, error_class: str = "builtins.ValueError", task: str = "tests.tasks.add"
+    make_job: Any,
+    message: str,
+    *,
+    error_class: str = "builtins.ValueError",
+    task: str = "tests.tasks.add",
+    version: str | None = None,
 ) -> Job:
     """A job made through the services whose only attempt failed with `error_class: message`."""
     from jobs import states
 
-    job = make_job(task, max_attempts=1, queue="failing")
+    job = make_job(task, max_attempts=1, queue="failing", version=version)
     claimed = states.claim_next(queues=["failing"], worker="test-worker", lease_seconds=60)
     assert claimed is not None and claimed.id == job.pk
     failure = states.Failure(outcome="failed", error_class=error_class, message=message, traceback="Traceback...")
@@ -99,6 +104,23 @@ def test_failed_page_shows_groups_with_counts_and_sample_links(viewer_client: Cl
     assert '<td class="num">2</td>' in rows[0]
     assert reverse("dashboard:job_detail", args=[newest.pk]) in rows[0]
     assert "Retry this group" not in html and 'id="retry-all"' not in html  # a viewer: no actions
+
+
+def test_failed_page_shows_the_versions_a_groups_jobs_were_enqueued_for(
+    viewer_client: Client, make_job: Any, django_assert_num_queries: Any
+) -> None:
+    fail(make_job, "id 42 not found", version="2")
+    fail(make_job, "id 43 not found", version="1")
+    fail(make_job, "id 44 not found")
+
+    report = failures.failure_groups()
+    html = viewer_client.get(reverse("dashboard:failed")).content.decode()
+
+    assert [g.versions for g in report.groups] == [["1", "2"]]  # one group: the version does not split it
+    [row] = re.findall(r'<tr class="failure-group">(.*?)</tr>', html, re.S)
+    assert '<span class="muted version">@1</span><span class="muted version">,@2</span>' in row
+    with django_assert_num_queries(1):
+        failures.failure_groups()
 
 
 def test_failed_page_with_no_failures_says_so(viewer_client: Client, make_job: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 from django.http import QueryDict
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import queries
 from jobs import listing, states
@@ -23,6 +24,17 @@ pytestmark = pytest.mark.django_db
 def shown(client: Client, **query: Any) -> set[int]:
     html = client.get(reverse("dashboard:jobs"), query).content.decode()
     return {int(i) for i in re.findall(r'<tr id="job-(\d+)"', html)}
+
+
+def test_a_row_shows_the_version_its_job_was_enqueued_for(viewer_client: Client, make_job: Any) -> None:
+    versioned = make_job(version="2")
+    plain = make_job()
+
+    html = viewer_client.get(reverse("dashboard:jobs")).content.decode()
+
+    row = re.search(rf'<tr id="job-{versioned.pk}"(.*?)</tr>', html, re.S).group(1)
+    assert '</a><span class="muted version">@2</span>' in row
+    assert "@" not in re.search(rf'<tr id="job-{plain.pk}"(.*?)</tr>', html, re.S).group(1).split('class="task"')[1]
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -387,3 +399,39 @@ def test_a_duplicate_keeps_the_version_its_arguments_were_made_for(operator_clie
     operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]))
 
     assert Job.objects.exclude(pk=original.pk).get().task_version == "7"
+
+
+def test_duplicate_of_a_unique_job_whose_key_is_held_opens_the_holder_and_says_until_when(
+    operator_client: Client, make_job: Any
+) -> None:
+    from jobs import registry
+    from tests.jobs.test_unique_for import unique_report  # @task(unique_for=60)
+
+    registry.register(unique_report)
+    original = run_job(make_job("tests.jobs.test_unique_for.unique_report", args=["monday"]).pk)
+    assert original.status == Status.DONE and original.unique_until is not None
+
+    response = operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]), follow=True)
+
+    assert Job.objects.count() == 1  # no copy: the task declared such runs one job for 60 s
+    assert response.redirect_chain == [(reverse("dashboard:job_detail", args=[original.pk]), 302)]
+    until = timezone.localtime(original.unique_until).strftime("%Y-%m-%d %H:%M:%S %Z")
+    assert (
+        f"No copy made: an equal job, #{original.pk}, holds the key until {until} (the task&#x27;s unique_for): "
+        "opened it." in response.content.decode()
+    )
+
+
+def test_duplicate_of_a_unique_job_while_it_runs_says_the_key_is_held_until_it_finishes(
+    operator_client: Client, make_job: Any
+) -> None:
+    from jobs import registry
+    from tests.jobs.test_unique_for import unique_report
+
+    registry.register(unique_report)
+    original = make_job("tests.jobs.test_unique_for.unique_report", args=["tuesday"])
+
+    response = operator_client.post(reverse("dashboard:job_duplicate", args=[original.pk]), follow=True)
+
+    assert Job.objects.count() == 1
+    assert f"an equal job, #{original.pk}, holds the key until it finishes" in response.content.decode()

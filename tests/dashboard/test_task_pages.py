@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from jobs import task_stats
+from jobs import registry, task_stats
 from jobs.services import schedules
 from jobs.status import Status
 from tests.task_helpers import finish_job, live_worker
@@ -68,6 +68,38 @@ def test_task_page_shows_figures_errors_schedules_versions_and_workers(viewer_cl
     workers = re.search(r'id="task-workers">(.*?)</table>', html, re.S).group(1)
     assert "w-new" in workers and "version 2" in workers and "unknown (lists no tasks)" in workers
     assert "nightly" in re.search(r'id="task-schedules">(.*?)</table>', html, re.S).group(1)
+
+
+def test_task_page_shows_every_option_the_task_sets(viewer_client: Client) -> None:
+    from tests.api.test_task_detail import all_options
+
+    registry.register(all_options)
+
+    html = viewer_client.get(task_url("tests.api.test_task_detail.all_options")).content.decode()
+
+    shown = re.search(r'id="task-options">(.*?)</dl>', html, re.S).group(1)
+    text = re.sub(r"<[^>]+>", " ", shown)
+    for fact in (
+        "Version 2",
+        "Max attempts 5",
+        "linear, base 2.0 s, cap 30.0 s, jitter 0.0",
+        "Retry on builtins.TimeoutError",
+        "Discard on builtins.KeyError",
+        "Max snoozes 4",
+        "Unique for 1.0 h",
+        "Expires in 2 min",
+        "on_failure tests.api.test_task_detail.note, tests.retry_tasks.record_hook",
+    ):
+        assert fact in " ".join(text.split()), fact
+
+
+def test_tasks_page_lists_a_task_only_a_live_worker_has(viewer_client: Client) -> None:
+    live_worker("w-newer", ["newer.code.reindex@3"])
+
+    html = viewer_client.get(reverse("dashboard:tasks")).content.decode()
+
+    assert f'href="{task_url("newer.code.reindex")}"' in html
+    assert "workers only" in html
 
 
 def test_task_page_by_short_name_and_its_htmx_poll_partial(viewer_client: Client) -> None:

@@ -99,6 +99,38 @@ def test_a_job_crashing_on_its_last_attempt_fails(start_workers, tmp_path: Path)
     assert attempt.error_message == "process crashed: signal 11 (SIGSEGV)"
 
 
+def test_a_crash_the_slot_records_fires_task_finished_and_the_hooks(start_workers, tmp_path: Path) -> None:
+    hooks_log, signals_log = tmp_path / "hooks.txt", tmp_path / "signals.txt"
+    job = enqueue("crash_hooked")
+    start_workers(
+        "-w",
+        "1",
+        "-k",
+        "isolated",
+        JOBDECK_RETRY_BASE_SECONDS="0.1",
+        JOBDECK_TEST_HOOK_LOG=str(hooks_log),
+        JOBDECK_TEST_SIGNAL_LOG=str(signals_log),
+        **SLOW_LEASE,
+    )
+
+    wait_until(lambda: status_of(job) == Status.FAILED, timeout=20)
+    wait_until(lambda: hooks_log.exists() and len(hooks_log.read_text().splitlines()) == 2)
+    wait_until(lambda: signals_log.exists() and "finished" in signals_log.read_text())
+
+    crash = "process crashed: signal 11 (SIGSEGV)"
+    assert hooks_log.read_text().splitlines() == [
+        f"on_retry {job.pk} retrying 1 {crash}",
+        f"on_failure {job.pk} failed 2 {crash}",
+    ]
+    # The child sent task_started for each attempt; the slot sent task_finished once, with both errors,
+    # matching what get_result() returns.
+    assert signals_log.read_text().splitlines() == [
+        f"started {job.pk} RUNNING 1 0 True",
+        f"started {job.pk} RUNNING 2 1 True",
+        f"finished {job.pk} FAILED 2 2 True",
+    ]
+
+
 def test_globals_and_leaks_never_reach_the_next_job(start_workers) -> None:
     start_workers("-w", "1", "-k", "isolated", JOBDECK_TASK_MODULES=TASKS)
     results = []

@@ -74,6 +74,27 @@ def test_snoozing_past_max_snoozes_fails_with_the_reason(start_workers: Any) -> 
     assert reasons(job)[-1] == "snoozed more than 2 times"
 
 
+def test_a_jobs_own_max_snoozes_overrides_its_tasks(start_workers: Any) -> None:
+    fewer = enqueue("snooze_forever", max_snoozes=1)  # the task says 2
+    none = enqueue("snooze_forever", max_snoozes=0)
+    start(start_workers)
+
+    wait_until(lambda: reloaded(fewer).status == Status.FAILED and reloaded(none).status == Status.FAILED)
+
+    assert outcomes(fewer) == ["snoozed", "failed"] and reasons(fewer)[-1] == "snoozed more than 1 times"
+    assert outcomes(none) == ["failed"] and reasons(none)[-1] == "snoozed more than 0 times"
+
+
+def test_a_snoozed_job_counts_its_snoozes_against_its_own_max_snoozes(start_workers: Any) -> None:
+    job = enqueue("snooze_once", 60, max_snoozes=7)
+    start(start_workers)
+
+    wait_until(lambda: reloaded(job).status == Status.RETRYING)
+
+    assert reasons(job)[-1].endswith("(snooze 1 of 7)")
+    assert waiting_reason(job).endswith("(snooze 1 of 7)")
+
+
 def test_discard_fails_at_once_with_its_reason_and_is_never_retried(start_workers: Any, tmp_path: Path) -> None:
     job = enqueue("hooked_discard", str(tmp_path / "hooks.txt"), max_attempts=5)
     start(start_workers)

@@ -179,4 +179,5 @@ def test_waiting_reasons_say_retry_n_of_m_or_snoozed_until(make_job: Any) -> Non
     assert waiting_reason(retried) == f"retry 2 of 5 at {when}"
     assert waiting_reason(snoozed) == f"snoozed until {when} (snooze 1 of 2)"
     assert (snoozed.snoozes, snoozed.attempts_spent) == (1, 0)
-    assert waiting_reason(make_job()) is None
+    # A queued job has no retry reason; with no worker running, it waits for one that has its task.
+    assert waiting_reason(make_job()) == "Waiting for a worker that has task tests.tasks.add"

@@ -29,6 +29,7 @@ from jobs.api.schemas.common import (
     Timestamp,
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
+from jobs.options import MAX_SNOOZES_LIMIT
 from jobs.waiting import waiting_reason
 
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
@@ -53,6 +54,9 @@ class JobIn(BaseModel):
     )
     discard_on: list[ExceptionName] | None = Field(
         None, max_length=20, description="dotted exception class names that fail the job at once, no retry"
+    )
+    max_snoozes: Annotated[StrictInt, Field(ge=0, le=MAX_SNOOZES_LIMIT)] | None = Field(
+        None, description="times this job may snooze, over its task's max_snoozes and JOBDECK_MAX_SNOOZES"
     )
     delay: Seconds | None = Field(None, description="seconds from now; give delay or run_at, not both")
     run_at: Timestamp | None = None
@@ -224,7 +228,9 @@ class JobFields[ArgsT, PayloadT](Schema):
 class JobOut(JobFields[list[Any], dict[str, Any]]):
     # No docstring: it would become this schema's description in the OpenAPI document.
     snoozes: int = Field(description="attempts the task snoozed; they do not count against max_attempts")
-    retry_policy: dict[str, Any] | None = Field(description="the job's own backoff, retry_on and discard_on, if set")
+    retry_policy: dict[str, Any] | None = Field(
+        description="the job's own backoff, retry_on, discard_on and max_snoozes, if set"
+    )
     waiting_reason: str | None = Field(
         description=(
             "why a waiting job waits, e.g. 'retry 2 of 5 at ...', 'snoozed until ...' or "

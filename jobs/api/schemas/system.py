@@ -85,9 +85,13 @@ class TaskVersionOut(Schema):
 class TaskOut(Schema):
     name: str
     short_name: str
-    queue: str
-    priority: int
-    max_attempts: int
+    registered: bool = Field(
+        description="this server's code has the task; false: only live workers have it (a newer deploy), "
+        "so its defaults below are null"
+    )
+    queue: str | None
+    priority: int | None
+    max_attempts: int | None
     timeout: float | None
     docstring: str
     version: str | None = Field(

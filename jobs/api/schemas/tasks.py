@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from typing import Any
 
-from ninja import Schema
+from ninja import Field, Schema
 
 from jobs import task_stats
 from jobs.api.schemas.common import WorkerType
+from jobs.task_options import TaskOptions
 
 # A task's module path or short name, optionally with "@version" (the figures cover every version).
 TASK_REF_PATTERN = r"^[A-Za-z0-9_.]{1,255}(@[A-Za-z0-9_.\-]{1,64})?$"
@@ -51,6 +54,30 @@ class TaskWorkerOut(Schema):
     versions: list[str] | None  # null: a worker that does not list its tasks (unknown)
 
 
+class TaskOptionsOut(Schema):
+    """Every option the task declares with @task; null (or empty) where the job, the queue or the
+    settings decide."""
+
+    version: str | None
+    queue: str
+    priority: int
+    max_attempts: int | None = Field(description="null: JOBDECK_DEFAULT_MAX_ATTEMPTS")
+    timeout: float | None = Field(description="seconds per attempt; null: no limit")
+    backoff: dict[str, Any] | None = Field(
+        description='{"kind", "base", "cap", "jitter"}; null: the queue\'s, the settings\''
+    )
+    retry_on: list[str]
+    discard_on: list[str]
+    max_snoozes: int | None = Field(description="null: JOBDECK_MAX_SNOOZES")
+    hooks: dict[str, list[str]] = Field(description="the task's own hooks by kind (on_success, ...), as dotted names")
+    unique_for: float | None = Field(description="seconds")
+    expires_in: float | None = Field(description="seconds")
+
+    @classmethod
+    def from_options(cls, o: TaskOptions | None) -> TaskOptionsOut | None:
+        return None if o is None else cls(**dataclasses.asdict(o))
+
+
 class TaskDetailOut(Schema):
     name: str
     short_name: str
@@ -59,6 +86,7 @@ class TaskDetailOut(Schema):
     queue: str | None
     priority: int | None
     timeout: float | None
+    options: TaskOptionsOut | None  # null: this server does not have the task's code
     sample: int  # jobs the figures come from (the task's newest)
     sample_limit: int
     covered_from: datetime.datetime | None  # the sample starts here; null: every job of the task was read
@@ -90,6 +118,7 @@ class TaskDetailOut(Schema):
             queue=f.queue,
             priority=f.priority,
             timeout=f.timeout,
+            options=TaskOptionsOut.from_options(f.options),
             sample=f.sample,
             sample_limit=f.sample_limit,
             covered_from=f.covered_from,

@@ -133,6 +133,11 @@ class Command(JobdeckCommand):
             action="append",
             help="dotted exception class that fails the job at once, no retry (repeat for more)",
         )
+        parser.add_argument(
+            "--max-snoozes",
+            type=whole_number(0, options.MAX_SNOOZES_LIMIT),
+            help="times the job may snooze (default: the task's or JOBDECK_MAX_SNOOZES)",
+        )
         parser.add_argument("--timeout", type=seconds(allow_zero=False), help="seconds one attempt may run")
         parser.add_argument("--idempotency-key", help="while a job with this key is unfinished, return it instead")
         parser.add_argument(
@@ -160,6 +165,7 @@ class Command(JobdeckCommand):
             backoff=options["backoff"],
             retry_on=options["retry_on"],
             discard_on=options["discard_on"],
+            max_snoozes=options["max_snoozes"],
             run_at=options["run_at"],
             delay=options["delay"],
             idempotency_key=options["idempotency_key"],

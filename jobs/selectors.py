@@ -77,8 +77,10 @@ def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
         entry.paused, entry.concurrency = queue.paused, queue.concurrency
         entry.retry_policy = queue.retry_policy
         entry.max_depth, entry.overflow, entry.block_seconds = queue.max_depth, queue.overflow, queue.block_seconds
-        if queue.max_depth is not None:  # a probe per limited queue, reading at most max_depth entries
-            entry.depth = depth.waiting_depth(queue.name, cap=queue.max_depth)
+    # One statement for every queue with a max depth, each count reading at most max_depth entries.
+    caps = {name: entry.max_depth for name, entry in stats.items() if entry.max_depth is not None}
+    for name, waiting in depth.waiting_depths(caps).items():
+        stats[name].depth = waiting
     for name, refused in depth.refused_totals().items():
         stats.setdefault(name, QueueStats(name)).refused = refused
     return dict(sorted(stats.items()))

@@ -37,7 +37,7 @@ def _histogram(name: str, help_text: str, samples: Iterable[float]) -> list[str]
 
 
 def render_metrics() -> str:
-    """The exposition text; nine queries whatever the size of the job table (besides the counts' index scan)."""
+    """The exposition text; eleven queries whatever the size of the job table (besides the counts' index scan)."""
     queues = selectors.queue_stats()
     lines = ["# HELP jobdeck_jobs Jobs by queue and state.", "# TYPE jobdeck_jobs gauge"]
     for name, entry in queues.items():

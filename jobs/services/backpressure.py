@@ -59,7 +59,11 @@ def limits() -> dict[str, DepthLimit]:
             rows = Queue.objects.filter(max_depth__isnull=False).values_list(
                 "name", "pk", "max_depth", "overflow", "block_seconds"
             )
-            _limits = {name: DepthLimit(pk, limit, overflow, block) for name, pk, limit, overflow, block in rows}
+            _limits = {
+                name: DepthLimit(pk, limit, overflow, block)
+                for name, pk, limit, overflow, block in rows
+                if limit is not None  # always, by the filter; for the type checker
+            }
             _loaded_at = time.monotonic()
         return _limits
 

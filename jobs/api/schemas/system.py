@@ -79,7 +79,7 @@ class QueueOut(QueueSettingsOut):
             total=entry.total,
             oldest_waiting_seconds=entry.oldest_waiting_seconds,
             max_depth=entry.max_depth,
-            overflow=entry.overflow,
+            overflow=QueueOverflow(entry.overflow),
             block_seconds=entry.block_seconds,
             depth=entry.depth,
             fill=entry.fill,

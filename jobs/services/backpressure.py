@@ -93,7 +93,9 @@ def _check_room(wanted: Mapping[str, int]) -> None:
     deadlock), count its waiting jobs, raise QueueFull if the new ones do not fit."""
     known = limits()
     for queue in sorted(wanted):
-        limit, n = known[queue], wanted[queue]
+        limit, n = known.get(queue), wanted[queue]
+        if limit is None:
+            continue  # the limit was removed since the caller looked (the cache was read again)
         if n > limit.max_depth:
             raise QueueFull(queue, depth=limit.max_depth, max_depth=limit.max_depth, wanted=n)
         if database.is_postgres():

@@ -317,3 +317,14 @@ def test_concurrent_processes_never_pass_the_limit() -> None:
     assert [proc.returncode for proc in procs] == [0, 0, 0, 0]
     assert waiting() == sum(int(out.split()[-1]) for out in outputs) == LIMIT
     assert depth.refused_totals() == {"mail": 4 * 15 - LIMIT}
+
+
+def test_a_limit_removed_while_cached_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    services.set_queue_max_depth(name="mail", max_depth=1)
+    enqueue()
+    wanted = backpressure.limited({"mail": 1})
+    services.set_queue_max_depth(name="mail", max_depth=None)  # another look reads no limit
+
+    backpressure.admit(wanted, lambda: enqueue())
+
+    assert waiting() == 2

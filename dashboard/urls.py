@@ -35,6 +35,7 @@ urlpatterns = [
     path("queues/<str:name>/pause/", queues.queue_action, {"action": "pause"}, name="queue_pause"),
     path("queues/<str:name>/resume/", queues.queue_action, {"action": "resume"}, name="queue_resume"),
     path("queues/<str:name>/concurrency/", queues.queue_action, {"action": "concurrency"}, name="queue_concurrency"),
+    path("queues/<str:name>/max-depth/", queues.queue_action, {"action": "max_depth"}, name="queue_max_depth"),
     path("queues/<str:name>/retry-policy/", queues.queue_action, {"action": "retry"}, name="queue_retry_policy"),
     path("workers/", workers.workers, name="workers"),
     path("tasks/", tasks.tasks, name="tasks"),

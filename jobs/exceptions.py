@@ -101,3 +101,28 @@ class DatabaseUnavailable(JobdeckError):
     def __init__(self, reason: str) -> None:
         super().__init__(f"Database unavailable ({reason}); nothing was stored, try again later")
         self.reason = reason
+
+
+class QueueFull(JobdeckError):
+    """The queue holds its max_depth of waiting jobs (back-pressure): nothing was stored.
+
+    Raised by enqueue_job / enqueue_jobs (a bulk is refused whole), so the Django Tasks backend's
+    enqueue raises it too. The API answers 429 with Retry-After, the CLI prints one line.
+    """
+
+    status_code = 429
+    retry_after = 5  # seconds a client should wait before trying again
+
+    def __init__(self, queue: str, *, depth: int, max_depth: int, wanted: int = 1) -> None:
+        if wanted > max_depth:
+            message = f"queue '{queue}' holds at most {max_depth} waiting jobs: {wanted} can never fit"
+        elif wanted == 1:
+            message = f"queue '{queue}' is full ({depth} of {max_depth} waiting jobs)"
+        else:
+            room = max(0, max_depth - depth)
+            message = f"queue '{queue}' has room for {room} more waiting jobs, not {wanted} ({max_depth} at most)"
+        super().__init__(f"{message}; nothing was stored, try again later")
+        self.queue = queue
+        self.depth = depth
+        self.max_depth = max_depth
+        self.wanted = wanted

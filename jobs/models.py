@@ -1,5 +1,5 @@
-"""Tables: Job, Attempt, JobEvent, JobLog, Queue, WorkerProcess, Schedule, ScheduleRun, ApiToken, OutcomeCounter,
-TaskOutcomeCounter."""
+"""Tables: Job, Attempt, JobEvent, JobLog, Queue, RefusalCounter, WorkerProcess, Schedule, ScheduleRun, ApiToken,
+OutcomeCounter, TaskOutcomeCounter."""
 
 from __future__ import annotations
 
@@ -249,6 +249,13 @@ class JobEvent(models.Model):
         return f"job {self.job_id}: {self.old_status or 'new'} -> {self.new_status}"
 
 
+class Overflow(models.TextChoices):
+    """What an enqueue into a full queue does (Queue.max_depth)."""
+
+    REFUSE = "refuse", "Refuse"  # QueueFull at once
+    BLOCK = "block", "Block"  # wait up to Queue.block_seconds for room, then QueueFull
+
+
 class Queue(models.Model):
     """Settings of a named queue. A queue without a row is unpaused and unlimited."""
 
@@ -257,9 +264,35 @@ class Queue(models.Model):
     concurrency = models.PositiveIntegerField(null=True, blank=True)  # max running at once, all hosts
     # The default retry policy of the queue's jobs ({"backoff", "retry_on", "discard_on"}, jobs.retry).
     retry_policy = models.JSONField(null=True, blank=True)
+    # Back-pressure (issue 13): at most max_depth waiting jobs (scheduled, queued, retrying); past it a
+    # new job is refused (overflow "refuse") or its enqueue waits up to block_seconds for room
+    # ("block"). None: no limit. db_default: older code inserting rows keeps working.
+    max_depth = models.PositiveIntegerField(null=True, blank=True)
+    overflow = models.CharField(max_length=8, choices=Overflow.choices, default=Overflow.REFUSE, db_default="refuse")
+    block_seconds = models.FloatField(default=5.0, db_default=5.0)
 
     def __str__(self) -> str:
         return self.name
+
+
+class RefusalCounter(models.Model):
+    """How many new jobs one process refused per queue because the queue was full (back-pressure).
+
+    Refusals happen in web processes as well as workers, so the count lives in the database; each
+    process increments only its own rows, so processes never contend on them. The sum over all rows
+    only grows: a Prometheus counter (/metrics' jobdeck_enqueue_refused_total).
+    """
+
+    process = models.CharField(max_length=220)  # host:pid of the refusing process
+    queue = models.CharField(max_length=100)
+    count = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["process", "queue"], name="refusal_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.process} {self.queue}: {self.count}"
 
 
 class WorkerProcessQuerySet(models.QuerySet["WorkerProcess"]):

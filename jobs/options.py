@@ -20,6 +20,12 @@ TIMEOUT_ERROR = "timeout must be a positive number of seconds"
 MAX_SNOOZES_LIMIT = 10_000
 MAX_SNOOZES_ERROR = f"max_snoozes must be a whole number between 0 and {MAX_SNOOZES_LIMIT}"
 MAX_BULK = 10_000  # jobs per bulk enqueue or bulk action
+# Back-pressure (issue 13): a queue's max depth of waiting jobs, and how long a blocking enqueue waits.
+MAX_DEPTH_LIMIT = 100_000_000
+MAX_DEPTH_ERROR = f"max_depth must be a whole number between 1 and {MAX_DEPTH_LIMIT}, or null for no limit"
+BLOCK_SECONDS_LIMIT = 60.0  # longer would hold a web request past any proxy's timeout
+BLOCK_SECONDS_ERROR = f"block_seconds must be a number of seconds above 0 and at most {BLOCK_SECONDS_LIMIT:g}"
+OVERFLOW_ERROR = "overflow must be 'refuse' or 'block'"
 
 # --- named priorities, unique periods, deadlines (issue 12: unique_for, expiry, named priorities) ---
 # Names accepted wherever a priority number is (JobSpec, @task, the API, the CLI, schedules). Spaced

@@ -14,7 +14,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from jobs import dbguard, registry
+from jobs import dbguard, depth, registry
 from jobs.database import is_postgres, is_sqlite
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
@@ -30,6 +30,20 @@ class QueueStats:
     concurrency: int | None = None
     retry_policy: dict[str, Any] | None = None  # the queue's default retry policy (jobs.retry)
     capped: set[str] = field(default_factory=set)  # states whose count stopped at the cap ("N+")
+    # Back-pressure (jobs.services.backpressure): the limit, what a full queue does, and for a limited
+    # queue its waiting jobs counted up to the limit; refused: new jobs refused so far, all processes.
+    max_depth: int | None = None
+    overflow: str = "refuse"
+    block_seconds: float = 5.0
+    depth: int | None = None
+    refused: int = 0
+
+    @property
+    def fill(self) -> float | None:
+        """How full the queue is, 0 to 1 (None: no max depth)."""
+        if self.max_depth is None or self.depth is None:
+            return None
+        return min(1.0, self.depth / self.max_depth)
 
     @property
     def total(self) -> int:
@@ -42,7 +56,8 @@ class QueueStats:
 
 
 def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
-    """Counts per queue and state, the age of the oldest runnable job, and queue settings.
+    """Counts per queue and state, the age of the oldest runnable job, queue settings, and for queues
+    with a max depth how full they are; refused enqueues per queue.
 
     Exact counts read every job (a GROUP BY over the whole table). With `cap`, for pages that must
     stay fast at any size, each (queue, state) count stops at `cap` (listed in `capped`): one
@@ -61,6 +76,13 @@ def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
         entry = stats.setdefault(queue.name, QueueStats(queue.name))
         entry.paused, entry.concurrency = queue.paused, queue.concurrency
         entry.retry_policy = queue.retry_policy
+        entry.max_depth, entry.overflow, entry.block_seconds = queue.max_depth, queue.overflow, queue.block_seconds
+    # One statement for every queue with a max depth, each count reading at most max_depth entries.
+    caps = {name: entry.max_depth for name, entry in stats.items() if entry.max_depth is not None}
+    for name, waiting in depth.waiting_depths(caps).items():
+        stats[name].depth = waiting
+    for name, refused in depth.refused_totals().items():
+        stats.setdefault(name, QueueStats(name)).refused = refused
     return dict(sorted(stats.items()))
 
 

@@ -46,6 +46,15 @@ def _register_test_tasks() -> None:
             registry.register(value)
 
 
+@pytest.fixture(autouse=True)
+def _no_cached_queue_limits() -> None:
+    """Each test starts with no queue max depth cached (a test's limits vanish with its rollback, and
+    a stale cache would add the limited path's queries to the next test's enqueues)."""
+    from jobs.services import backpressure
+
+    backpressure.assume_no_limits()
+
+
 def wait_until(
     predicate: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.02, message: str = ""
 ) -> Any:

@@ -1,5 +1,5 @@
-"""Queues: counts by state and settings per queue; pause, resume, a concurrency limit and a default retry
-policy for admins."""
+"""Queues: counts by state and settings per queue; pause, resume, a concurrency limit, a waiting limit
+(back-pressure) and a default retry policy for admins."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dashboard import queries
 from dashboard.permissions import ADMIN, VIEWER, require
 from dashboard.views import shared
 from dashboard.views.shared import HtmxHttpRequest
-from jobs import listing, retry, selectors, services
+from jobs import listing, options, retry, selectors, services
 from jobs.exceptions import InvalidQueue, JobdeckError
 
 
@@ -53,6 +53,26 @@ def _set_retry_policy(name: str, form: QueryDict) -> str:
     return f"Queue {name}: " + ("default retry policy set." if queue.retry_policy else "no default retry policy.")
 
 
+def _set_max_depth(name: str, form: QueryDict) -> str:
+    """The waiting-limit form: max depth ("": no limit), overflow, block seconds."""
+    text = form.get("max_depth", "").strip()
+    max_depth = queries.int_or_none(text) if text else None
+    if text and max_depth is None:
+        raise InvalidQueue("max_depth must be a whole number of at least 1, or empty for no limit")
+    seconds_text = form.get("block_seconds", "").strip()
+    try:
+        block_seconds = float(seconds_text) if seconds_text else None
+    except ValueError:
+        raise InvalidQueue(options.BLOCK_SECONDS_ERROR) from None
+    queue = services.set_queue_max_depth(
+        name=name, max_depth=max_depth, overflow=form.get("overflow") or None, block_seconds=block_seconds
+    )
+    if queue.max_depth is None:
+        return f"Queue {name}: no waiting limit."
+    then = f"wait up to {queue.block_seconds:g} s" if queue.overflow == "block" else "are refused"
+    return f"Queue {name}: at most {queue.max_depth} waiting; new jobs past it {then}."
+
+
 @require_POST
 @require(ADMIN)
 def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpResponse:
@@ -66,6 +86,8 @@ def queue_action(request: HtmxHttpRequest, name: str, action: str) -> HttpRespon
             text = f"Queue {name} resumed."
         elif action == "retry":
             text = _set_retry_policy(name, request.POST)
+        elif action == "max_depth":
+            text = _set_max_depth(name, request.POST)
         else:
             limit = _concurrency(request.POST.get("limit", ""))
             services.set_queue_concurrency(name=name, limit=limit)

@@ -8,7 +8,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from jobs import options, retry, services
-from jobs.models import Queue
+from jobs.models import Overflow, Queue
 
 
 class QueueForm(forms.ModelForm):
@@ -23,6 +23,25 @@ class QueueForm(forms.ModelForm):
         help_text="Most jobs of this queue running at once, over all workers. Empty: no limit.",
     )
 
+    max_depth = forms.IntegerField(
+        min_value=1,
+        max_value=options.MAX_DEPTH_LIMIT,
+        required=False,
+        help_text="Most waiting jobs (scheduled, queued, retrying); past it new jobs are refused or wait. "
+        "Empty: no limit.",
+    )
+    overflow = forms.ChoiceField(
+        choices=Overflow.choices,
+        required=False,
+        help_text="What an enqueue into a full queue does: refuse at once, or block up to block seconds.",
+    )
+    block_seconds = forms.FloatField(
+        min_value=0.001,
+        max_value=options.BLOCK_SECONDS_LIMIT,
+        required=False,
+        help_text="With overflow Block: how long an enqueue into a full queue waits for room before it is refused.",
+    )
+
     retry_policy = forms.JSONField(
         required=False,
         help_text='Default retry policy of the queue\'s jobs, e.g. {"backoff": {"kind": "linear", "base": 10, '
@@ -32,7 +51,14 @@ class QueueForm(forms.ModelForm):
 
     class Meta:
         model = Queue
-        fields = ("name", "paused", "concurrency", "retry_policy")
+        fields = ("name", "paused", "concurrency", "max_depth", "overflow", "block_seconds", "retry_policy")
+
+    def clean_overflow(self) -> str:
+        return self.cleaned_data.get("overflow") or Overflow.REFUSE
+
+    def clean_block_seconds(self) -> float:
+        value = self.cleaned_data.get("block_seconds")
+        return 5.0 if value is None else float(value)
 
     def clean_retry_policy(self) -> dict[str, object] | None:
         value = self.cleaned_data.get("retry_policy")
@@ -49,7 +75,7 @@ class QueueForm(forms.ModelForm):
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
     form = QueueForm
-    list_display = ("name", "paused", "concurrency", "retry_policy")
+    list_display = ("name", "paused", "concurrency", "max_depth", "overflow", "retry_policy")
     list_filter = ("paused",)
     search_fields = ("name",)
     ordering = ("name",)
@@ -66,6 +92,10 @@ class QueueAdmin(admin.ModelAdmin):
         queue = obj
         if not change or "concurrency" in form.changed_data:
             queue = services.set_queue_concurrency(name=obj.name, limit=obj.concurrency)
+        if not change or {"max_depth", "overflow", "block_seconds"} & set(form.changed_data):
+            queue = services.set_queue_max_depth(
+                name=obj.name, max_depth=obj.max_depth, overflow=obj.overflow, block_seconds=obj.block_seconds
+            )
         if not change or "retry_policy" in form.changed_data:
             queue = services.set_queue_retry_policy(name=obj.name, **(obj.retry_policy or {}))
         if not change or "paused" in form.changed_data:

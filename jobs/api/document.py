@@ -14,7 +14,8 @@ WWW_AUTHENTICATE = {
 }
 
 
-# Every 503 error answer (the database refused) says when to try again (jobs/api/errors.py).
+# Every 503 error answer (the database refused) and 429 (a full queue) says when to try again
+# (jobs/api/errors.py).
 RETRY_AFTER = {
     "Retry-After": {
         "description": "seconds to wait before trying again",
@@ -31,6 +32,8 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
             responses[401].setdefault("headers", {}).update(WWW_AUTHENTICATE)
         if 503 in responses and "ErrorOut" in json.dumps(responses[503]):  # not /health's own 503
             responses[503].setdefault("headers", {}).update(RETRY_AFTER)
+        if 429 in responses:
+            responses[429].setdefault("headers", {}).update(RETRY_AFTER)
     _drop_unused_schemas(document)
     return document
 

@@ -17,7 +17,7 @@ from ninja.parser import Parser
 
 from jobs import dbguard
 from jobs.conf import api_settings
-from jobs.exceptions import DatabaseUnavailable, JobdeckError
+from jobs.exceptions import DatabaseUnavailable, JobdeckError, QueueFull
 
 MAX_JSON_DEPTH = 32  # deeper request JSON is refused: nothing legitimate nests that far
 # NUL cannot be stored in PostgreSQL text or jsonb, and a lone surrogate cannot be encoded as UTF-8.
@@ -125,13 +125,15 @@ def install_handlers(api: NinjaAPI) -> None:
     """Map every failure an operation can meet to `{"error": ...}`; anything else stays a 500.
 
     A database refusing a write (DatabaseUnavailable, or a raw OperationalError) answers 503 with
-    Retry-After."""
+    Retry-After; a full queue (QueueFull) 429 with Retry-After."""
 
     @api.exception_handler(JobdeckError)
     def jobdeck_error(request: HttpRequest, exc: JobdeckError) -> HttpResponse:
         response = error_response(api, request, exc.status_code, exc.message)
         if isinstance(exc, DatabaseUnavailable):
             dbguard.log_refusal(f"{request.method} {request.path}", exc)
+            response["Retry-After"] = str(exc.retry_after)
+        elif isinstance(exc, QueueFull):  # back-pressure: 429, try again later
             response["Retry-After"] = str(exc.retry_after)
         return response
 

@@ -37,7 +37,7 @@ def _histogram(name: str, help_text: str, samples: Iterable[float]) -> list[str]
 
 
 def render_metrics() -> str:
-    """The exposition text; nine queries whatever the size of the job table (besides the counts' index scan)."""
+    """The exposition text; eleven queries whatever the size of the job table (besides the counts' index scan)."""
     queues = selectors.queue_stats()
     lines = ["# HELP jobdeck_jobs Jobs by queue and state.", "# TYPE jobdeck_jobs gauge"]
     for name, entry in queues.items():
@@ -52,6 +52,25 @@ def render_metrics() -> str:
         )
     lines += ["# HELP jobdeck_queue_paused 1 when the queue is paused.", "# TYPE jobdeck_queue_paused gauge"]
     lines += [f'jobdeck_queue_paused{{queue="{_label(n)}"}} {int(e.paused)}' for n, e in queues.items()]
+    limited = {name: entry for name, entry in queues.items() if entry.max_depth is not None}
+    lines += [
+        "# HELP jobdeck_queue_max_depth Most waiting jobs (scheduled, queued, retrying) a queue accepts; only"
+        " queues with a limit.",
+        "# TYPE jobdeck_queue_max_depth gauge",
+    ]
+    lines += [f'jobdeck_queue_max_depth{{queue="{_label(n)}"}} {e.max_depth}' for n, e in limited.items()]
+    lines += [
+        "# HELP jobdeck_queue_depth Waiting jobs of a queue with a max depth, counted up to that limit.",
+        "# TYPE jobdeck_queue_depth gauge",
+    ]
+    lines += [f'jobdeck_queue_depth{{queue="{_label(n)}"}} {e.depth or 0}' for n, e in limited.items()]
+    lines += [
+        "# HELP jobdeck_enqueue_refused_total New jobs refused because their queue was full (back-pressure).",
+        "# TYPE jobdeck_enqueue_refused_total counter",
+    ]
+    lines += [
+        f'jobdeck_enqueue_refused_total{{queue="{_label(n)}"}} {e.refused}' for n, e in queues.items() if e.refused
+    ]
     alive, gone = selectors.worker_counts()
     lines += [
         "# HELP jobdeck_workers Worker processes alive: not stopped, with a heartbeat within the lease time.",

@@ -37,6 +37,8 @@ router = Router(tags=["jobs"])
 MAX_ID = 2**63 - 1
 JobId = PathParam(..., ge=1, le=MAX_ID)
 READ, ACT, WRITE = READ_ERRORS, ACTION_ERRORS, WRITE_ERRORS
+# An enqueue may also meet a full queue (back-pressure): 429 with Retry-After.
+ENQUEUE: dict[int, type[ErrorOut]] = {**WRITE, 429: ErrorOut}
 CURSOR_KIND = "before"
 NEXT_CURSOR = {
     "X-Next-Cursor": {
@@ -96,7 +98,7 @@ def decode_cursor(cursor: str) -> int:
     return before
 
 
-@router.post("/jobs", response={202: JobAcceptedOut, **WRITE}, operation_id="enqueue_job", summary="Enqueue a job")
+@router.post("/jobs", response={202: JobAcceptedOut, **ENQUEUE}, operation_id="enqueue_job", summary="Enqueue a job")
 def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
     """Enqueue one job (202 "Job accepted" with its id)."""
     job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
@@ -104,7 +106,7 @@ def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
 
 
 @router.post(
-    "/jobs/schedule", response={202: JobScheduledOut, **WRITE}, operation_id="schedule_job", summary="Schedule a job"
+    "/jobs/schedule", response={202: JobScheduledOut, **ENQUEUE}, operation_id="schedule_job", summary="Schedule a job"
 )
 def schedule(request: HttpRequest, body: JobScheduleIn) -> Status[Any]:
     """Enqueue one job to run at `run_at` (202 "Job scheduled")."""
@@ -113,7 +115,7 @@ def schedule(request: HttpRequest, body: JobScheduleIn) -> Status[Any]:
 
 
 @router.post(
-    "/jobs/bulk", response={202: JobsAcceptedOut, **WRITE}, operation_id="enqueue_jobs", summary="Enqueue many jobs"
+    "/jobs/bulk", response={202: JobsAcceptedOut, **ENQUEUE}, operation_id="enqueue_jobs", summary="Enqueue many jobs"
 )
 def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status[Any]:
     """Enqueue up to 1,000 jobs in one transaction: all are stored or none (the error names the item)."""

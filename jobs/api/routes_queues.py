@@ -23,7 +23,8 @@ QueueName = PathParam(..., pattern=QUEUE_PATTERN)
 
 @router.get("/queues", response={200: list[QueueOut], **READ}, operation_id="list_queues", summary="List queues")
 def queues(request: HttpRequest) -> Status[Any]:
-    """Every queue that has jobs or settings: counts by state, paused, concurrency."""
+    """Every queue that has jobs or settings: counts by state, paused, concurrency, and for a queue with a
+    max depth how full it is (depth, fill) and how many enqueues it refused."""
     return Status(200, [QueueOut.from_stats(entry) for entry in selectors.queue_stats().values()])
 
 
@@ -53,8 +54,17 @@ def resume(request: HttpRequest, name: str = QueueName) -> Status[Any]:
     summary="Change a queue's settings",
 )
 def update(request: HttpRequest, body: QueuePatchIn, name: str = QueueName) -> Status[Any]:
-    """Set the queue's concurrency limit (null: no limit) and/or its default retry policy (null: none)."""
+    """Set the queue's concurrency limit (null: no limit), its default retry policy (null: none) and/or
+    its max depth of waiting jobs (null: no limit) with what a full queue does (overflow, block_seconds)."""
     queue = None
+    depth_fields = {"max_depth", "overflow", "block_seconds"} & body.model_fields_set
+    if depth_fields:
+        queue = services.set_queue_max_depth(
+            name=name,
+            max_depth=body.max_depth if "max_depth" in depth_fields else "keep",
+            overflow=None if body.overflow is None else body.overflow.value,
+            block_seconds=body.block_seconds,
+        )
     if "concurrency" in body.model_fields_set:
         queue = services.set_queue_concurrency(name=name, limit=body.concurrency)
     if "retry_policy" in body.model_fields_set:

@@ -81,7 +81,7 @@ def delete(request: HttpRequest, schedule_id: int = ScheduleId) -> Status[Any]:
 
 @router.post(
     "/schedules/{int:schedule_id}/run-now",
-    response={202: JobAcceptedOut, 404: ErrorOut, **ACT},
+    response={202: JobAcceptedOut, 404: ErrorOut, 429: ErrorOut, **ACT},
     operation_id="run_schedule_now",
     summary="Run a schedule now",
 )

@@ -21,7 +21,13 @@ from jobs.services.job_actions import (
     run_jobs_now,
     set_progress,
 )
-from jobs.services.queues import pause_queue, resume_queue, set_queue_concurrency, set_queue_retry_policy
+from jobs.services.queues import (
+    pause_queue,
+    resume_queue,
+    set_queue_concurrency,
+    set_queue_max_depth,
+    set_queue_retry_policy,
+)
 from jobs.services.retention import PruneResult, prune_jobs, prune_workers
 
 __all__ = [
@@ -46,5 +52,6 @@ __all__ = [
     "run_jobs_now",
     "set_progress",
     "set_queue_concurrency",
+    "set_queue_max_depth",
     "set_queue_retry_policy",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,9 @@ from django.utils import timezone
 from jobs import options, registry, retry, states, taskresults
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
-from jobs.exceptions import InvalidJob, PayloadTooLarge
+from jobs.exceptions import InvalidJob, PayloadTooLarge, QueueFull
 from jobs.models import Job
+from jobs.services import backpressure
 from jobs.status import FINISHED
 
 
@@ -226,18 +228,35 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     With an idempotency key, returns the job holding that key instead of creating a second one:
     an unfinished one, or one that finished less than its unique_for ago (the database's partial
     unique index, job_idempotency_key_held, settles concurrent enqueues on every host).
-    Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong.
+    Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong, QueueFull when
+    the job's queue holds its max_depth of waiting jobs (jobs.services.backpressure).
     """
     job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
-    if job.idempotency_key is None:
+    try:
+        return _store_one(job, actor)
+    except QueueFull as exc:
+        backpressure.record_refusal(exc)
+        raise
+
+
+def _store_one(job: states.NewJob, actor: str) -> Job:
+    """Insert `job` (or find the job holding its key), once its queue has room if it has a max depth."""
+
+    def create() -> Job:
         return _announced(states.create_jobs([job], actor=actor))[0].as_job()
+
+    wanted = backpressure.limited({job.queue: 1})
+    if job.idempotency_key is None:
+        return backpressure.admit(wanted, create) if wanted else create()
     for _ in range(5):
         holder = _key_holder(job.idempotency_key)
         if holder is not None and _still_held(holder, timezone.now()):
-            return holder
+            return holder  # an existing job: never refused, the queue gains nothing
         try:
+            if wanted:
+                return backpressure.admit(wanted, create)  # its own transaction: a savepoint at least
             with transaction.atomic():
-                return _announced(states.create_jobs([job], actor=actor))[0].as_job()
+                return create()
         except IntegrityError:
             job.pk = None  # another enqueue won the race; loop to read its job
     raise InvalidJob("idempotency_key is contended; try again")
@@ -249,7 +268,8 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
 
     Returns light records (pk, status, queue, task_name, args, payload...) in the order given,
     not model instances, so thousands per call stay cheap. Raises InvalidJob naming the first
-    bad item (by index) and writes nothing.
+    bad item (by index) and writes nothing; QueueFull, writing nothing, when the new jobs would take
+    a queue past its max_depth (a bulk is refused whole, never stored in part).
     """
     if len(specs) > options.MAX_BULK:
         raise InvalidJob(f"at most {options.MAX_BULK} jobs per bulk enqueue")
@@ -262,7 +282,20 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
             jobs.append(build_job(spec, now, default_max_attempts, max_payload_bytes))
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
+    try:
+        return _store_many(jobs, actor)
+    except QueueFull as exc:
+        backpressure.record_refusal(exc)
+        raise
+
+
+def _store_many(jobs: list[states.NewJob], actor: str) -> list[states.NewJob]:
     if not any(j.idempotency_key for j in jobs):
-        return _announced(states.create_jobs(jobs, actor=actor))
+        wanted = backpressure.limited(Counter(j.queue for j in jobs))
+        if not wanted:
+            return _announced(states.create_jobs(jobs, actor=actor))
+        return backpressure.admit(wanted, lambda: _announced(states.create_jobs(jobs, actor=actor)))
+    # Jobs with a key may return an existing job instead: each is checked (and counted) on its own,
+    # in one transaction, so a refusal part-way rolls back the whole bulk.
     with transaction.atomic():
-        return [states.NewJob.from_job(enqueue_job(spec=spec, actor=actor)) for spec in specs]
+        return [states.NewJob.from_job(_store_one(job, actor)) for job in jobs]

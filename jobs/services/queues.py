@@ -1,13 +1,16 @@
-"""A queue's settings: pause, resume, its concurrency limit and its default retry policy."""
+"""A queue's settings: pause, resume, its concurrency limit, its default retry policy and its max depth."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from django.db import transaction
 
 from jobs import database, options, retry
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidQueue
-from jobs.models import Queue
+from jobs.models import Overflow, Queue
+from jobs.services import backpressure
 
 
 def _queue_name(name: str) -> str:
@@ -55,4 +58,37 @@ def set_queue_retry_policy(
     except ValueError as exc:
         raise InvalidQueue(str(exc)) from None
     queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults={"retry_policy": policy})
+    return queue
+
+
+@write_service
+def set_queue_max_depth(
+    *,
+    name: str,
+    max_depth: int | None | Literal["keep"] = "keep",
+    overflow: str | None = None,
+    block_seconds: float | None = None,
+) -> Queue:
+    """Limit how many jobs of `name` may wait (scheduled, queued or retrying; None: no limit; "keep":
+    unchanged).
+
+    `overflow`: what an enqueue into a full queue does, "refuse" (QueueFull at once) or "block" (wait
+    up to `block_seconds` for room, then QueueFull); None keeps the current choice. Other processes
+    apply a change within jobs.services.backpressure.LIMITS_TTL seconds. Raises InvalidQueue.
+    """
+    values: dict[str, object] = {}
+    if max_depth != "keep":
+        if max_depth is not None and (not options.is_int(max_depth) or not 1 <= max_depth <= options.MAX_DEPTH_LIMIT):
+            raise InvalidQueue(options.MAX_DEPTH_ERROR)
+        values["max_depth"] = max_depth
+    if overflow is not None:
+        if overflow not in Overflow.values:
+            raise InvalidQueue(options.OVERFLOW_ERROR)
+        values["overflow"] = overflow
+    if block_seconds is not None:
+        if not options.is_number(block_seconds) or not 0 < block_seconds <= options.BLOCK_SECONDS_LIMIT:
+            raise InvalidQueue(options.BLOCK_SECONDS_ERROR)
+        values["block_seconds"] = float(block_seconds)
+    queue, _ = Queue.objects.update_or_create(name=_queue_name(name), defaults=values)
+    backpressure.forget_limits()
     return queue

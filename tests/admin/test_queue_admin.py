@@ -94,3 +94,23 @@ def test_queues_cannot_be_deleted(admin_client: Client) -> None:
 
     assert admin_client.post(f"/admin/jobs/queue/{queue.pk}/delete/", {"post": "yes"}).status_code == 403
     assert "delete_selected" not in admin_client.get(changelist("queue")).content.decode()
+
+
+def test_max_depth_and_overflow_are_set_through_the_service(admin_client: Client) -> None:
+    response = admin_client.post(
+        "/admin/jobs/queue/add/",
+        {"name": "mail", "concurrency": "", "max_depth": "50", "overflow": "block", "block_seconds": "2"},
+    )
+
+    queue = Queue.objects.get(name="mail")
+    assert response.status_code == 302
+    assert (queue.max_depth, queue.overflow, queue.block_seconds) == (50, "block", 2.0)
+    assert "50" in admin_client.get("/admin/jobs/queue/").content.decode()
+
+
+def test_a_bad_max_depth_is_a_form_error(admin_client: Client) -> None:
+    response = admin_client.post("/admin/jobs/queue/add/", {"name": "mail", "max_depth": "0"})
+
+    assert response.status_code == 200
+    assert "greater than or equal to 1" in response.content.decode()
+    assert not Queue.objects.exists()

@@ -129,6 +129,11 @@ NEEDS_OTHER_STATE = {
     ("update_schedule", 409),  # a schedule from settings
     ("delete_schedule", 409),
     ("run_schedule_now", 409),  # a second run in the same instant
+    # A full queue (back-pressure, test_backpressure_api.py).
+    ("enqueue_job", 429),
+    ("schedule_job", 429),
+    ("enqueue_jobs", 429),
+    ("run_schedule_now", 429),
 }
 BAD_BODIES: list[Any] = [None, "[", "[]", "{}", {"unknown": 1}, '{"x": NaN}']
 

@@ -35,16 +35,17 @@ def test_pause_resume_and_concurrency(api: ApiClient, db: None) -> None:
     resumed = api.post("/queues/emails/resume")
     unlimited = api.patch("/queues/emails", {"concurrency": None})
 
-    assert paused.json() == {"name": "emails", "paused": True, "concurrency": None, "retry_policy": None}
-    assert limited.json() == {"name": "emails", "paused": True, "concurrency": 3, "retry_policy": None}
-    assert resumed.json() == {"name": "emails", "paused": False, "concurrency": 3, "retry_policy": None}
+    depth = {"max_depth": None, "overflow": "refuse", "block_seconds": 5.0}  # back-pressure: no limit
+    assert paused.json() == {"name": "emails", "paused": True, "concurrency": None, "retry_policy": None, **depth}
+    assert limited.json() == {"name": "emails", "paused": True, "concurrency": 3, "retry_policy": None, **depth}
+    assert resumed.json() == {"name": "emails", "paused": False, "concurrency": 3, "retry_policy": None, **depth}
     assert unlimited.status_code == 200 and Queue.objects.get(name="emails").concurrency is None
 
 
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "Give concurrency or retry_policy"),
+        ({}, "Give concurrency, retry_policy, max_depth, overflow or block_seconds"),
         ({"concurrency": 0}, "Invalid 'concurrency': Input should be greater than or equal to 1"),
         ({"concurrency": "2"}, "Invalid 'concurrency': Input should be a valid integer"),
     ],

@@ -13,6 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from jobs import services
 from jobs.models import Job, JobEvent
 from jobs.status import Status
 from tests.conftest import ROOT
@@ -205,3 +206,15 @@ def test_expires_at_and_low_priority_reach_the_job() -> None:
     job = Job.objects.get()
     assert job.priority == -10
     assert job.expires_at == datetime.datetime(2030, 1, 1, 7, 0, tzinfo=datetime.UTC)
+
+
+@pytest.mark.django_db
+def test_a_full_queue_is_a_one_line_command_error() -> None:
+    services.set_queue_max_depth(name="mail", max_depth=1)
+    run("tests.tasks.add", "--queue", "mail")
+
+    with pytest.raises(CommandError) as excinfo:
+        run("tests.tasks.add", "--queue", "mail")
+
+    assert str(excinfo.value) == "queue 'mail' is full (1 of 1 waiting jobs); nothing was stored, try again later"
+    assert Job.objects.count() == 1

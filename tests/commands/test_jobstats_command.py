@@ -15,6 +15,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from jobs import services
+from jobs.exceptions import QueueFull
 from jobs.models import Job
 from tests.conftest import ROOT
 
@@ -52,6 +53,9 @@ def test_table_shows_each_queue_and_a_totals_row(mixed_queues: None) -> None:
     ]
 
 
+NO_DEPTH = {"max_depth": None, "depth": None, "refused": 0}  # back-pressure: no max depth set
+
+
 def test_json_has_the_same_numbers(mixed_queues: None) -> None:
     data = json.loads(run("--json"))
 
@@ -67,6 +71,7 @@ def test_json_has_the_same_numbers(mixed_queues: None) -> None:
                 "oldest_waiting_seconds": "checked",
                 "paused": False,
                 "concurrency": None,
+                **NO_DEPTH,
             },
             "emails": {
                 "counts": ZERO | {"scheduled": 1, "cancelled": 1},
@@ -74,8 +79,16 @@ def test_json_has_the_same_numbers(mixed_queues: None) -> None:
                 "oldest_waiting_seconds": None,
                 "paused": True,
                 "concurrency": 3,
+                **NO_DEPTH,
             },
-            "idle": {"counts": ZERO, "total": 0, "oldest_waiting_seconds": None, "paused": False, "concurrency": 1},
+            "idle": {
+                "counts": ZERO,
+                "total": 0,
+                "oldest_waiting_seconds": None,
+                "paused": False,
+                "concurrency": 1,
+                **NO_DEPTH,
+            },
         },
         "totals": {
             "counts": ZERO | {"scheduled": 1, "queued": 2, "cancelled": 1},
@@ -93,6 +106,23 @@ def test_a_queue_named_totals_does_not_clash_with_the_totals(make_job: MakeJob) 
 
     assert data["queues"]["totals"]["total"] == 1
     assert data["totals"]["total"] == 1
+
+
+@pytest.mark.django_db
+def test_a_queue_with_a_max_depth_shows_how_full_it_is_and_its_refusals(make_job: MakeJob) -> None:
+    services.set_queue_max_depth(name="mail", max_depth=2, overflow="block", block_seconds=1)
+    make_job(queue="mail")
+    services.set_queue_max_depth(name="mail", overflow="refuse")
+    make_job(queue="mail")
+    with pytest.raises(QueueFull):
+        make_job(queue="mail")
+
+    assert run().splitlines()[1].endswith("depth 2/2, 1 refused")
+    assert {k: json.loads(run("--json"))["queues"]["mail"][k] for k in NO_DEPTH} == {
+        "max_depth": 2,
+        "depth": 2,
+        "refused": 1,
+    }
 
 
 @pytest.mark.django_db

@@ -265,6 +265,7 @@ def test_operations_page_query_counts_do_not_grow(
         queue = f"q{n}"
         make_job(queue=queue)
         services.set_queue_concurrency(name=queue, limit=n + 1)
+        services.set_queue_max_depth(name=queue, max_depth=100)  # their depths: one statement more
         worker = register_worker(name=f"w{n}", queues=(queue,), concurrency=2, worker_type="thread")
         states.claim_next(queues=[queue], worker=worker.name, lease_seconds=60)
         schedules.create_schedule(name=f"s{n}", cron=f"{n} * * * *", task_name="tests.tasks.add", args=[1, 2])
@@ -272,8 +273,8 @@ def test_operations_page_query_counts_do_not_grow(
 
     # session + user + groups, then the page's reads.
     # session + user + groups, queue names, capped counts (+ savepoint, SET LOCAL, release on
-    # PostgreSQL), oldest waiting, queue settings
-    with django_assert_max_num_queries(10):
+    # PostgreSQL), oldest waiting, queue settings, the limited queues' depths, refused enqueues
+    with django_assert_max_num_queries(12):
         assert group_admin_client.get(reverse("dashboard:queues")).status_code == 200
     with django_assert_max_num_queries(6):  # workers, running jobs (twice: ids, then ids with tasks)
         assert group_admin_client.get(reverse("dashboard:workers")).status_code == 200

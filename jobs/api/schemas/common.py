@@ -108,6 +108,13 @@ class WorkerType(StrEnum):
     ISOLATED = "isolated"  # a fresh process per job
 
 
+class QueueOverflow(StrEnum):
+    """What an enqueue into a full queue does (jobs.models.Overflow)."""
+
+    REFUSE = "refuse"
+    BLOCK = "block"
+
+
 class HealthStatus(StrEnum):
     OK = "OK"
     DEGRADED = "DEGRADED"

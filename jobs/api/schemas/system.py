@@ -9,8 +9,8 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
-from jobs import selectors
-from jobs.api.schemas.common import HealthStatus, RetryPolicyIn, WorkerType
+from jobs import options, selectors
+from jobs.api.schemas.common import HealthStatus, QueueOverflow, RetryPolicyIn, WorkerType
 
 
 class QueuePatchIn(BaseModel):
@@ -24,11 +24,24 @@ class QueuePatchIn(BaseModel):
     retry_policy: RetryPolicyIn | None = Field(
         None, description="the default retry policy of the queue's jobs; null for none (the settings apply)"
     )
+    max_depth: Annotated[StrictInt, Field(ge=1, le=options.MAX_DEPTH_LIMIT)] | None = Field(
+        None,
+        description="most waiting jobs (scheduled, queued, retrying); past it an enqueue is refused with 429 "
+        "or blocks (overflow); null for no limit",
+    )
+    overflow: QueueOverflow | None = Field(
+        None, description="a full queue: refuse the enqueue at once, or block up to block_seconds for room"
+    )
+    block_seconds: Annotated[float, Field(gt=0, le=options.BLOCK_SECONDS_LIMIT)] | None = Field(
+        None, description="how long a blocking enqueue waits for room before it is refused"
+    )
 
     @model_validator(mode="after")
     def _something(self) -> QueuePatchIn:
         if not self.model_fields_set:
-            raise PydanticCustomError("jobdeck_queue_patch", "Give concurrency or retry_policy")
+            raise PydanticCustomError(
+                "jobdeck_queue_patch", "Give concurrency, retry_policy, max_depth, overflow or block_seconds"
+            )
         return self
 
 
@@ -39,12 +52,20 @@ class QueueSettingsOut(Schema):
     retry_policy: dict[str, Any] | None = Field(
         None, description="the queue's default backoff, retry_on and discard_on (null: none)"
     )
+    max_depth: int | None = Field(None, description="most waiting jobs before enqueues are refused (null: no limit)")
+    overflow: QueueOverflow = Field(QueueOverflow.REFUSE, description="what an enqueue into a full queue does")
+    block_seconds: float = Field(5.0, description="how long a blocking enqueue waits for room")
 
 
 class QueueOut(QueueSettingsOut):
     counts: dict[str, int]
     total: int
     oldest_waiting_seconds: float | None
+    depth: int | None = Field(
+        None, description="waiting jobs (scheduled, queued, retrying), counted up to max_depth; null: no limit"
+    )
+    fill: float | None = Field(None, description="depth / max_depth, 0 to 1; null: no limit")
+    refused: int = Field(0, description="new jobs refused so far because the queue was full")
 
     @classmethod
     def from_stats(cls, entry: selectors.QueueStats) -> QueueOut:
@@ -57,6 +78,12 @@ class QueueOut(QueueSettingsOut):
             counts=entry.counts,
             total=entry.total,
             oldest_waiting_seconds=entry.oldest_waiting_seconds,
+            max_depth=entry.max_depth,
+            overflow=QueueOverflow(entry.overflow),
+            block_seconds=entry.block_seconds,
+            depth=entry.depth,
+            fill=entry.fill,
+            refused=entry.refused,
         )
 
 

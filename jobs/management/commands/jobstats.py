@@ -18,6 +18,10 @@ def notes(stats: selectors.QueueStats) -> str:
     marks = ["paused"] if stats.paused else []
     if stats.concurrency is not None:
         marks.append(f"limit {stats.concurrency}")
+    if stats.max_depth is not None:
+        marks.append(f"depth {stats.depth}/{stats.max_depth}" + (" (blocks)" if stats.overflow == "block" else ""))
+    if stats.refused:
+        marks.append(f"{stats.refused} refused")
     return ", ".join(marks)
 
 
@@ -76,6 +80,9 @@ class Command(JobdeckCommand):
                     "oldest_waiting_seconds": q.oldest_waiting_seconds,
                     "paused": q.paused,
                     "concurrency": q.concurrency,
+                    "max_depth": q.max_depth,
+                    "depth": q.depth,
+                    "refused": q.refused,
                 }
                 for name, q in stats.items()
             },

@@ -124,6 +124,10 @@ class Job(models.Model):
     unique_for = models.FloatField(null=True, blank=True)
     key_held = models.BooleanField(default=False, db_default=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Concurrency per key (issue 13, point 2): at most concurrency_limit jobs with the same
+    # concurrency_key run at once, across all workers (the claim checks it). NULL: no key.
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -161,6 +165,8 @@ class Job(models.Model):
             models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
             # Finds waiting jobs whose deadline has come (states.expire_due); empty without expiry.
             models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
+            # Running jobs per concurrency key: the claim counts them for a keyed candidate.
+            models.Index("concurrency_key", condition=Q(status=Status.RUNNING), name="job_running_key_idx"),
         ]
 
     def __str__(self) -> str:

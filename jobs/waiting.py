@@ -49,6 +49,10 @@ def waiting_reason(job: Job) -> str | None:
         missing = missing_task_reason(job)
         if missing is not None:
             reasons.append(missing)
+        # Concurrency per key (issue 13): the claim skips the job while its key is full.
+        key = key_reason(job)
+        if key is not None:
+            reasons.append(key)
     # Expiry: a deadline to start by. Past it, the claim skips the job and the workers' housekeeping
     # ends it cancelled within a tick.
     if job.expires_at is not None:
@@ -57,6 +61,17 @@ def waiting_reason(job: Job) -> str | None:
         else:
             reasons.append(f"expires at {_when(job.expires_at)} if not started")
     return "; ".join(reasons) or None
+
+
+def key_reason(job: Job) -> str | None:
+    """ "waiting for key customer:42 (1 of 1 running)" while a queued job's key has as many running
+    jobs as its limit (one count through job_running_key_idx); None when it has no key or room."""
+    if job.concurrency_key is None or job.concurrency_limit is None:
+        return None
+    running = Job.objects.filter(status=Status.RUNNING, concurrency_key=job.concurrency_key).count()
+    if running < job.concurrency_limit:
+        return None
+    return f"waiting for key {job.concurrency_key} ({running} of {job.concurrency_limit} running)"
 
 
 def missing_task_reason(job: Job) -> str | None:

@@ -279,3 +279,10 @@ def run_once_released(runs_path: str, started_path: str, release_path: str) -> i
     while not Path(release_path).exists():
         time.sleep(0.02)
     return ctx.job_id
+
+
+@task(concurrency_key="customer:{customer_id}", concurrency_limit=2)
+def keyed_sync(customer_id: int, hold: float = 0) -> int:
+    """Concurrency per key from a template: at most two syncs of one customer at once."""
+    time.sleep(hold)
+    return customer_id

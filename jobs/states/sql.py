@@ -25,6 +25,7 @@ WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
     WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
       AND (j.expires_at IS NULL OR j.expires_at > %s) {tasks}
+      AND (j.concurrency_key IS NULL OR {key_free})
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -52,6 +53,29 @@ CLAIM_RETURNING = (
 )
 
 
+# Concurrency per key (issue 13): a queued job with a key is skipped while `concurrency_limit` jobs
+# with its key run. The test only evaluates for keyed rows (NULL key: the plain claim, same plan),
+# counts through job_running_key_idx, and never blocks other keys or the jobs behind it: the walk
+# of job_claim_idx moves on to the next row.
+#
+# SQLite: one writer at a time (the claim's transaction holds the write lock), so the count is exact.
+_KEY_FREE_SQLITE = (
+    "j.concurrency_limit > (SELECT COUNT(*) FROM {job} r WHERE r.concurrency_key = j.concurrency_key "
+    "AND r.status = 'running')"
+)
+# PostgreSQL: two claimers could both count "one slot free" for the same key from their statement
+# snapshots and both claim (SKIP LOCKED lets each take a different row of the key). So the count is
+# taken by jobdeck_key_slot_free() (migration 0013), after a per-key advisory lock held to the end
+# of the claimer's transaction:
+# 1. pg_try_advisory_xact_lock(key): another claimer in a transaction that evaluated this key
+#    holds it; the row is skipped (the key waits for a later claim, other keys go on). A try, not a
+#    wait: a claimer waiting on a key while holding another could deadlock with one doing the reverse.
+# 2. The count is a query of a VOLATILE function, so it runs on a fresh snapshot taken after the lock
+#    was granted. The previous holder released the lock at its commit, after its claim became
+#    visible, so the count includes every claim of this key that committed; none can be in flight.
+# The lock costs one hash and one lock-table entry per keyed row looked at.
+_KEY_FREE_PG = "jobdeck_key_slot_free(j.concurrency_key, j.concurrency_limit)"
+
 # Versioned tasks: only jobs whose task and version the worker has (hot.claim_keys() gives the keys,
 # "name@version", "name@" for an unversioned task). One parameter whatever the number of tasks, so
 # the statement text (and PostgreSQL's prepared plan) is one per queue count. The test runs on the
@@ -68,6 +92,7 @@ def claim_sql(*, pg: bool, queue_count: int, by_task: bool = False) -> str:
     `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite)."""
     return _CLAIM.format(
         tasks=(_TASKS_PG if pg else _TASKS_SQLITE) if by_task else "",
+        key_free=_KEY_FREE_PG if pg else _KEY_FREE_SQLITE.format(job=JOB),
         job=JOB,
         queue=Queue._meta.db_table,
         queues=", ".join(["%s"] * queue_count),
@@ -166,9 +191,10 @@ def insert_sql(target: str, count: int) -> str:
 
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
-    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at"
+    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
+    "concurrency_key, concurrency_limit"
 )
-JOB_COLUMN_COUNT = 20
+JOB_COLUMN_COUNT = 22
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -194,7 +220,7 @@ INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
-    "(r->>14)::timestamptz "
+    "(r->>14)::timestamptz, r->>15, (r->>16)::int "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

@@ -286,3 +286,13 @@ def keyed_sync(customer_id: int, hold: float = 0) -> int:
     """Concurrency per key from a template: at most two syncs of one customer at once."""
     time.sleep(hold)
     return customer_id
+
+
+@task()
+def record_interval(path: str, hold: float) -> None:
+    """Append "<job id> <start> <end>" (wall-clock seconds) for the run: a check of what ran at once
+    that does not rely on the database's own timestamps."""
+    start = time.time()
+    time.sleep(hold)
+    with open(path, "a") as log:
+        log.write(f"{current_job().job_id} {start} {time.time()}\n")

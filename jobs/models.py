@@ -268,6 +268,45 @@ class Queue(models.Model):
         return self.name
 
 
+class RateLimit(models.Model):
+    """At most max_starts job starts per period seconds for a queue, a task or a concurrency key,
+    across all workers (issue 13, point 3). The claim checks it; jobs over it wait, in order."""
+
+    class Scope(models.TextChoices):
+        QUEUE = "queue", "Queue"
+        TASK = "task", "Task"
+        KEY = "key", "Concurrency key"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    name = models.CharField(max_length=255)  # the queue name, the task's module path, or the key
+    max_starts = models.PositiveIntegerField()
+    period = models.FloatField()  # seconds
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "name"], name="ratelimit_scope_name"),
+            models.CheckConstraint(condition=Q(max_starts__gte=1), name="ratelimit_max_starts_positive"),
+            models.CheckConstraint(condition=Q(period__gt=0), name="ratelimit_period_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.name}: {self.max_starts} per {self.period:g} s"
+
+
+class RateStart(models.Model):
+    """One job start under a RateLimit, written by the claim that made it. `at` is in epoch seconds,
+    so the window test (at > now - period) is the same arithmetic on both databases."""
+
+    rate_limit = models.ForeignKey(RateLimit, on_delete=models.CASCADE, related_name="starts", db_index=False)
+    at = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["rate_limit", "at"], name="ratestart_limit_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rate_limit_id} at {self.at}"
+
+
 class WorkerProcessQuerySet(models.QuerySet["WorkerProcess"]):
     """Whether a worker is alive: the one rule every page, the API, /metrics, /health and the admin use.
 

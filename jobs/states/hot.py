@@ -54,7 +54,9 @@ def _update_with_history(
     the job's RateStart rows too (sql.rate_start_sql())."""
     update_sql = f"{update_sql} RETURNING {', '.join(returning)}"
     if hot.pg:
-        extra = None if rate_starts_at is None else (sql.rate_start_sql(pg=True), [rate_starts_at])
+        extra: tuple[str, list[object]] | None = None
+        if rate_starts_at is not None:
+            extra = (sql.rate_start_sql(pg=True), [rate_starts_at])
         statement, values = sql.with_inserts_pg(update_sql, inserts, extra)
         return Reply(cursor=hot.execute(statement, [*params, *values]))
     row = hot.execute(update_sql, params).fetchone()

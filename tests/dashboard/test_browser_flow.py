@@ -36,3 +36,30 @@ def test_job_page_shows_a_job_waiting_for_its_key(
     )
     expect(page.locator("#job-concurrency-key")).to_have_text("customer:42 at most 1 at once")
     assert page.csp_errors == []
+
+
+def test_job_page_shows_a_job_waiting_for_a_rate_limit(
+    daphne: str,  # noqa: F811 - fixture
+    browser_page: Any,  # noqa: F811 - fixture
+) -> None:
+    from playwright.sync_api import expect
+
+    from jobs import services, states
+    from jobs.services.rate_limits import set_rate_limit
+
+    make_user("vera", "viewer")
+    set_rate_limit(scope="queue", name="default", max_starts=1, period=3600)
+    spec = services.JobSpec(task_name="tests.tasks.add", args=[1, 2])
+    started = services.enqueue_job(spec=spec)
+    waiting = services.enqueue_job(spec=spec)
+    claimed = states.claim_next(queues=["default"], worker="test-worker", lease_seconds=60)
+    assert claimed is not None and claimed.id == started.pk
+
+    page = browser_page
+    sign_in(page, daphne, "vera", f"/jobs/{waiting.pk}/")
+
+    expect(page.locator("#job-waiting-reason")).to_contain_text(
+        re.compile(r"rate limit: next start in 3[56]\d\d s \(queue default: 1 per 3600 s\)", re.IGNORECASE),
+        timeout=WAIT,
+    )
+    assert page.csp_errors == []

@@ -61,8 +61,10 @@ CLAIM_RETURNING = (
 # of job_claim_idx moves on to the next row.
 #
 # SQLite: one writer at a time (the claim's transaction holds the write lock), so the count is exact.
+# Without statistics its planner would count through job_status_id_idx (every running job).
 _KEY_FREE_SQLITE = (
-    "j.concurrency_limit > (SELECT COUNT(*) FROM {job} r WHERE r.concurrency_key = j.concurrency_key "
+    "j.concurrency_limit > (SELECT COUNT(*) FROM {job} r INDEXED BY job_running_key_idx "
+    "WHERE r.concurrency_key = j.concurrency_key "
     "AND r.status = 'running')"
 )
 # PostgreSQL: two claimers could both count "one slot free" for the same key from their statement

@@ -148,3 +148,24 @@ def test_two_claimers_never_both_take_a_keys_last_slot() -> None:
         assert Job.objects.get(pk=second.pk).status == Status.QUEUED
     finally:
         other.close()
+
+
+def test_the_claim_still_walks_the_claim_index_with_keys_and_rate_limits(make_job: Any) -> None:
+    """The key and rate tests are filters on the walk of job_claim_idx, not a different plan."""
+    import re
+
+    from jobs.services.rate_limits import set_rate_limit
+    from tests.engine.test_claim_plan import claim_select, explain
+
+    set_rate_limit(scope="queue", name="default", max_starts=100, period=60)
+    for n in range(4):
+        make_job(concurrency_key=f"customer:{n % 2}")
+        make_job(queue="emails")
+
+    text = "\n".join(explain(*claim_select()))
+
+    if connection.vendor == "postgresql":
+        assert re.search(r"Index (Only )?Scan using job_claim_idx on jobs_job j\b", text), text
+    else:
+        assert re.search(r"(SCAN|SEARCH) j USING (COVERING )?INDEX job_claim_idx\b", text), text
+        assert "job_running_key_idx" in text, text  # the count per keyed row is an index lookup

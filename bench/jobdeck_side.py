@@ -30,8 +30,22 @@ VARIANTS: dict[str, list[list[str]]] = {
     "2 x process-1": [["-w", "1", "--worker-type", "process"]] * 2,
     # A fresh process per job: what the isolation costs beside the pooled types above.
     "isolated-2": [["-w", "2", "--worker-type", "isolated"]],
+    # process-2 again, every job with a concurrency key (issue 13): 100 keys, one running per key.
+    # Its drain is compared with process-2's in the same run (report: "keyed drain / plain drain").
+    "keyed-100 process-2": [["-w", "2", "--worker-type", "process"]],
 }
 PRIMARY = "process-2"
+KEYED = {"keyed-100 process-2": 100}  # variant: number of concurrency keys, limit 1 each
+
+
+def drain_specs(variant: str, start: int, count: int) -> list:
+    """The queued no-ops of one enqueue batch: plain, or spread round-robin over the variant's keys."""
+    from jobs.services import JobSpec
+
+    keys = KEYED.get(variant)
+    if keys is None:
+        return [JobSpec(task_name=NOOP)] * count
+    return [JobSpec(task_name=NOOP, concurrency_key=f"customer:{(start + i) % keys}") for i in range(count)]
 
 
 # --- the database and Django ---------------------------------------------------------------------
@@ -220,11 +234,11 @@ def worker_log_problems(workdir: Path, variant: str) -> int:
 
 def run_variant(variant: str, args: argparse.Namespace, env: dict[str, str], workdir: Path) -> dict:
     """Drain `args.jobs` queued jobs, idle, then measure pick-up latency, with one worker set-up."""
-    from jobs.services import JobSpec, enqueue_jobs
+    from jobs.services import enqueue_jobs
 
     reset_tables()
     for start in range(0, args.jobs, BATCH):  # queued before the workers start: this measures draining
-        enqueue_jobs(specs=[JobSpec(task_name=NOOP)] * min(BATCH, args.jobs - start))
+        enqueue_jobs(specs=drain_specs(variant, start, min(BATCH, args.jobs - start)))
     workers = start_workers(variant, env, workdir)
     pids = [w.pid for w in workers]
     sampler = procs.RssSampler(pids)

@@ -35,6 +35,8 @@ def dig(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
+KEYED_DRAIN_RATIO = 0.7  # issue 13: a drain with a per-key limit over 100 keys, against the plain one
+
 TARGETS = [
     Target("drain", "sqlite", ("variant", "drain", "jobs_per_s"), operator.ge, 1500, ">= 1,500/s"),
     Target("drain", "postgres", ("variant", "drain", "jobs_per_s"), operator.ge, 2000, ">= 2,000/s"),
@@ -213,6 +215,11 @@ def _other_setups(figures: dict[str, Any], ref: dict[str, Any]) -> list[str]:
         lines.append(
             _row("  worker RSS peak / growth", f"{v['rss']['peak_mb']:.0f} MB", "", "", f"{v['rss']['growth']:+.1%}")
         )
+        plain = figures["variants"].get(name.removeprefix("keyed-100 "))
+        if name.startswith("keyed-") and plain is not None:
+            ratio = drain / plain["drain"]["jobs_per_s"]
+            verdict = "met" if ratio >= KEYED_DRAIN_RATIO else "NOT met"
+            lines.append(_row("  keyed drain / plain drain", f"{ratio:.0%}", "", "", f">= 70%: {verdict}"))
     return lines
 
 

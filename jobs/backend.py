@@ -53,6 +53,11 @@ class JobdeckTask(DjangoTask):
     # a job not started this long after its run_at ends cancelled as expired.
     unique_for: float | datetime.timedelta | None = None
     expires_in: float | datetime.timedelta | None = None
+    # Concurrency per key (issue 13, docs/workflows.md): at most concurrency_limit jobs with the
+    # same key run at once. The key: a callable of the job's arguments, or a format string filled
+    # from them ("customer:{customer_id}"); the limit defaults to 1 when a key is given.
+    concurrency_key: Any = None
+    concurrency_limit: int | None = None
 
     def __post_init__(self) -> None:
         # Named priorities (@task(priority="high")): stored as their number, so Django's checks and
@@ -108,6 +113,14 @@ class DatabaseBackend(BaseTaskBackend):
         expires_in = getattr(task, "expires_in", None)
         if expires_in is not None and options.period_seconds(expires_in) is None:
             raise InvalidTask(options.EXPIRES_IN_ERROR)
+        key = getattr(task, "concurrency_key", None)
+        if key is not None and not (callable(key) or isinstance(key, str)):
+            raise InvalidTask(options.CONCURRENCY_TASK_KEY_ERROR)
+        limit = getattr(task, "concurrency_limit", None)
+        if limit is not None and not options.is_concurrency_limit(limit):
+            raise InvalidTask(options.CONCURRENCY_LIMIT_ERROR)
+        if limit is not None and key is None:
+            raise InvalidTask("concurrency_limit needs a concurrency_key")
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         self.validate_task(task)

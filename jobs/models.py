@@ -124,6 +124,10 @@ class Job(models.Model):
     unique_for = models.FloatField(null=True, blank=True)
     key_held = models.BooleanField(default=False, db_default=False)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Concurrency per key (issue 13, point 2): at most concurrency_limit jobs with the same
+    # concurrency_key run at once, across all workers (the claim checks it). NULL: no key.
+    concurrency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL: no key
+    concurrency_limit = models.PositiveIntegerField(null=True, blank=True)
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -161,6 +165,8 @@ class Job(models.Model):
             models.Index(fields=["task_name", "-id"], name="job_task_id_idx"),
             # Finds waiting jobs whose deadline has come (states.expire_due); empty without expiry.
             models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
+            # Running jobs per concurrency key: the claim counts them for a keyed candidate.
+            models.Index("concurrency_key", condition=Q(status=Status.RUNNING), name="job_running_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -293,6 +299,45 @@ class RefusalCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.process} {self.queue}: {self.count}"
+
+
+class RateLimit(models.Model):
+    """At most max_starts job starts per period seconds for a queue, a task or a concurrency key,
+    across all workers (issue 13, point 3). The claim checks it; jobs over it wait, in order."""
+
+    class Scope(models.TextChoices):
+        QUEUE = "queue", "Queue"
+        TASK = "task", "Task"
+        KEY = "key", "Concurrency key"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    name = models.CharField(max_length=255)  # the queue name, the task's module path, or the key
+    max_starts = models.PositiveIntegerField()
+    period = models.FloatField()  # seconds
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "name"], name="ratelimit_scope_name"),
+            models.CheckConstraint(condition=Q(max_starts__gte=1), name="ratelimit_max_starts_positive"),
+            models.CheckConstraint(condition=Q(period__gt=0), name="ratelimit_period_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.name}: {self.max_starts} per {self.period:g} s"
+
+
+class RateStart(models.Model):
+    """One job start under a RateLimit, written by the claim that made it. `at` is in epoch seconds,
+    so the window test (at > now - period) is the same arithmetic on both databases."""
+
+    rate_limit = models.ForeignKey(RateLimit, on_delete=models.CASCADE, related_name="starts", db_index=False)
+    at = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["rate_limit", "at"], name="ratestart_limit_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rate_limit_id} at {self.at}"
 
 
 class WorkerProcessQuerySet(models.QuerySet["WorkerProcess"]):

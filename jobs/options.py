@@ -92,3 +92,36 @@ def period_seconds(value: object) -> float | None:
     if not is_number(value) or not 0 < value <= MAX_PERIOD_SECONDS:
         return None
     return float(value)
+
+
+# --- concurrency per key (issue 13, point 2) --------------------------------------------------------
+CONCURRENCY_LIMIT_MAX = 10_000
+CONCURRENCY_KEY_ERROR = "concurrency_key must be a string of 1-255 characters"
+CONCURRENCY_LIMIT_ERROR = f"concurrency_limit must be a whole number between 1 and {CONCURRENCY_LIMIT_MAX}"
+CONCURRENCY_TASK_KEY_ERROR = "concurrency_key must be a callable of the job's arguments or a format string"
+
+
+def is_concurrency_key(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and 1 <= len(value) <= 255
+
+
+def is_concurrency_limit(value: object) -> TypeGuard[int]:
+    return is_int(value) and 1 <= value <= CONCURRENCY_LIMIT_MAX
+
+
+def task_concurrency_key(template: object, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """A task's concurrency key for one job: `template` called with the job's arguments, or a format
+    string filled from them ("customer:{customer_id}", "{0}"). Raises ValueError with a sentence
+    when the arguments do not fit it or the result is not a key."""
+    try:
+        if callable(template):
+            key = template(*args, **kwargs)
+        elif isinstance(template, str):
+            key = template.format(*args, **kwargs)
+        else:
+            raise ValueError(CONCURRENCY_TASK_KEY_ERROR)
+    except (KeyError, IndexError, AttributeError, TypeError) as exc:
+        raise ValueError(f"the task's concurrency_key does not fit the job's arguments: {exc!r}") from None
+    if not is_concurrency_key(key):
+        raise ValueError(f"the task's concurrency_key gave {key!r}: {CONCURRENCY_KEY_ERROR}")
+    return key

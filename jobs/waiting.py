@@ -8,13 +8,14 @@ waiting for a worker that has the task, a deadline); several that hold at once a
 from __future__ import annotations
 
 import datetime
+import math
 
 from django.utils import timezone
 
 from jobs import registry
 from jobs.conf import engine_settings
 from jobs.exceptions import UnknownTask
-from jobs.models import Attempt, Job, WorkerProcess
+from jobs.models import Attempt, Job, RateLimit, RateStart, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import WAITING, Status
 
@@ -52,6 +53,15 @@ def waiting_reason(job: Job) -> str | None:
         missing = missing_task_reason(job)
         if missing is not None:
             reasons.append(missing)
+        # Concurrency per key (issue 13): the claim skips the job while its key is full.
+        key = key_reason(job)
+        if key is not None:
+            reasons.append(key)
+        # Rate limits (issue 13): the claim skips the job while a limit of its queue, task or key
+        # has had its starts for the period.
+        rate = rate_reason(job)
+        if rate is not None:
+            reasons.append(rate)
     # Expiry: a deadline to start by. Past it, the claim skips the job and the workers' housekeeping
     # ends it cancelled within a tick.
     if job.expires_at is not None:
@@ -60,6 +70,46 @@ def waiting_reason(job: Job) -> str | None:
         else:
             reasons.append(f"expires at {_when(job.expires_at)} if not started")
     return "; ".join(reasons) or None
+
+
+def key_reason(job: Job) -> str | None:
+    """ "waiting for key customer:42 (1 of 1 running)" while a queued job's key has as many running
+    jobs as its limit (one count through job_running_key_idx); None when it has no key or room."""
+    if job.concurrency_key is None or job.concurrency_limit is None:
+        return None
+    running = Job.objects.filter(status=Status.RUNNING, concurrency_key=job.concurrency_key).count()
+    if running < job.concurrency_limit:
+        return None
+    return f"waiting for key {job.concurrency_key} ({running} of {job.concurrency_limit} running)"
+
+
+def rate_reason(job: Job) -> str | None:
+    """ "rate limit: next start in 3 s (queue default: 10 per 60 s)" while a limit that applies to the
+    job has no start left in its window; None when none applies or all have room."""
+    applies = [("queue", job.queue), ("task", job.task_name)]
+    if job.concurrency_key is not None:
+        applies.append(("key", job.concurrency_key))
+    now = timezone.now().timestamp()
+    waits = []
+    for limit in RateLimit.objects.filter(scope__in=[s for s, _ in applies], name__in=[n for _, n in applies]):
+        if (limit.scope, limit.name) not in applies:
+            continue
+        starts = list(
+            RateStart.objects.filter(rate_limit=limit, at__gt=now - limit.period)
+            .order_by("at")
+            .values_list("at", flat=True)
+        )
+        if len(starts) >= limit.max_starts:
+            # The window has room again once enough of its oldest starts leave it.
+            frees_at = starts[len(starts) - limit.max_starts] + limit.period
+            waits.append((frees_at - now, limit))
+    if not waits:
+        return None
+    wait, limit = max(waits, key=lambda w: w[0])
+    return (
+        f"rate limit: next start in {max(1, math.ceil(wait))} s "
+        f"({limit.scope} {limit.name}: {limit.max_starts} per {limit.period:g} s)"
+    )
 
 
 def missing_task_reason(job: Job) -> str | None:

@@ -279,3 +279,20 @@ def run_once_released(runs_path: str, started_path: str, release_path: str) -> i
     while not Path(release_path).exists():
         time.sleep(0.02)
     return ctx.job_id
+
+
+@task(concurrency_key="customer:{customer_id}", concurrency_limit=2)
+def keyed_sync(customer_id: int, hold: float = 0) -> int:
+    """Concurrency per key from a template: at most two syncs of one customer at once."""
+    time.sleep(hold)
+    return customer_id
+
+
+@task()
+def record_interval(path: str, hold: float) -> None:
+    """Append "<job id> <start> <end>" (wall-clock seconds) for the run: a check of what ran at once
+    that does not rely on the database's own timestamps."""
+    start = time.time()
+    time.sleep(hold)
+    with open(path, "a") as log:
+        log.write(f"{current_job().job_id} {start} {time.time()}\n")

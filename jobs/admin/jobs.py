@@ -111,6 +111,8 @@ class JobAdmin(LargeTableAdmin):
                     "unique_for",
                     "unique_until",
                     "expires_at",
+                    "concurrency_key",
+                    "concurrency_limit",
                     "retry_policy",
                     "snoozes",
                 )

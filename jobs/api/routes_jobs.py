@@ -78,6 +78,8 @@ def to_spec(body: JobIn) -> services.JobSpec:
         unique_for=body.unique_for,
         expires_at=body.expires_at,
         expires_in=body.expires_in,
+        concurrency_key=body.concurrency_key,
+        concurrency_limit=body.concurrency_limit,
         timeout=body.timeout,
     )
 

@@ -26,7 +26,7 @@ from jobs.conf import EngineSettings
 from jobs.database import is_sqlite
 from jobs.engine import workers
 from jobs.engine.wake import Waker, make_waker
-from jobs.services import schedule_upkeep
+from jobs.services import rate_limits, schedule_upkeep
 
 logger = logging.getLogger(__name__)
 
@@ -290,6 +290,7 @@ class JobStorage(BaseStorage):
                 pruned = services.prune_jobs(max_batches=10)
                 schedule_upkeep.prune_schedule_runs()
                 services.prune_workers()
+                rate_limits.prune_rate_starts(now=time.time())  # start records no window counts any more
             except Exception:
                 logger.exception("pruning finished jobs failed", extra={"worker_id": self.worker_name})
                 close_old_connections()

@@ -48,6 +48,10 @@ class JobSpec:
     unique_for: float | datetime.timedelta | None = None
     expires_at: datetime.datetime | None = None
     expires_in: float | datetime.timedelta | None = None
+    # Concurrency per key (issue 13): at most concurrency_limit jobs with this key run at once
+    # (None: the task's key, computed from the arguments, and the task's limit; a key alone: 1).
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
     timeout: float | None = None
 
 
@@ -129,6 +133,7 @@ def build_job(
         if key is None:
             key = unique_key(registered.name, args, kwargs)
     expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
+    concurrency_key, concurrency_limit = _concurrency(spec, task, args, kwargs)
 
     return states.NewJob(
         queue=queue,
@@ -142,9 +147,36 @@ def build_job(
         idempotency_key=key,
         unique_for=unique_for,
         expires_at=expires_at,
+        concurrency_key=concurrency_key,
+        concurrency_limit=concurrency_limit,
         timeout=timeout,
         retry_policy=retry_policy,
     )
+
+
+def _concurrency(spec: JobSpec, task: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str | None, int | None]:
+    """The job's concurrency key and limit: the spec's, else the task's (its key computed from the
+    arguments). A key without a limit gets 1; a limit without a key is refused."""
+    key = spec.concurrency_key
+    if key is None:
+        template = getattr(task, "concurrency_key", None)
+        if template is not None:
+            try:
+                key = options.task_concurrency_key(template, args, kwargs)
+            except ValueError as exc:
+                raise InvalidJob(str(exc)) from None
+    elif not options.is_concurrency_key(key):
+        raise InvalidJob(options.CONCURRENCY_KEY_ERROR)
+    limit = spec.concurrency_limit
+    if limit is None:
+        limit = getattr(task, "concurrency_limit", None)
+    if limit is not None and not options.is_concurrency_limit(limit):
+        raise InvalidJob(options.CONCURRENCY_LIMIT_ERROR)
+    if key is None:
+        if spec.concurrency_limit is not None:
+            raise InvalidJob("concurrency_limit needs a concurrency_key")
+        return None, None
+    return key, 1 if limit is None else limit
 
 
 def _job_version(given: object, named: str | None, own: str) -> str:

@@ -42,6 +42,8 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             job.unique_for,
             job.key_held,
             hot.dt(job.expires_at),
+            job.concurrency_key,
+            job.concurrency_limit,
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -68,6 +70,8 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.unique_for,
                 j.key_held,
                 None if j.expires_at is None else j.expires_at.isoformat(),
+                j.concurrency_key,  # r->>15
+                j.concurrency_limit,
             ]
             for j in batch
         ]

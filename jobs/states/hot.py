@@ -41,20 +41,32 @@ class Reply:
 
 
 def _update_with_history(
-    hot: Hot, update_sql: str, params: list[Any], returning: Sequence[str], inserts: list[tuple[str, list[Any]]]
+    hot: Hot,
+    update_sql: str,
+    params: list[Any],
+    returning: Sequence[str],
+    inserts: list[tuple[str, list[Any]]],
+    rate_starts_at: float | None = None,
 ) -> Reply:
     """Run `update_sql ... RETURNING returning` and, if it matched a row, the history INSERTs that hang
     off it, in the caller's transaction. PostgreSQL gets one statement with data-modifying CTEs;
-    SQLite runs them one by one (calls into a library, no network)."""
+    SQLite runs them one by one (calls into a library, no network). With `rate_starts_at` (a claim),
+    the job's RateStart rows too (sql.rate_start_sql())."""
     update_sql = f"{update_sql} RETURNING {', '.join(returning)}"
     if hot.pg:
-        statement, values = sql.with_inserts_pg(update_sql, inserts)
+        extra: tuple[str, list[object]] | None = None
+        if rate_starts_at is not None:
+            extra = (sql.rate_start_sql(pg=True), [rate_starts_at])
+        statement, values = sql.with_inserts_pg(update_sql, inserts, extra)
         return Reply(cursor=hot.execute(statement, [*params, *values]))
     row = hot.execute(update_sql, params).fetchone()
     if row is not None:
         for target, items in inserts:
             values = [row[returning.index(v.column)] if isinstance(v, From) else v for v in items]
             hot.execute(sql.insert_sql(target, len(values)), values)
+        if rate_starts_at is not None:
+            job = [row[returning.index(name)] for name in ("queue", "task_name", "concurrency_key")]
+            hot.execute(sql.rate_start_sql(pg=False), [rate_starts_at, *job])
     return Reply(row=row)
 
 
@@ -107,6 +119,8 @@ def send_claim(
     params = [worker, hot.dt(now), lease, *([previous] if pg else []), *queues, hot.dt(now)]
     if tasks is not None:
         params.append(claim_keys(tasks, pg=pg))
+    epoch = now.timestamp()
+    params.append(epoch)
     event = event_row(
         job_id=From("id"),
         queue=From("queue"),
@@ -118,7 +132,7 @@ def send_claim(
         at=hot.dt(now),
     )
     claim = sql.claim_sql(pg=pg, queue_count=len(queues), by_task=tasks is not None)
-    return _update_with_history(hot, claim, params, sql.CLAIM_RETURNING, [(EVENT_TARGET, event)])
+    return _update_with_history(hot, claim, params, sql.CLAIM_RETURNING, [(EVENT_TARGET, event)], epoch)
 
 
 def claimed_job(reply: Reply, worker: str, now: datetime.datetime) -> ClaimedJob | None:

@@ -85,6 +85,8 @@ class NewJob:
     idempotency_key: str | None = None
     unique_for: float | None = None  # seconds the key stays held after the job finished (key_held)
     expires_at: datetime.datetime | None = None  # not started by then: cancelled, never run
+    concurrency_key: str | None = None  # at most concurrency_limit jobs with this key run at once
+    concurrency_limit: int | None = None
     timeout: float | None = None
     retry_policy: dict[str, Any] | None = None
     pk: int | None = None
@@ -110,6 +112,8 @@ class NewJob:
             idempotency_key=job.idempotency_key,
             unique_for=job.unique_for,
             expires_at=job.expires_at,
+            concurrency_key=job.concurrency_key,
+            concurrency_limit=job.concurrency_limit,
             timeout=job.timeout,
             retry_policy=job.retry_policy,
             pk=job.pk,
@@ -137,6 +141,8 @@ class NewJob:
             unique_for=self.unique_for,
             key_held=self.key_held,
             expires_at=self.expires_at,
+            concurrency_key=self.concurrency_key,
+            concurrency_limit=self.concurrency_limit,
             timeout=self.timeout,
             retry_policy=self.retry_policy,
         )

@@ -9,7 +9,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from jobs.models import Attempt, Job, Queue, index_condition_sql
+from jobs.models import Attempt, Job, Queue, RateLimit, RateStart, index_condition_sql
 from jobs.states.history import EVENT_TARGET
 
 JOB = Job._meta.db_table
@@ -25,6 +25,8 @@ WHERE status = 'queued' AND id = (
     SELECT j.id FROM {job} j {indexed_by}
     WHERE j.status = 'queued' {not_previous}AND j.queue IN ({queues})
       AND (j.expires_at IS NULL OR j.expires_at > %s) {tasks}
+      AND (j.concurrency_key IS NULL OR {key_free})
+      AND {rate_free}
       AND j.queue NOT IN (
         SELECT q.name FROM {queue} q
         WHERE q.paused OR (q.concurrency IS NOT NULL AND q.concurrency <= (
@@ -49,7 +51,75 @@ CLAIM_RETURNING = (
     "created_at",
     "snoozes",
     "retry_policy",
+    "concurrency_key",
 )
+
+
+# Concurrency per key (issue 13): a queued job with a key is skipped while `concurrency_limit` jobs
+# with its key run. The test only evaluates for keyed rows (NULL key: the plain claim, same plan),
+# counts through job_running_key_idx, and never blocks other keys or the jobs behind it: the walk
+# of job_claim_idx moves on to the next row.
+#
+# SQLite: one writer at a time (the claim's transaction holds the write lock), so the count is exact.
+# Without statistics its planner would count through job_status_id_idx (every running job).
+_KEY_FREE_SQLITE = (
+    "j.concurrency_limit > (SELECT COUNT(*) FROM {job} r INDEXED BY job_running_key_idx "
+    "WHERE r.concurrency_key = j.concurrency_key "
+    "AND r.status = 'running')"
+)
+# PostgreSQL: two claimers could both count "one slot free" for the same key from their statement
+# snapshots and both claim (SKIP LOCKED lets each take a different row of the key). So the count is
+# taken by jobdeck_key_slot_free() (migration 0013), after a per-key advisory lock held to the end
+# of the claimer's transaction:
+# 1. pg_try_advisory_xact_lock(key): another claimer in a transaction that evaluated this key
+#    holds it; the row is skipped (the key waits for a later claim, other keys go on). A try, not a
+#    wait: a claimer waiting on a key while holding another could deadlock with one doing the reverse.
+# 2. The count is a query of a VOLATILE function, so it runs on a fresh snapshot taken after the lock
+#    was granted. The previous holder released the lock at its commit, after its claim became
+#    visible, so the count includes every claim of this key that committed; none can be in flight.
+# The lock costs one hash and one lock-table entry per keyed row looked at.
+_KEY_FREE_PG = "jobdeck_key_slot_free(j.concurrency_key, j.concurrency_limit)"
+
+# Rate limits (issue 13): a queued job is skipped while a RateLimit of its queue, task or key has had
+# max_starts starts (RateStart rows, written by the claim: rate_start_sql) in the last period. The
+# parameter is the claim's time in epoch seconds. "Jobs over the limit wait in order": the claim
+# walks job_claim_idx, so the first job it can take once the window has room is the oldest.
+RATE_LIMIT, RATE_START = RateLimit._meta.db_table, RateStart._meta.db_table
+_APPLIES = (
+    "((rl.scope = 'queue' AND rl.name = {queue}) OR (rl.scope = 'task' AND rl.name = {task}) "
+    "OR (rl.scope = 'key' AND rl.name = {key}))"
+)
+# SQLite: one writer at a time, so the counts are exact. Without limits, one probe of an empty table.
+_RATE_FREE_SQLITE = (
+    f"NOT EXISTS (SELECT 1 FROM {RATE_LIMIT} rl WHERE "
+    + _APPLIES.format(queue="j.queue", task="j.task_name", key="j.concurrency_key")
+    + f" AND rl.max_starts <= (SELECT COUNT(*) FROM {RATE_START} rs WHERE rs.rate_limit_id = rl.id "
+    "AND rs.at > %s - rl.period))"
+)
+# PostgreSQL: as for keys, two claimers must not both count "one start left". jobdeck_rate_free()
+# (migration 0013) takes a per-limit advisory transaction lock (a try: a held one skips the job) and
+# counts on a fresh snapshot taken after it, so every start committed before it is counted; the
+# start this claim makes is inserted in the same statement and is visible when the lock is released.
+# The uncorrelated EXISTS is computed once per claim: without any limit the function is never called.
+# Exact whatever order the claimers' clocks put the starts in: when a start is written, every start
+# already in any window that contains it lies after (its time - period), so was counted.
+_RATE_FREE_PG = (
+    f"(NOT EXISTS (SELECT 1 FROM {RATE_LIMIT}) "
+    "OR jobdeck_rate_free(j.queue, j.task_name, j.concurrency_key, %s::float8))"
+)
+
+
+def rate_start_sql(*, pg: bool) -> str:
+    """The INSERT of the claimed job's RateStart rows, one per limit that applies to it. PostgreSQL: a
+    CTE over the claim's RETURNING row `main`; parameter the time. SQLite: parameters the time, then
+    the job's queue, task and key."""
+    if pg:
+        applies = _APPLIES.format(queue="main.queue", task="main.task_name", key="main.concurrency_key")
+        return (
+            f"INSERT INTO {RATE_START} (rate_limit_id, at) SELECT rl.id, %s FROM {RATE_LIMIT} rl, main WHERE {applies}"
+        )
+    applies = _APPLIES.format(queue="%s", task="%s", key="%s")
+    return f"INSERT INTO {RATE_START} (rate_limit_id, at) SELECT rl.id, %s FROM {RATE_LIMIT} rl WHERE {applies}"
 
 
 # Versioned tasks: only jobs whose task and version the worker has (hot.claim_keys() gives the keys,
@@ -65,9 +135,12 @@ def claim_sql(*, pg: bool, queue_count: int, by_task: bool = False) -> str:
     """The claim UPDATE for `queue_count` queues. Parameters: worker, started_at, the lease (seconds
     on PostgreSQL, the expiry on SQLite), on PostgreSQL the job not to claim, the queues, the claim's
     time again (a job past its expires_at is never claimed: states.expire_due ends it), then with
-    `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite)."""
+    `by_task` the worker's task keys (a list on PostgreSQL, a JSON array on SQLite), then the claim's
+    time in epoch seconds (rate limits)."""
     return _CLAIM.format(
         tasks=(_TASKS_PG if pg else _TASKS_SQLITE) if by_task else "",
+        key_free=_KEY_FREE_PG if pg else _KEY_FREE_SQLITE.format(job=JOB),
+        rate_free=_RATE_FREE_PG if pg else _RATE_FREE_SQLITE,
         job=JOB,
         queue=Queue._meta.db_table,
         queues=", ".join(["%s"] * queue_count),
@@ -146,10 +219,16 @@ class From:
     column: str
 
 
-def with_inserts_pg(update_sql: str, inserts: list[tuple[str, list[object]]]) -> tuple[str, list[object]]:
-    """PostgreSQL: one statement, the INSERTs as data-modifying CTEs over the UPDATE's RETURNING row.
-    Returns the statement and the INSERTs' own parameters (after the UPDATE's)."""
+def with_inserts_pg(
+    update_sql: str, inserts: list[tuple[str, list[object]]], extra: tuple[str, list[object]] | None = None
+) -> tuple[str, list[object]]:
+    """PostgreSQL: one statement, the INSERTs as data-modifying CTEs over the UPDATE's RETURNING row
+    (`extra`: one more, as statement text over `main` and its parameters). Returns the statement and
+    the INSERTs' own parameters (after the UPDATE's)."""
     ctes, values = [], []
+    if extra is not None:
+        ctes.append(f"x AS ({extra[0]})")
+        values += extra[1]
     for n, (target, items) in enumerate(inserts):
         exprs = [f"main.{v.column}" if isinstance(v, From) else "%s" for v in items]
         ctes.append(f"i{n} AS (INSERT INTO {target} SELECT {', '.join(exprs)} FROM main)")
@@ -166,9 +245,10 @@ def insert_sql(target: str, count: int) -> str:
 
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
-    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at"
+    "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
+    "concurrency_key, concurrency_limit"
 )
-JOB_COLUMN_COUNT = 20
+JOB_COLUMN_COUNT = 22
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -194,7 +274,7 @@ INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
-    "(r->>14)::timestamptz "
+    "(r->>14)::timestamptz, r->>15, (r->>16)::int "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

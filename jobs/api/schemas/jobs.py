@@ -9,7 +9,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
-from jobs import listing
+from jobs import listing, options
 from jobs.api.schemas.common import (
     AnyJson,
     AttemptOutcome,
@@ -70,6 +70,12 @@ class JobIn(BaseModel):
         None, description="not started by then, the job ends cancelled as expired; give expires_at or expires_in"
     )
     expires_in: PeriodSeconds | None = Field(None, description="expires_at as seconds after run_at (or now)")
+    concurrency_key: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = Field(
+        None, description="at most concurrency_limit jobs with this key run at once, e.g. 'customer:42'"
+    )
+    concurrency_limit: Annotated[StrictInt, Field(ge=1, le=options.CONCURRENCY_LIMIT_MAX)] | None = Field(
+        None, description="jobs with concurrency_key running at once (default 1; needs concurrency_key)"
+    )
     timeout: TimeoutSeconds | None = None
 
 
@@ -207,6 +213,8 @@ class JobFields[ArgsT, PayloadT](Schema):
         description="when a finished job with unique_for stops answering for its key"
     )
     expires_at: datetime.datetime | None = Field(description="not started by then, the job ends cancelled (expired)")
+    concurrency_key: str | None = Field(description="at most concurrency_limit jobs with this key run at once")
+    concurrency_limit: int | None
     timeout: float | None
     worker: str
     progress: float | None

@@ -154,6 +154,15 @@ class Command(JobdeckCommand):
             "--expires-in", type=seconds(allow_zero=False), help="not started this many seconds after its run time"
         )
 
+        parser.add_argument(
+            "--concurrency-key", help="at most --concurrency-limit jobs with this key run at once (e.g. customer:42)"
+        )
+        parser.add_argument(
+            "--concurrency-limit",
+            type=whole_number(1, options.CONCURRENCY_LIMIT_MAX),
+            help="jobs with the key running at once (default 1)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         spec = services.JobSpec(
             task_name=options["task"],
@@ -172,6 +181,8 @@ class Command(JobdeckCommand):
             unique_for=options["unique_for"],
             expires_at=options["expires_at"],
             expires_in=options["expires_in"],
+            concurrency_key=options["concurrency_key"],
+            concurrency_limit=options["concurrency_limit"],
             timeout=options["timeout"],
         )
         try:

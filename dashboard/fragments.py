@@ -231,12 +231,18 @@ def job_live_html(context: dict[str, Any], *, operate: bool) -> str:
 VARIANTS = ("operate", "view")  # the live region as operators see it, and as viewers do
 
 
-def job_live_variants(job_id: int, variants: tuple[str, ...] = VARIANTS) -> dict[str, str]:
+def job_live_variants(
+    job_id: int, variants: tuple[str, ...] = VARIANTS, *, cursor: int | None = None
+) -> dict[str, str]:
     """The live region in each of `variants` ("operate": with the action buttons; "view": as viewers see
-    it), from one read of the job. Raises JobNotFound."""
-    return live_variants(job_context(job_id), variants)
+    it), from one read of the job; with the cursor's element (cursor_html) when `cursor` is given.
+    Raises JobNotFound."""
+    return live_variants(job_context(job_id), variants, cursor=cursor)
 
 
-def live_variants(context: dict[str, Any], variants: tuple[str, ...] = VARIANTS) -> dict[str, str]:
-    """The live region of a job_context() in each of `variants`."""
-    return {variant: job_live_html(context, operate=variant == "operate") for variant in variants}
+def live_variants(
+    context: dict[str, Any], variants: tuple[str, ...] = VARIANTS, *, cursor: int | None = None
+) -> dict[str, str]:
+    """The live region of a job_context() in each of `variants`, followed by cursor_html(cursor) when given."""
+    tail = "" if cursor is None else cursor_html(cursor)
+    return {variant: job_live_html(context, operate=variant == "operate") + tail for variant in variants}

@@ -22,7 +22,7 @@ from dashboard.templatetags.dashboard import percent, relative_time, task_link
 from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
-from jobs.waiting import waiting_reason
+from jobs.waiting import alive_worker_tasks, waiting_reason
 
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
@@ -95,6 +95,12 @@ def job_row_html(job: Job, parts: RowParts | None = None) -> str:
     )
 
 
+def _number(value: int, *, grouped: bool | None = None) -> str:
+    """An integer as `{{ value }}` prints it (localize() leaves it as is unless numbers are grouped)."""
+    grouped = settings.USE_THOUSAND_SEPARATOR if grouped is None else grouped
+    return conditional_escape(localize(value)) if grouped else str(value)
+
+
 class RowParts:
     """What a batch of rows shares, each looked up once: the translated status labels, the task links,
     the job page's URL pattern, and whether numbers are grouped (the lookups of the active language and
@@ -110,8 +116,7 @@ class RowParts:
         self.url_parts = sample.split(str(self.SAMPLE_PK)) if sample.count(str(self.SAMPLE_PK)) == 1 else None
 
     def number(self, value: int) -> str:
-        """An integer as `{{ value }}` prints it (localize() leaves it as is unless numbers are grouped)."""
-        return conditional_escape(localize(value)) if self.grouped else str(value)
+        return _number(value, grouped=self.grouped)
 
     def job_url(self, job_id: int) -> str:
         if self.url_parts is None:
@@ -197,14 +202,19 @@ def job_context(job_id: int) -> dict[str, Any]:
 
 def job_contexts(job_ids: list[int]) -> dict[int, dict[str, Any]]:
     """job_context() of each of `job_ids` that still exists: three queries, plus one per job with an
-    attempt (its log lines)."""
+    attempt (its log lines) or retrying (its last attempt's outcome), and one for the live workers
+    when one of them is queued (why it waits)."""
+    details = selectors.jobs_detail(job_ids)
+    workers = alive_worker_tasks() if any(job.status == Status.QUEUED for job, _, _ in details.values()) else None
     return {
-        job_id: _job_context(job, attempts, events)
-        for job_id, (job, attempts, events) in selectors.jobs_detail(job_ids).items()
+        job_id: _job_context(job, attempts, events, workers=workers)
+        for job_id, (job, attempts, events) in details.items()
     }
 
 
-def _job_context(job: Job, attempts: list[Any], events: list[Any]) -> dict[str, Any]:
+def _job_context(
+    job: Job, attempts: list[Any], events: list[Any], *, workers: list[tuple[Any, Any]] | None = None
+) -> dict[str, Any]:
     payload, payload_size = pretty_json(job_data(job, "payload"))
     result, result_size = pretty_json(job_data(job, "result"))
     return {
@@ -213,12 +223,39 @@ def _job_context(job: Job, attempts: list[Any], events: list[Any]) -> dict[str, 
         "result": {"part": "result", "text": result, "size": result_size},
         "attempts": attempts,
         "events": events,
+        "timeline": timeline_html(events),
         "logs": selectors.job_logs(job.pk, attempt=job.attempt, limit=LOG_LINES_SHOWN) if job.attempt else [],
         # Run now applies to jobs waiting for their time; jobs.services.run_job_now refuses the rest.
         "can_run_now": job.can_run_now,
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
-        "waiting_reason": waiting_reason(job),
+        "waiting_reason": waiting_reason(job, workers=workers),
     }
+
+
+def timeline_html(events: list[Any]) -> str:
+    """The job page's timeline items, one `<li>` per JobEvent of `events`.
+
+    Written out rather than as a `{% for %}` in the template: a job's region is rendered again each
+    time it moves, and a timeline of a few dozen events took the engine most of the region's cost
+    (about 0.5 ms an item). tests/dashboard/test_fragments.py holds the loop it replaced and checks
+    that both give the same HTML.
+    """
+    items = []
+    for event in events:
+        old = conditional_escape(event.old_status or "new")
+        new = conditional_escape(event.new_status)
+        item = (
+            f'\n        <li>{conditional_escape(relative_time(event.created_at))} <span class="status status-{old}">'
+            f'{old}</span> → <span class="status status-{new}">{new}</span>'
+        )
+        if event.attempt:
+            item += f' <span class="muted">attempt {_number(event.attempt)}</span>'
+        if event.reason:
+            item += f" · {conditional_escape(event.reason)}"
+        if event.actor:
+            item += f' · <span class="actor">by {conditional_escape(event.actor)}</span>'
+        items.append(item + "</li>\n      ")
+    return mark_safe("".join(items))  # noqa: S308 - every value in it went through conditional_escape()
 
 
 def job_live_html(context: dict[str, Any], *, operate: bool) -> str:

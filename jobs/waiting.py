@@ -8,6 +8,7 @@ waiting for a worker that has the task, a deadline); several that hold at once a
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -31,9 +32,10 @@ def _max_snoozes(task_name: str) -> int:
     return engine_settings().max_snoozes if limit is None else int(limit)
 
 
-def waiting_reason(job: Job) -> str | None:
+def waiting_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = None) -> str | None:
     """Why `job` waits, or what ends its wait; None when it is not waiting or nothing needs saying.
-    One query for a retrying or queued job, none else."""
+    One query for a retrying or queued job, none else (none for a queued one given `workers`, see
+    alive_worker_tasks())."""
     if job.status not in WAITING:
         return None
     reasons: list[str] = []
@@ -46,7 +48,7 @@ def waiting_reason(job: Job) -> str | None:
             reasons.append(f"retry {job.attempts_spent + 1} of {job.max_attempts} at {_when(job.run_at)}")
     # Versioned tasks: a worker claims only jobs whose task and version it has.
     if job.status == Status.QUEUED:
-        missing = missing_task_reason(job)
+        missing = missing_task_reason(job, workers=workers)
         if missing is not None:
             reasons.append(missing)
     # Expiry: a deadline to start by. Past it, the claim skips the job and the workers' housekeeping
@@ -59,14 +61,20 @@ def waiting_reason(job: Job) -> str | None:
     return "; ".join(reasons) or None
 
 
-def missing_task_reason(job: Job) -> str | None:
+def alive_worker_tasks() -> list[tuple[Any, Any]]:
+    """(queues, tasks) of each live worker: what missing_task_reason() reads, read once for many jobs
+    (the live dashboard renders the pages of many queued jobs in one tick). One query."""
+    return list(WorkerProcess.objects.alive().values_list("queues", "tasks"))
+
+
+def missing_task_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = None) -> str | None:
     """ "Waiting for a worker that has task X@v" when no live worker serving the job's queue has the
     job's task at its version (a rolling deploy in progress, or a task no deployed code has); None
     when one has it, or when a worker from before versioned tasks (no task list) serves the queue,
     since that one claims any task."""
     ref = registry.task_ref(job.task_name, job.task_version)
     others: set[str] = set()
-    for queues, tasks in WorkerProcess.objects.alive().values_list("queues", "tasks"):
+    for queues, tasks in alive_worker_tasks() if workers is None else workers:
         if job.queue not in queues:
             continue
         if tasks is None or ref in tasks:

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.template import Context, Template
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard import fragments
-from jobs.models import Job
+from jobs.models import Job, JobEvent
 from jobs.status import Status
 
 NOW = timezone.now()
+
+
+@pytest.fixture(autouse=True)
+def frozen_now() -> Iterator[None]:
+    """Both renderings print "5 s ago": the clock must not tick between them."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        yield
 
 
 def row_job(**fields: Any) -> Job:
@@ -71,3 +81,27 @@ def test_rows_rendered_in_one_batch_each_keep_their_own_values() -> None:
     rendered = [fragments.job_row_html(job, parts) for job in jobs]
 
     assert rendered == [render_to_string("dashboard/jobs.html#job-row", {"job": job}) for job in jobs]
+
+
+# The job page's timeline loop as the template rendered it before fragments.timeline_html() took over.
+TIMELINE_LOOP = """{% load dashboard %}{% for e in events %}
+        <li>{% reltime e.created_at %} <span class="status status-{{ e.old_status|default:'new' }}">{{ e.old_status|default:"new" }}</span> → <span class="status status-{{ e.new_status }}">{{ e.new_status }}</span>{% if e.attempt %} <span class="muted">attempt {{ e.attempt }}</span>{% endif %}{% if e.reason %} · {{ e.reason }}{% endif %}{% if e.actor %} · <span class="actor">by {{ e.actor }}</span>{% endif %}</li>
+      {% endfor %}"""  # noqa: E501
+
+
+def test_timeline_is_the_loop_it_replaced() -> None:
+    events = [
+        JobEvent(old_status="", new_status="queued", attempt=0, reason="", actor="", created_at=NOW),
+        JobEvent(old_status="queued", new_status="running", attempt=1, reason="claimed", actor="w1", created_at=NOW),
+        JobEvent(
+            old_status="running",
+            new_status="retrying",
+            attempt=2,
+            reason='<b>boom</b> & "quoted"',
+            actor="<i>ann</i>",
+            created_at=NOW - datetime.timedelta(hours=3),
+        ),
+        JobEvent(old_status="retrying", new_status="cancelled", attempt=0, reason="", actor="api", created_at=NOW),
+    ]
+
+    assert fragments.timeline_html(events) == Template(TIMELINE_LOOP).render(Context({"events": events}))

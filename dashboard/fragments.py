@@ -6,6 +6,7 @@ show one markup.
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -242,20 +243,22 @@ def timeline_html(events: list[Any]) -> str:
     """
     items = []
     for event in events:
-        old = conditional_escape(event.old_status or "new")
-        new = conditional_escape(event.new_status)
+        # html.escape: the fields are plain strings from the database (conditional_escape() gives the
+        # same text through a lazy-string wrapper, which was a third of this loop).
+        old = html.escape(event.old_status or "new")
+        new = html.escape(event.new_status)
         item = (
-            f'\n        <li>{conditional_escape(relative_time(event.created_at))} <span class="status status-{old}">'
+            f'\n        <li>{relative_time(event.created_at)} <span class="status status-{old}">'
             f'{old}</span> → <span class="status status-{new}">{new}</span>'
         )
         if event.attempt:
             item += f' <span class="muted">attempt {_number(event.attempt)}</span>'
         if event.reason:
-            item += f" · {conditional_escape(event.reason)}"
+            item += f" · {html.escape(event.reason)}"
         if event.actor:
-            item += f' · <span class="actor">by {conditional_escape(event.actor)}</span>'
+            item += f' · <span class="actor">by {html.escape(event.actor)}</span>'
         items.append(item + "</li>\n      ")
-    return mark_safe("".join(items))  # noqa: S308 - every value in it went through conditional_escape()
+    return mark_safe("".join(items))  # noqa: S308 - every value in it is escaped or relative_time()'s markup
 
 
 def job_live_html(context: dict[str, Any], *, operate: bool) -> str:

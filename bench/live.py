@@ -2,12 +2,15 @@
 drain about 1,000 jobs a second.
 
     .venv/bin/python bench/live.py [--db sqlite|postgres] [--viewers 500] [--seconds 30] [--rate 1000] [--quick]
+                                   [--web 2]
 
 One fresh database (a SQLite file in a temporary directory, or the PostgreSQL database --pg-url
 names, dropped and created; its name must start with "bench"; with --db postgres, REDIS_URL or
 --redis-url picks the channel layer). One daphne process serves the dashboard (bench/live_server.py:
-the project's application plus a query counter); one `runworkers -w 2 --worker-type process`
-drains the default queue. Only one web process is measured.
+the project's application plus a query counter), or --web of them on as many ports, the viewers
+dealt out in turn (as a balancer would: each process then runs its own tailer for its own viewers;
+the figures below are their sums); one `runworkers -w 2 --worker-type process` drains the default
+queue.
 
 1. Load, for the whole run: this process enqueues noop jobs through services.enqueue_jobs at --rate
    a second (batches every 0.1 s), and changes each of --watched (200) jobs in the "watched" queue
@@ -71,7 +74,7 @@ def child(spec_path: str, out_path: str) -> None:
     offset = time.time() - time.perf_counter()  # arrival times as wall-clock seconds, like created_at
     sockets = []
     for viewer in spec["viewers"]:
-        sockets.append(dashboard.WebSocket(spec["port"], viewer["path"], spec["cookie"]))
+        sockets.append(dashboard.WebSocket(viewer["port"], viewer["path"], spec["cookie"]))
     print("open", flush=True)
     deadline = time.monotonic() + WARM_UP + spec["seconds"] + GRACE
     records: list[list[Any]] = [[] for _ in sockets]
@@ -292,9 +295,14 @@ def deliveries(
     return result
 
 
-def server_counts(path: Path) -> dict[str, float]:
-    """bench/live_server.py's counters so far (queries, the fanout's ticks and deliveries)."""
-    return json.loads(path.read_text())
+def server_counts(paths: list[Path]) -> dict[str, float]:
+    """bench/live_server.py's counters so far (queries, the fanout's ticks and deliveries), summed over
+    the web processes (ticks a second are then those of all their tailers together)."""
+    total: dict[str, float] = defaultdict(float)
+    for path in paths:
+        for key, value in json.loads(path.read_text()).items():
+            total[key] += value
+    return total
 
 
 def fanout_figures(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
@@ -315,10 +323,10 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
 
     ctx["load"].watched = watched = new_watched(args.watched)  # fresh jobs: each phase's timelines stay short
     viewers = viewers_for(count, watched)
+    for n, viewer in enumerate(viewers):  # split between the web processes, each page kind evenly
+        viewer["port"] = ctx["ports"][n % len(ctx["ports"])]
     spec_path, out_path = ctx["workdir"] / f"{name}-spec.json", ctx["workdir"] / f"{name}-out.json"
-    spec_path.write_text(
-        json.dumps({"port": ctx["port"], "cookie": ctx["cookie"], "seconds": args.seconds, "viewers": viewers})
-    )
+    spec_path.write_text(json.dumps({"cookie": ctx["cookie"], "seconds": args.seconds, "viewers": viewers}))
     since = selectors.last_event_id()
     child_proc = subprocess.Popen(  # noqa: S603 - this script, run again
         [sys.executable, __file__, "--child", str(spec_path), str(out_path)], stdout=subprocess.PIPE, text=True
@@ -327,15 +335,15 @@ def phase(name: str, count: int, args: argparse.Namespace, ctx: dict[str, Any]) 
     if child_proc.stdout.readline().strip() != "open":
         raise SystemExit(f"{name}: the viewers did not connect")
     time.sleep(WARM_UP)
-    server = ctx["server"]
-    cpu0, wall0 = procs.tree_cpu_seconds([server.pid]), time.time()
+    servers = [server.pid for server in ctx["servers"]]
+    cpu0, wall0 = procs.tree_cpu_seconds(servers), time.time()
     viewers_cpu0, busy0 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
     counts0 = server_counts(ctx["queries"])
     done0 = jobdeck_side.status_count("done")
-    sampler = procs.RssSampler([server.pid], interval=0.5)
+    sampler = procs.RssSampler(servers, interval=0.5)
     sampler.start()
     time.sleep(max(0.0, args.seconds - (time.time() - wall0)))  # counting done jobs takes a while on PostgreSQL
-    cpu1, wall1 = procs.tree_cpu_seconds([server.pid]), time.time()
+    cpu1, wall1 = procs.tree_cpu_seconds(servers), time.time()
     viewers_cpu1, busy1 = procs.tree_cpu_seconds([child_proc.pid]), procs.machine_busy_seconds()
     counts1 = server_counts(ctx["queries"])
     done1 = jobdeck_side.status_count("done")
@@ -367,7 +375,6 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
     if args.db == "postgres" and args.redis_url:
         env["REDIS_URL"] = os.environ["REDIS_URL"] = args.redis_url
     env["JOBDECK_LOG_LEVEL"] = "WARNING"
-    env["BENCH_QUERIES_FILE"] = str(workdir / "queries.json")
     jobdeck_side.setup_django()
     dashboard.make_user()
     from jobs import services
@@ -386,37 +393,35 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         "rate": args.rate,
         "watched": args.watched,
         "change_every": args.change_every,
-        "web_processes": 1,
+        "web_processes": args.web,
     }
-    port = web.free_port()
-    server = procs.start(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "bench.live_server:application",
-        ],
-        env=env,
-        log_path=workdir / "daphne.log",
-    )
+    ports = [web.free_port() for _ in range(args.web)]
+    servers = [
+        procs.start(
+            [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port)]
+            + ["bench.live_server:application"],
+            env=env | {"BENCH_QUERIES_FILE": str(workdir / f"queries-{n}.json")},
+            log_path=workdir / f"daphne-{n}.log",
+        )
+        for n, port in enumerate(ports)
+    ]
     workers = jobdeck_side.start_workers("process-2", env, workdir)
     load = Load(args.rate, watched, args.change_every)
     try:
-        procs.wait_until(lambda: _answers(port), timeout=60, what="daphne to answer")
-        browser = dashboard.Browser(port)
-        browser.sign_in()
-        ctx = {"port": port, "cookie": browser.cookie_header(), "workdir": workdir}
-        ctx |= {"server": server, "queries": workdir / "queries.json", "load": load}
+        for port in ports:
+            procs.wait_until(lambda port=port: _answers(port), timeout=60, what="daphne to answer")
+        browser = dashboard.Browser(ports[0])
+        browser.sign_in()  # the session is in the database: every web process accepts its cookie
+        ctx = {"ports": ports, "cookie": browser.cookie_header(), "workdir": workdir, "load": load}
+        ctx |= {"servers": servers, "queries": [workdir / f"queries-{n}.json" for n in range(args.web)]}
         load.start()
         result["reference"] = phase("reference", 1, args, ctx)
         result["many"] = phase("many", args.viewers, args, ctx)
     finally:
         load.stop()
-        procs.stop([*workers, server])
+        procs.stop([*workers, *servers])
     result["load_errors"] = load.errors
-    result["daphne_log_tail"] = (workdir / "daphne.log").read_text()[-2000:]
+    result["daphne_log_tail"] = (workdir / "daphne-0.log").read_text()[-2000:]
     return result
 
 
@@ -429,7 +434,8 @@ def _answers(port: int) -> bool:
 
 def print_table(result: dict) -> None:
     print(
-        f"\n{result['db']} {result['db_version']}, channel layer {result['channel_layer']}, one web process;"
+        f"\n{result['db']} {result['db_version']}, channel layer {result['channel_layer']},"
+        f" {result.get('web_processes', 1)} web process(es);"
         f" load {result['rate']} jobs/s enqueued, {result['watched']} watched jobs each changed every"
         f" {result['change_every']} s"
     )
@@ -474,6 +480,7 @@ def main() -> None:
     parser.add_argument("--watched", type=int, default=200, help="jobs the bench changes, fresh ones each phase")
     parser.add_argument("--change-every", type=float, default=2.0, help="seconds between two changes of a watched job")
     parser.add_argument("--quick", action="store_true", help="100 viewers, 10 s")
+    parser.add_argument("--web", type=int, default=1, help="web processes (daphne), the viewers split between them")
     parser.add_argument(
         "--pg-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_live")
     )

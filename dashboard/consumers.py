@@ -19,9 +19,19 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 
 from dashboard import fragments, livesession, queries
-from dashboard.fanout import MAX_EVENTS, ListView, fanout, job_group, list_group, overview_group, rows_to_render
+from dashboard.fanout import (
+    GAP_SECONDS,
+    MAX_EVENTS,
+    ListView,
+    fanout,
+    job_group,
+    list_group,
+    overview_group,
+    rows_to_render,
+)
 from dashboard.permissions import access_for
 from jobs import selectors
+from jobs.database import is_postgres
 from jobs.exceptions import InvalidSearch, JobNotFound
 from jobs.listing import JobFilters
 
@@ -39,33 +49,46 @@ def _int(value: str | None, default: int | None = None) -> int | None:
         return default
 
 
-def _catch_up(after: int, view: ListView) -> dict[str, Any] | None:
+def _catch_up(after: int, view: ListView, *, late_window: float | None = None) -> dict[str, Any] | None:
     """What a page showing `view` missed after event `after`, as a tick's message (None: nothing).
 
     Every missed change of a row it shows is in it, as in a tick; a backlog beyond CATCH_UP_EVENTS
-    is not read, and the message then says so ("truncated").
+    is not read, and the message then says so ("truncated"). On PostgreSQL an event with an id at or
+    below `after` can have committed after the page read `after` (ids are taken before commit): the
+    events created within `late_window` seconds (the tailer's GAP_SECONDS) before event `after` are
+    read again too, and the rows they touched sent as they are now (a row sent twice is harmless).
     """
+    if late_window is None:
+        late_window = GAP_SECONDS if is_postgres() else 0.0  # SQLite commits its writes in id order
+    late = selectors.events_committed_late(after, window=late_window, limit=MAX_EVENTS) if late_window else []
     events: list[tuple[int, int]] = []
     while len(events) < CATCH_UP_EVENTS:
         page = selectors.events_after(events[-1][0] if events else after, limit=MAX_EVENTS)
         events += page
         if len(page) < MAX_EVENTS:
             break
-    if not events:
+    if not events and not late:
         return None
     changed: dict[int, None] = {}
-    for _, job_id in reversed(events):  # newest first
+    for _, job_id in reversed(late + events):  # newest first
         changed.setdefault(job_id)
     new_for = ((view.top_id, view.filters),) if view.takes_new else ()
     ids, more_new = rows_to_render(list(changed), shown=view.shown, new_for=new_for)
-    truncated = len(events) >= CATCH_UP_EVENTS and bool(selectors.events_after(events[-1][0], limit=1))
-    return {"cursor": events[-1][0], "rows": fragments.changed_rows(ids), "more_new": more_new, "truncated": truncated}
+    cursor = events[-1][0] if events else after
+    truncated = len(events) >= CATCH_UP_EVENTS and bool(selectors.events_after(cursor, limit=1))
+    return {
+        "cursor": cursor,
+        "cursor_html": fragments.cursor_html(cursor),
+        "rows": fragments.changed_rows(ids),
+        "more_new": more_new,
+        "truncated": truncated,
+    }
 
 
 def _job_live(job_id: int, variant: str) -> tuple[int, dict[str, str] | None]:
     cursor = selectors.last_event_id()
     try:
-        return cursor, fragments.job_live_variants(job_id, (variant,))
+        return cursor, fragments.job_live_variants(job_id, (variant,), cursor=cursor)
     except JobNotFound:
         return cursor, None
 
@@ -141,7 +164,7 @@ class OverviewConsumer(LiveConsumer):
         return [overview_group()]
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
-        await self.send(text_data=event["html"] + fragments.cursor_html(event["cursor"]))
+        await self.send(text_data=event["html"])  # the fanout appended the cursor's element
 
 
 class JobListConsumer(LiveConsumer):
@@ -225,7 +248,7 @@ class JobListConsumer(LiveConsumer):
                 )
         messages = [text for text in ("".join(prepend), "".join(parts)) if text]
         if messages:
-            messages[-1] += fragments.cursor_html(event["cursor"])  # the cursor moves once everything arrived
+            messages[-1] += event["cursor_html"]  # the cursor moves once everything arrived
         for text in messages:
             await self.send(text_data=text)
 
@@ -249,5 +272,4 @@ class JobConsumer(LiveConsumer):
             await self.jobs_changed({"cursor": cursor, "html": variants})
 
     async def jobs_changed(self, event: dict[str, Any]) -> None:
-        html = event["html"][self.variant()]
-        await self.send(text_data=html + fragments.cursor_html(event["cursor"]))
+        await self.send(text_data=event["html"][self.variant()])  # the cursor's element included

@@ -11,9 +11,10 @@
    for worker heartbeats), and the live region of each job someone
    is watching (also when its progress or log lines move, which write no events).
 4. It hands at most one message per group per tick to the group's consumers, smallest groups
-   first, then starts the next tick JOBDECK_LIVE_INTERVAL_SECONDS (0.15 s) after this one started:
-   a page gets a few updates a second however busy the queues are, and a viewer costs no query of
-   its own.
+   first (each message's frame text, the page's cursor element included, is built once: a consumer
+   sends it as it is, or for a jobs page picks its rows out of it), then starts the next tick
+   JOBDECK_LIVE_INTERVAL_SECONDS (0.15 s) after this one started: a page gets a few updates a
+   second however busy the queues are, and a viewer costs no query of its own.
 
 A group here is this process's set of consumers showing one page (the overview, the jobs lists,
 one job): every web process runs its own tailer for its own viewers, so a tick's messages never
@@ -109,15 +110,21 @@ def rows_to_render(
     were left out).
     """
     on_screen = [job_id for job_id in changed if job_id in shown]
-    lowest_top = min((top for top, _ in new_for), default=None)
-    if lowest_top is None:
+    # Pages with the same filters differ only in their top row: a job goes on top of one of them if it
+    # is above the lowest of their tops. Checked per distinct filters (a handful), not per page (hundreds,
+    # each opened at its own top): with 500 viewers that check per page was most of a tick.
+    lowest: dict[listing.JobFilters, int] = {}
+    for top, filters in new_for:
+        lowest[filters] = min(top, lowest.get(filters, top))
+    if not lowest:
         return on_screen, False
+    lowest_top = min(lowest.values())
     candidates = [job_id for job_id in changed if job_id > lowest_top and job_id not in shown]
     fresh = (
         [
             job.pk
             for job in selectors.jobs_by_id(candidates, fields=NEW_ROW_KEYS)  # newest first
-            if any(job.pk > top and _matches(filters, job) for top, filters in new_for)
+            if any(job.pk > top and _matches(filters, job) for filters, top in lowest.items())
         ]
         if candidates
         else []
@@ -169,7 +176,12 @@ class Tailer:
             self.overview_due = True
 
         if interest.lists:
-            message: dict[str, Any] = {"type": MESSAGE_TYPE, "cursor": self.cursor}
+            # The cursor's element is rendered here once, not by each of the consumers (see deliver()).
+            message: dict[str, Any] = {
+                "type": MESSAGE_TYPE,
+                "cursor": self.cursor,
+                "cursor_html": fragments.cursor_html(self.cursor),
+            }
             ids, more_new = rows_to_render(list(changed), shown=interest.shown, new_for=interest.new_for)
             if ids:
                 message["rows"] = fragments.changed_rows(ids)
@@ -183,14 +195,14 @@ class Tailer:
                 message["counts"] = fragments.counts_html(counts)
                 message["count_values"], message["upto"] = counts, upto
                 self.counts_due, self.counts_at = False, now
-            if len(message) > 2:
+            if len(message) > 3:
                 messages.append((list_group(), message))
 
         overview_stale = self.overview_due or now - self.overview_at >= OVERVIEW_REFRESH
         if interest.overview and overview_stale and now - self.overview_at >= SLOW_INTERVAL:
             # The chart reads events up to this tick's cursor, like a page rendered at it.
             context = {**fragments.overview_context(), **charts.overview_charts(last_event_id=self.cursor)}
-            html = fragments.overview_html(context)
+            html = fragments.overview_html(context) + fragments.cursor_html(self.cursor)
             messages.append((overview_group(), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
             self.overview_due, self.overview_at = False, now
 
@@ -233,7 +245,7 @@ class Tailer:
         for job_id, context in contexts.items():
             # Only the variants someone watches: rendering the region is most of a job page's cost.
             wanted = tuple(v for v in fragments.VARIANTS if (job_id, v) in variants) or fragments.VARIANTS
-            html = fragments.live_variants(context, wanted)
+            html = fragments.live_variants(context, wanted, cursor=self.cursor)
             messages.append((job_group(job_id), {"type": MESSAGE_TYPE, "cursor": self.cursor, "html": html}))
         return messages
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import CharField, Count, Max, Min, Q, Subquery, Sum, Value
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -402,6 +402,26 @@ def events_after(after_id: int, *, limit: int) -> list[tuple[int, int]]:
 def events_by_id(ids: Sequence[int]) -> list[tuple[int, int]]:
     """(event id, job id) of the events among `ids` that can be read now, oldest first. By primary key."""
     return list(JobEvent.objects.filter(id__in=list(ids)).order_by("id").values_list("id", "job_id"))
+
+
+def events_committed_late(cursor: int, *, window: float, limit: int) -> list[tuple[int, int]]:
+    """(event id, job id) of the events at or before `cursor` created less than `window` seconds before
+    event `cursor`, oldest first, at most `limit`: on PostgreSQL a transaction takes its event id before
+    it commits, so these may have committed after a page read `cursor` (a transaction that took its
+    id before the cursor's event was created and ran longer than `window` is not looked for).
+
+    Reads back from `cursor` by primary key to the newest event created a second before that (the
+    order of ids and creation times may differ by a concurrent transaction or two). Two queries;
+    none when the cursor's event is gone (pruned): [] then.
+    """
+    created = JobEvent.objects.filter(id=cursor).values_list("created_at", flat=True).first()
+    if created is None:
+        return []
+    since = created - datetime.timedelta(seconds=window)
+    older = JobEvent.objects.filter(id__lte=cursor, created_at__lt=since - datetime.timedelta(seconds=1))
+    floor = Coalesce(Subquery(older.order_by("-id").values("id")[:1]), 0)
+    recent = JobEvent.objects.filter(id__lte=cursor, id__gt=floor, created_at__gte=since)
+    return list(recent.order_by("id").values_list("id", "job_id")[:limit])
 
 
 def logs_after(after_id: int, *, job_ids: list[int], limit: int) -> list[tuple[int, int]]:

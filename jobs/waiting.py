@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import Any
 
 from django.utils import timezone
 
@@ -35,9 +36,10 @@ def _max_snoozes(job: Job) -> int:
     return engine_settings().max_snoozes if limit is None else int(limit)
 
 
-def waiting_reason(job: Job) -> str | None:
+def waiting_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = None) -> str | None:
     """Why `job` waits, or what ends its wait; None when it is not waiting or nothing needs saying.
-    One query for a retrying or queued job, none else."""
+    A retrying job costs one query; a queued one two (the live workers, unless given as `workers`,
+    see alive_worker_tasks(); the rate limits), and one more when it has a concurrency key."""
     if job.status not in WAITING:
         return None
     reasons: list[str] = []
@@ -50,7 +52,7 @@ def waiting_reason(job: Job) -> str | None:
             reasons.append(f"retry {job.attempts_spent + 1} of {job.max_attempts} at {_when(job.run_at)}")
     # Versioned tasks: a worker claims only jobs whose task and version it has.
     if job.status == Status.QUEUED:
-        missing = missing_task_reason(job)
+        missing = missing_task_reason(job, workers=workers)
         if missing is not None:
             reasons.append(missing)
         # Concurrency per key (issue 13): the claim skips the job while its key is full.
@@ -112,14 +114,20 @@ def rate_reason(job: Job) -> str | None:
     )
 
 
-def missing_task_reason(job: Job) -> str | None:
+def alive_worker_tasks() -> list[tuple[Any, Any]]:
+    """(queues, tasks) of each live worker: what missing_task_reason() reads, read once for many jobs
+    (the live dashboard renders the pages of many queued jobs in one tick). One query."""
+    return list(WorkerProcess.objects.alive().values_list("queues", "tasks"))
+
+
+def missing_task_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = None) -> str | None:
     """ "Waiting for a worker that has task X@v" when no live worker serving the job's queue has the
     job's task at its version (a rolling deploy in progress, or a task no deployed code has); None
     when one has it, or when a worker from before versioned tasks (no task list) serves the queue,
     since that one claims any task."""
     ref = registry.task_ref(job.task_name, job.task_version)
     others: set[str] = set()
-    for queues, tasks in WorkerProcess.objects.alive().values_list("queues", "tasks"):
+    for queues, tasks in alive_worker_tasks() if workers is None else workers:
         if job.queue not in queues:
             continue
         if tasks is None or ref in tasks:

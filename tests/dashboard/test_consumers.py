@@ -195,6 +195,31 @@ def test_reconnect_with_last_event_id_catches_up_on_missed_events(viewer_ws_clie
     run(scenario)
 
 
+def test_a_reconnect_catches_up_on_an_event_that_committed_after_its_cursor(make_job: Any) -> None:
+    from dashboard.consumers import _catch_up
+    from dashboard.fanout import GAP_SECONDS, ListView
+    from jobs import services
+    from jobs.models import JobEvent
+
+    jobs = [make_job(queue="solo") for _ in range(3)]
+    services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
+    middle = JobEvent.objects.get(job_id=jobs[1].pk, new_status="cancelled")
+    middle_id = middle.pk
+    middle.delete()  # on PostgreSQL its transaction took the id but had not committed yet
+    after = selectors.last_event_id()  # the page is rendered at this cursor, without the middle change
+    middle.pk = middle_id  # delete() cleared it
+    middle.save(force_insert=True)  # the late commit, under an id below the page's cursor
+    view = ListView(shown={job.pk for job in jobs}, top_id=jobs[-1].pk, takes_new=False)
+
+    missed = _catch_up(after, view, late_window=GAP_SECONDS)
+    by_id = _catch_up(after, view, late_window=0.0)  # reading by id alone (SQLite: ids commit in order)
+
+    assert missed is not None and [row["id"] for row in missed["rows"]] == [job.pk for job in reversed(jobs)]
+    assert missed["cursor"] == after
+    assert 'data-status="cancelled"' in missed["rows"][1]["html"]
+    assert by_id is None
+
+
 def finish_running(job_id: int) -> None:
     """End the running attempt of `job_id` (claimed by run_job(to="running")) as done."""
     from jobs import states

@@ -5,6 +5,7 @@ queue's default retry policy. In a real browser, no console errors."""
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from django.utils import timezone
@@ -41,7 +42,8 @@ def test_job_page_shows_the_waiting_reason_live(
     page = browser_page
     sign_in(page, daphne, "ada", f"/jobs/{job.pk}/")
     expect(page.locator("#live-state")).to_have_attribute("data-state", "live", timeout=WAIT)
-    expect(page.locator("#job-waiting-reason")).to_have_count(0)
+    # Queued, with no worker running: it waits for one that has its task, nothing else.
+    expect(page.locator("#job-waiting-reason")).to_have_text(re.compile(r"^Waiting for a worker that has task [^;]*$"))
     expect(page.locator("#job-retry-policy")).to_contain_text("discard on builtins.KeyError")
 
     retry_later(job.pk, outcome="snoozed")

@@ -286,12 +286,14 @@ def start_version(start_workers: Callable[..., WorkerProc], version: str) -> str
 def test_rolling_deploy_two_versions_on_one_queue_each_job_runs_on_its_version(
     start_workers: Callable[..., WorkerProc],
 ) -> None:
+    # Its task exists nowhere: renamed before any worker runs (a running version-1 worker could
+    # otherwise claim it between the enqueue and the rename).
+    gone = enqueue(version="1")
+    Job.objects.filter(pk=gone.pk).update(task_name="retired.tasks.report")
     workers = {"1": start_version(start_workers, "1"), "2": start_version(start_workers, "2")}
     specs = [services.JobSpec(task_name=f"{REPORT}@{1 + n % 2}", args=[n], queue="rolling") for n in range(60)]
     ids = [j.pk for j in services.enqueue_jobs(specs=specs)]
     newer = enqueue(version="3")  # no worker has it yet
-    gone = enqueue(version="1")
-    Job.objects.filter(pk=gone.pk).update(task_name="retired.tasks.report")  # its task exists nowhere
 
     def finished() -> bool:
         return Job.objects.filter(pk__in=ids, status=Status.DONE).count() == len(ids)

@@ -46,6 +46,13 @@ class JobSpec:
     expires_at: datetime.datetime | None = None
     expires_in: float | datetime.timedelta | None = None
     timeout: float | None = None
+    # Dependencies (issue 13): ids of existing jobs this one waits for; when one of them fails for
+    # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run").
+    after: Sequence[int] = ()
+    after_failure: str = "cancel"
+
+
+AFTER_FAILURE_CHOICES = ("cancel", "run")
 
 
 def build_job(
@@ -123,6 +130,9 @@ def build_job(
         if key is None:
             key = unique_key(registered.name, args, kwargs)
     expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
+    after = states.check_after(spec.after) if spec.after else ()
+    if spec.after_failure not in AFTER_FAILURE_CHOICES:
+        raise InvalidJob('after_failure must be "cancel" or "run"')
 
     return states.NewJob(
         queue=queue,
@@ -138,6 +148,8 @@ def build_job(
         expires_at=expires_at,
         timeout=timeout,
         retry_policy=retry_policy,
+        after=after,
+        after_failure=spec.after_failure,
     )
 
 

@@ -17,7 +17,7 @@ from dashboard.permissions import payloads_hidden_from_viewers
 from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
-from jobs.waiting import waiting_reason
+from jobs.waiting import child_ids, parent_ids, waiting_reason
 
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
@@ -147,6 +147,9 @@ def _job_context(job: Job, attempts: list[Any], events: list[Any]) -> dict[str, 
         "can_run_now": job.can_run_now,
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
         "waiting_reason": waiting_reason(job),
+        # Dependencies: the jobs this one waits for, and those waiting for it (links on the page).
+        "parents": parent_ids(job),
+        "children": child_ids(job),
     }
 
 

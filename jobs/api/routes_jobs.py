@@ -76,6 +76,8 @@ def to_spec(body: JobIn) -> services.JobSpec:
         expires_at=body.expires_at,
         expires_in=body.expires_in,
         timeout=body.timeout,
+        after=body.after or (),
+        after_failure="cancel" if body.after_failure is None else str(body.after_failure),
     )
 
 

@@ -20,6 +20,7 @@ from jobs.status import FINISHED, Status
 
 # At most this many parents per job: one statement's parameters, and a fan-in that large is a batch.
 MAX_PARENTS = 1000
+MAX_JOB_ID = 2**63 - 1  # a bigint: a larger id cannot exist, and the database would refuse it as a parameter
 
 
 def release_children(hot: Hot, *, parent_id: int, status: str) -> None:
@@ -88,7 +89,7 @@ def check_after(after: object) -> tuple[int, ...]:
         raise InvalidJob("after must be a list of job ids")
     ids: dict[int, None] = {}  # distinct, in the order given
     for item in after:
-        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= MAX_JOB_ID:
             raise InvalidJob("after must be a list of job ids")
         ids[item] = None
     if len(ids) > MAX_PARENTS:

@@ -46,7 +46,15 @@ def test_a_missing_parent_is_400_and_nothing_is_stored(api: ApiClient, db: None)
 
 
 @pytest.mark.parametrize(
-    "body", [{"after": [0]}, {"after": ["1"]}, {"after": 1}, {"after_failure": "ignore"}, {"after": [True]}]
+    "body",
+    [
+        {"after": [0]},
+        {"after": ["1"]},
+        {"after": 1},
+        {"after_failure": "ignore"},
+        {"after": [True]},
+        {"after": [2**63]},
+    ],
 )
 def test_bad_after_fields_are_400(api: ApiClient, db: None, body: dict[str, Any]) -> None:
     response = api.post("/jobs", ADD | body)

@@ -30,6 +30,7 @@ from jobs.api.schemas.common import (
     Timestamp,
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
+from jobs.states.dependencies import MAX_JOB_ID
 from jobs.waiting import parent_ids, waiting_reason
 
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
@@ -68,7 +69,7 @@ class JobIn(BaseModel):
     )
     expires_in: PeriodSeconds | None = Field(None, description="expires_at as seconds after run_at (or now)")
     timeout: TimeoutSeconds | None = None
-    after: list[Annotated[StrictInt, Field(ge=1)]] | None = Field(
+    after: list[Annotated[StrictInt, Field(ge=1, le=MAX_JOB_ID)]] | None = Field(
         None, max_length=1000, description="ids of existing jobs this one waits for: it runs when all are done"
     )
     after_failure: AfterFailure | None = Field(

@@ -226,12 +226,17 @@ _CHILD_COUNTS = """
     last_error = CASE WHEN {status} <> 'done' AND c.failed_parent IS NULL AND c.after_failure = 'cancel'
                       THEN 'dependency #' || {parent} || ' ' || {status} ELSE c.last_error END"""
 
+#
+# The children are locked in id order first: two parents finishing at once that share children
+# then take their rows in the same order, never in a deadlock. (A child's id is above its
+# parents', and an enqueue locks parents in id order too, so no cycle forms with it either.)
 RELEASE_CHILDREN_PG = (
     f"WITH d AS (UPDATE {DEPENDENCY} l SET resolved = true FROM {JOB} p "
     "WHERE l.parent_id = %s AND NOT l.resolved AND p.id = l.parent_id AND p.has_dependents "
-    "AND p.status IN ('done', 'failed', 'cancelled') RETURNING l.child_id, p.id AS parent, p.status) "
+    "AND p.status IN ('done', 'failed', 'cancelled') RETURNING l.child_id, p.id AS parent, p.status), "
+    f"locked AS (SELECT id FROM {JOB} WHERE id IN (SELECT child_id FROM d) ORDER BY id FOR UPDATE) "
     f"UPDATE {JOB} c SET {_CHILD_COUNTS.format(status='d.status', parent='d.parent')} "
-    "FROM d WHERE c.id = d.child_id AND c.pending_parents > 0"
+    "FROM d WHERE c.id = d.child_id AND c.id IN (SELECT id FROM locked) AND c.pending_parents > 0"
 )
 
 # SQLite: the write lock serialises enqueues and finishes, so two statements; the caller knows the

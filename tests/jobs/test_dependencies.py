@@ -159,3 +159,36 @@ def test_bulk_enqueue_links_each_job_and_a_missing_parent_stores_nothing() -> No
             ]
         )
     assert Job.objects.count() == 4
+
+
+def _finish_together(claimed: states.ClaimedJob, start: Any, errors: list[BaseException]) -> None:
+    from django.db import connection
+
+    try:
+        start.wait()
+        assert states.record(Finish(claimed=claimed, to=Status.DONE, reason="done"))
+    except BaseException as exc:  # noqa: BLE001 - reported by the test
+        errors.append(exc)
+    finally:
+        connection.close()
+
+
+def test_two_parents_finishing_at_once_release_their_shared_children_exactly() -> None:
+    import threading
+
+    for _ in range(10):
+        parents = [enqueue(), enqueue()]
+        children = [enqueue(after=[p.pk for p in parents]) for _ in range(3)]
+        claims = [states.claim_next(queues=["default"], worker=f"w{n}", lease_seconds=30) for n in range(2)]
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=_finish_together, args=(c, start, errors)) for c in claims if c]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert [reload(c).pending_parents for c in children] == [0, 0, 0]
+        assert states.promote_due() == 3
+        Job.objects.filter(pk__in=[c.pk for c in children]).delete()

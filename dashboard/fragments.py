@@ -23,7 +23,7 @@ from dashboard.templatetags.dashboard import percent, relative_time, task_link
 from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
-from jobs.waiting import alive_worker_tasks, waiting_reason
+from jobs.waiting import alive_worker_tasks, child_ids, parent_ids, waiting_reason
 
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
@@ -230,6 +230,9 @@ def _job_context(
         "can_run_now": job.can_run_now,
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
         "waiting_reason": waiting_reason(job, workers=workers),
+        # Dependencies: the jobs this one waits for, and those waiting for it (links on the page).
+        "parents": parent_ids(job),
+        "children": child_ids(job),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,12 +60,24 @@ class JobdeckTask(DjangoTask):
     concurrency_key: Any = None
     concurrency_limit: int | None = None
 
+    # Dependencies (issue 13): set per enqueue with .after(result_a, ...), not on the decorator.
+    depends_on: tuple[int, ...] = ()  # ids of the jobs the next job waits for
+    after_failure: str = "cancel"  # or "run": what a parent that failed or was cancelled does
+
     def __post_init__(self) -> None:
         # Named priorities (@task(priority="high")): stored as their number, so Django's checks and
         # every reader see an int. Django's dataclass is slotted: no zero-argument super().
         if isinstance(self.priority, str) and self.priority in options.PRIORITY_NAMES:
             object.__setattr__(self, "priority", options.PRIORITY_NAMES[self.priority])
         Task.__post_init__(self)  # validates with the backend
+
+    def after(self, *parents: TaskResult[..., Any] | int, after_failure: str = "cancel") -> JobdeckTask:
+        """This task, for an enqueue that waits for `parents` (TaskResults or job ids) to be done, as
+        `using()` makes one for another queue: `send_album.after(*thumbnails).enqueue(album_id)`.
+        `after_failure`: when a parent fails for good or is cancelled, "cancel" the new job or "run"
+        it anyway once all have finished."""
+        ids = tuple(int(p.id) if isinstance(p, TaskResult) else p for p in parents)
+        return dataclasses.replace(self, depends_on=ids, after_failure=after_failure)
 
 
 class InvalidTaskArguments(InvalidTask, TypeError):
@@ -139,6 +152,8 @@ class DatabaseBackend(BaseTaskBackend):
             queue=task.queue_name,
             priority=task.priority,
             run_at=task.run_after,
+            after=getattr(task, "depends_on", ()),
+            after_failure=getattr(task, "after_failure", "cancel"),
         )
         try:
             job = services.enqueue_job(spec=spec, actor="django.tasks")  # sends task_enqueued

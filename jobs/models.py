@@ -1,5 +1,5 @@
-"""Tables: Job, Attempt, JobEvent, JobLog, Queue, RefusalCounter, WorkerProcess, Schedule, ScheduleRun, ApiToken,
-OutcomeCounter, TaskOutcomeCounter."""
+"""Tables: Job, Attempt, JobDependency, JobEvent, JobLog, Queue, RefusalCounter, WorkerProcess, Schedule,
+ScheduleRun, ApiToken, OutcomeCounter, TaskOutcomeCounter, RateLimit, RateStart."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ class JobQuerySet(models.QuerySet["Job"]):
         return self.filter(status=Status.QUEUED)
 
     def due(self, now: datetime.datetime) -> JobQuerySet:
-        return self.filter(status__in=[Status.SCHEDULED, Status.RETRYING], run_at__lte=now)
+        """Scheduled and retrying jobs whose run_at has come, not waiting for parents."""
+        return self.filter(status__in=[Status.SCHEDULED, Status.RETRYING], run_at__lte=now, pending_parents=0)
 
     def waiting(self) -> JobQuerySet:
         return self.filter(status__in=WAITING)
@@ -131,6 +132,16 @@ class Job(models.Model):
     timeout = models.FloatField(null=True, blank=True)  # seconds per attempt
     progress = models.FloatField(null=True, blank=True)  # 0.0 .. 1.0
     progress_message = models.CharField(max_length=500, blank=True, default="")
+    # Dependencies (issue 13): the job waits for other jobs (JobDependency rows). pending_parents:
+    # parents not finished yet; a scheduled job with any is blocked (promotion skips it, so it is
+    # never queued). has_dependents: some job waits for this one, so its finish releases them
+    # (the plain finish path looks for children only when set). after_failure: what a parent that
+    # failed or was cancelled does to this job, "cancel" or "run"; failed_parent: the first such.
+    # db_default: older code inserting rows keeps working.
+    pending_parents = models.PositiveIntegerField(default=0, db_default=0)
+    has_dependents = models.BooleanField(default=False, db_default=False)
+    after_failure = models.CharField(max_length=8, default="cancel", db_default="cancel")
+    failed_parent = models.BigIntegerField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -199,8 +210,9 @@ class Job(models.Model):
 
     @property
     def can_run_now(self) -> bool:
-        """Waiting for its run_at (scheduled, or retrying after a backoff): services.run_job_now applies."""
-        return self.status in (Status.SCHEDULED, Status.RETRYING)
+        """Waiting for its run_at (scheduled, or retrying after a backoff), not for parent jobs:
+        services.run_job_now applies."""
+        return self.status in (Status.SCHEDULED, Status.RETRYING) and self.pending_parents == 0
 
 
 class Attempt(models.Model):
@@ -234,6 +246,23 @@ class Attempt(models.Model):
     @property
     def duration(self) -> datetime.timedelta:
         return self.finished_at - self.started_at
+
+
+class JobDependency(models.Model):
+    """Job `child` waits for job `parent` (issue 13). resolved: the parent's finish has been counted
+    on the child (set once, by a conditional UPDATE, so a parent retried and finished again is not
+    counted twice)."""
+
+    child = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="parent_links")
+    parent = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="child_links")
+    resolved = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["child", "parent"], name="jobdependency_unique")]
+        indexes = [models.Index(fields=["parent", "resolved"], name="jobdependency_parent_idx")]
+
+    def __str__(self) -> str:
+        return f"job {self.child_id} after job {self.parent_id}"
 
 
 class JobEvent(models.Model):

@@ -1,7 +1,7 @@
 """Why a waiting job has not started yet, in one line for the job page and the API's job detail
 (None: nothing to say).
 
-One function; each area of issue 12 adds its case in a block of its own (snoozed, retry N of M,
+One function; each area of issues 12 and 13 adds its case in a block of its own (snoozed, retry N of M,
 waiting for a worker that has the task, a deadline); several that hold at once are joined.
 """
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 from jobs import registry
 from jobs.conf import engine_settings
 from jobs.exceptions import UnknownTask
-from jobs.models import Attempt, Job, RateLimit, RateStart, WorkerProcess
+from jobs.models import Attempt, Job, JobDependency, RateLimit, RateStart, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import WAITING, Status
 
@@ -64,6 +64,11 @@ def waiting_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = None) ->
         rate = rate_reason(job)
         if rate is not None:
             reasons.append(rate)
+    # Dependencies (issue 13): parents not finished yet, or a parent that failed and cancels this job.
+    if job.status == Status.SCHEDULED:
+        parents = parents_reason(job)
+        if parents is not None:
+            reasons.append(parents)
     # Expiry: a deadline to start by. Past it, the claim skips the job and the workers' housekeeping
     # ends it cancelled within a tick.
     if job.expires_at is not None:
@@ -137,3 +142,34 @@ def missing_task_reason(job: Job, *, workers: list[tuple[Any, Any]] | None = Non
     if others:
         reason += f" (workers serving '{job.queue}' have {', '.join(sorted(others))})"
     return reason
+
+
+_LISTED_PARENTS = 10
+
+
+def parents_reason(job: Job) -> str | None:
+    """ "waiting for 2 of 3 jobs (#12, #15)" while parents are unfinished; "dependency #12 failed:
+    ends cancelled" once a parent's failure cancels the job; None for a job without parents."""
+    if job.failed_parent is not None and job.after_failure == "cancel":
+        return f"{job.last_error}: ends cancelled without running"
+    if job.pending_parents == 0:
+        return None
+    links = JobDependency.objects.filter(child_id=job.pk)
+    total = links.count()
+    unfinished = links.filter(resolved=False).order_by("parent_id").values_list("parent_id", flat=True)
+    waiting = list(unfinished[:_LISTED_PARENTS])
+    listed = ", ".join(f"#{pk}" for pk in waiting) + (", ..." if job.pending_parents > len(waiting) else "")
+    return f"waiting for {job.pending_parents} of {total} jobs ({listed})"
+
+
+def parent_ids(job: Job) -> list[int]:
+    """The ids of the jobs `job` waits for (its `after`), in id order."""
+    return list(JobDependency.objects.filter(child_id=job.pk).order_by("parent_id").values_list("parent_id", flat=True))
+
+
+def child_ids(job: Job, *, limit: int = 100) -> list[int]:
+    """The ids of the jobs waiting for `job` (at most `limit`), in id order."""
+    if not job.has_dependents:
+        return []
+    links = JobDependency.objects.filter(parent_id=job.pk).order_by("child_id")
+    return list(links.values_list("child_id", flat=True)[:limit])

@@ -81,6 +81,8 @@ def to_spec(body: JobIn) -> services.JobSpec:
         concurrency_key=body.concurrency_key,
         concurrency_limit=body.concurrency_limit,
         timeout=body.timeout,
+        after=body.after or (),
+        after_failure="cancel" if body.after_failure is None else str(body.after_failure),
     )
 
 

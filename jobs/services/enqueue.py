@@ -53,6 +53,13 @@ class JobSpec:
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
     timeout: float | None = None
+    # Dependencies (issue 13): ids of existing jobs this one waits for; when one of them fails for
+    # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run").
+    after: Sequence[int] = ()
+    after_failure: str = "cancel"
+
+
+AFTER_FAILURE_CHOICES = ("cancel", "run")
 
 
 def build_job(
@@ -134,6 +141,9 @@ def build_job(
             key = unique_key(registered.name, args, kwargs)
     expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
     concurrency_key, concurrency_limit = _concurrency(spec, task, args, kwargs)
+    after = states.check_after(spec.after) if spec.after else ()
+    if spec.after_failure not in AFTER_FAILURE_CHOICES:
+        raise InvalidJob('after_failure must be "cancel" or "run"')
 
     return states.NewJob(
         queue=queue,
@@ -151,6 +161,8 @@ def build_job(
         concurrency_limit=concurrency_limit,
         timeout=timeout,
         retry_policy=retry_policy,
+        after=after,
+        after_failure=spec.after_failure,
     )
 
 

@@ -9,6 +9,7 @@ The package's files:
   decisions.py  the rules with no database: allowed moves, what a finish or a rescue sets
   history.py    the one writer of JobEvent and Attempt rows (columns and truncation, once)
   create.py     enqueue's multi-row insert
+  dependencies.py  a new job's links to its parents; a finished parent's release of its children
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
   orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
@@ -18,6 +19,7 @@ Callers import the verbs from here: `from jobs import states; states.claim_next(
 """
 
 from jobs.states.create import create_jobs
+from jobs.states.dependencies import check_after
 from jobs.states.hot import claim_next, finish_and_claim, record
 from jobs.states.orm import (
     expire_due,
@@ -40,6 +42,7 @@ __all__ = [
     "NewJob",
     "attempts_spent",
     "cancel_requested",
+    "check_after",
     "claim_next",
     "create_jobs",
     "expire_due",

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.database import NOTIFY_CHANNEL, Hot
-from jobs.states import sql
+from jobs.states import dependencies, sql
 from jobs.states.history import clip_actor
 from jobs.states.records import NewJob
 from jobs.status import Status
@@ -35,7 +35,7 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             created_at,
             job.idempotency_key,
             job.timeout,
-            "",
+            job.last_error,
             "",
             "",
             hot.json(job.retry_policy),
@@ -44,6 +44,9 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             hot.dt(job.expires_at),
             job.concurrency_key,
             job.concurrency_limit,
+            job.pending_parents,
+            job.after_failure,
+            job.failed_parent,
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -72,6 +75,10 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 None if j.expires_at is None else j.expires_at.isoformat(),
                 j.concurrency_key,  # r->>15
                 j.concurrency_limit,
+                j.pending_parents,  # r->>17
+                j.after_failure,
+                j.failed_parent,
+                j.last_error,  # r->>20
             ]
             for j in batch
         ]
@@ -93,11 +100,17 @@ def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:
         created_at = hot.dt(now)
         for start in range(0, len(jobs), _INSERT_BATCH):
             batch = jobs[start : start + _INSERT_BATCH]
+            dependent = [job for job in batch if job.after]
+            parents = dependencies.lock_parents(hot, dependent)  # before the insert: see its docstring
+            dependencies.plan_waits(dependent, parents)
             for job in batch:
-                job.status = Status.SCHEDULED if job.run_at > now else Status.QUEUED
+                # A job waiting for parents is scheduled and blocked: promotion skips it.
+                job.status = Status.SCHEDULED if job.run_at > now or job.blocked else Status.QUEUED
                 job.created_at = now
             rows = (_insert_pg if hot.pg else _insert_sqlite)(hot, batch, created_at, actor)
             # Both databases return the ids in insertion order (Django's bulk_create relies on it too).
             for job, row in zip(batch, rows, strict=True):
                 job.pk = row[0]
+            if dependent:
+                dependencies.insert_links(hot, dependent, parents)
     return list(jobs)

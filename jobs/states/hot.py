@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from jobs import registry
 from jobs.database import Hot, RawCursor, datetime_value, json_value
-from jobs.states import decisions, sql
+from jobs.states import decisions, dependencies, sql
 from jobs.states.history import ATTEMPT_TARGET, EVENT_TARGET, attempt_row, event_row
 from jobs.states.records import ClaimedJob, Finish
 from jobs.states.sql import From
-from jobs.status import Status
+from jobs.status import FINISHED, Status
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,16 @@ def send_finish(hot: Hot, end: Finish, *, late: bool = False) -> Reply:
     )
     if end.to == Status.QUEUED:
         hot.notify()
+    elif end.to in FINISHED:
+        # Dependencies: the children waiting for this job count its finish in this transaction.
+        # SQLite has the row already and looks only when the job has dependents; PostgreSQL answers
+        # at the pipeline's Sync, so the release goes along and matches nothing without them.
+        if hot.pg:
+            dependencies.release_children(hot, parent_id=claimed.id, status=end.to)
+        else:
+            row = reply.row()
+            if row is not None and row[sql.FINISH_RETURNING.index("has_dependents")]:
+                dependencies.release_children(hot, parent_id=claimed.id, status=end.to)
     return reply
 
 

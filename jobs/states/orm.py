@@ -17,11 +17,11 @@ from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs.database import is_postgres, notify_new_jobs
+from jobs.database import Hot, is_postgres, notify_new_jobs
 from jobs.models import Attempt, Job
-from jobs.states import decisions, history, sql
+from jobs.states import decisions, dependencies, history, sql
 from jobs.states.records import Failure
-from jobs.status import Status
+from jobs.status import FINISHED, Status
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def transition(job: Job, to: str, *, reason: str = "", actor: str = "", **fields
             )
             if to == Status.QUEUED:
                 notify_new_jobs()
+            elif to in FINISHED:
+                dependencies.release_children(Hot(), parent_id=job.pk, status=to)
     if changed:
         job.status = to
         for name, value in fields.items():
@@ -187,13 +189,17 @@ def rescue_expired(*, limit: int = 200) -> int:
             )
             if to == Status.QUEUED:
                 notify_new_jobs()
+            elif to in FINISHED:
+                dependencies.release_children(Hot(), parent_id=job_id, status=to)
         rescued += 1
         logger.warning("rescued job %s from %s", job_id, worker, extra={"job_id": job_id, "action": "rescued"})
     return rescued
 
 
 def promote_due(*, limit: int = 1000) -> int:
-    """Move scheduled and retrying jobs whose run_at has come to queued. Returns how many moved."""
+    """Move scheduled and retrying jobs whose run_at has come (and, for a job with parents, whose
+    parents are done) to queued; cancel those a failed parent cancels (dependencies). Returns how
+    many moved."""
     now = timezone.now()
     if not Job.objects.due(now).exists():  # a cheap read first, so idle probes never take the write lock
         return 0
@@ -201,10 +207,13 @@ def promote_due(*, limit: int = 1000) -> int:
         qs = Job.objects.due(now).order_by("run_at")
         if is_postgres():
             qs = qs.select_for_update(skip_locked=True)
-        rows = list(qs.values_list("pk", "status", "queue", "attempt")[:limit])
-        events = []
+        rows = list(
+            qs.values_list("pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error")[:limit]
+        )
+        events = _cancel_for_parents([r for r in rows if r[4] is not None and r[5] == "cancel"], now)
+        promoted = [r[:4] for r in rows if r[4] is None or r[5] != "cancel"]
         for status in (Status.SCHEDULED, Status.RETRYING):
-            picked = [r for r in rows if r[1] == status]
+            picked = [r for r in promoted if r[1] == status]
             if not picked:
                 continue
             # Rows are locked (PostgreSQL) or the database is (SQLite), so every picked row changes.
@@ -226,6 +235,29 @@ def promote_due(*, limit: int = 1000) -> int:
         if events:
             notify_new_jobs()
     return len(events)
+
+
+def _cancel_for_parents(rows: list[tuple[Any, ...]], now: datetime.datetime) -> list[list[Any]]:
+    """Cancel due jobs whose parent failed or was cancelled (after_failure "cancel"; last_error
+    holds the reason, "dependency #12 failed"), releasing their own children. Rows are locked
+    (PostgreSQL) or the database is (SQLite). Returns their events."""
+    events = []
+    for pk, status, queue, attempt, _, _, reason in rows:
+        Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now)
+        dependencies.release_children(Hot(), parent_id=pk, status=Status.CANCELLED)
+        events.append(
+            history.event_row(
+                job_id=pk,
+                queue=queue,
+                old=status,
+                new=Status.CANCELLED,
+                attempt=attempt,
+                reason=reason,
+                actor="dependencies",
+                at=now,
+            )
+        )
+    return events
 
 
 def _past_deadline(now: datetime.datetime, limit: int) -> list[Job]:
@@ -258,6 +290,7 @@ def expire_due(*, limit: int = 1000) -> int:
             Job.objects.filter(pk=job.pk, status=job.status).update(
                 status=Status.CANCELLED, finished_at=now, last_error=reason
             )
+            dependencies.release_children(Hot(), parent_id=job.pk, status=Status.CANCELLED)
             events.append(
                 history.event_row(
                     job_id=job.pk,

@@ -15,9 +15,9 @@ from jobs.status import Status
 
 
 def next_due_at() -> datetime.datetime | None:
-    """The earliest run_at among scheduled and retrying jobs, or None."""
+    """The earliest run_at among scheduled and retrying jobs not waiting for parents, or None."""
     return (
-        Job.objects.filter(status__in=[Status.SCHEDULED, Status.RETRYING])
+        Job.objects.filter(status__in=[Status.SCHEDULED, Status.RETRYING], pending_parents=0)
         .order_by("run_at")
         .values_list("run_at", flat=True)
         .first()

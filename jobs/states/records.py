@@ -89,9 +89,21 @@ class NewJob:
     concurrency_limit: int | None = None
     timeout: float | None = None
     retry_policy: dict[str, Any] | None = None
+    # Dependencies (issue 13): the ids of the jobs this one waits for and what a parent's failure
+    # does ("cancel" or "run"); create_jobs() sets the rest from the parents' status.
+    after: tuple[int, ...] = ()
+    after_failure: str = "cancel"
+    pending_parents: int = 0
+    failed_parent: int | None = None
+    last_error: str = ""
     pk: int | None = None
     status: str = ""
     created_at: datetime.datetime | None = None
+
+    @property
+    def blocked(self) -> bool:
+        """Waits for parents, or for promote_due to cancel it after a parent failed."""
+        return self.pending_parents > 0 or (self.failed_parent is not None and self.after_failure == "cancel")
 
     @property
     def key_held(self) -> bool:
@@ -116,6 +128,10 @@ class NewJob:
             concurrency_limit=job.concurrency_limit,
             timeout=job.timeout,
             retry_policy=job.retry_policy,
+            after_failure=job.after_failure,
+            pending_parents=job.pending_parents,
+            failed_parent=job.failed_parent,
+            last_error=job.last_error,
             pk=job.pk,
             status=job.status,
             created_at=job.created_at,
@@ -145,6 +161,10 @@ class NewJob:
             concurrency_limit=self.concurrency_limit,
             timeout=self.timeout,
             retry_policy=self.retry_policy,
+            after_failure=self.after_failure,
+            pending_parents=self.pending_parents,
+            failed_parent=self.failed_parent,
+            last_error=self.last_error,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
         return job

@@ -9,11 +9,12 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from jobs.models import Attempt, Job, Queue, RateLimit, RateStart, index_condition_sql
+from jobs.models import Attempt, Job, JobDependency, Queue, RateLimit, RateStart, index_condition_sql
 from jobs.states.history import EVENT_TARGET
 
 JOB = Job._meta.db_table
 ATTEMPT = Attempt._meta.db_table
+DEPENDENCY = JobDependency._meta.db_table
 
 # --- claim ------------------------------------------------------------------------------------------
 
@@ -180,7 +181,7 @@ RESCUED_CLAIM = (
     " WHERE id = %s AND status = 'queued' AND attempt = %s AND EXISTS ("
     f"SELECT 1 FROM {ATTEMPT} a WHERE a.job_id = %s AND a.number = %s AND a.outcome = 'lost')"
 )
-FINISH_RETURNING = ("id", "progress", "progress_message")
+FINISH_RETURNING = ("id", "progress", "progress_message", "has_dependents")
 DELETE_LOST_ATTEMPT = f"DELETE FROM {ATTEMPT} WHERE job_id = %s AND number = %s AND outcome = 'lost'"
 
 
@@ -246,9 +247,9 @@ def insert_sql(target: str, count: int) -> str:
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
     "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
-    "concurrency_key, concurrency_limit"
+    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent"
 )
-JOB_COLUMN_COUNT = 22
+JOB_COLUMN_COUNT = 25
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -273,8 +274,8 @@ def insert_events_sqlite(count: int) -> str:
 INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
-    "r->>8, (r->>9)::float8, '', '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
-    "(r->>14)::timestamptz, r->>15, (r->>16)::int "
+    "r->>8, (r->>9)::float8, r->>20, '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
+    "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "
@@ -282,3 +283,56 @@ INSERT_JOBS_PG = (
     "wake AS (SELECT pg_notify(%s, '') FROM new WHERE status = 'queued' LIMIT 1) "
     "SELECT id, (SELECT count(*) FROM wake) FROM new"
 )
+
+
+# --- dependencies -----------------------------------------------------------------------------------
+
+# A finished parent's children: each unresolved link is resolved once (a conditional UPDATE), and
+# its child counts the parent: one parent fewer to wait for, or, for a parent that failed or was
+# cancelled and a child with after_failure "cancel", none (promote_due then cancels the child,
+# with last_error as the reason). Only a parent that is finished and has dependents matches, so
+# the statement may be sent whenever a move may have finished a job: it does nothing otherwise,
+# and twice is once.
+#
+# PostgreSQL: one statement, and a statement of its own (not a CTE of the finish): an enqueue
+# that locked the parent first commits its links before the finish's UPDATE gets the row, and
+# only a later statement's snapshot sees them. Parameters: the parent's id.
+_CHILD_COUNTS = """
+    pending_parents = CASE WHEN {status} <> 'done' AND c.after_failure = 'cancel' THEN 0
+                           ELSE c.pending_parents - 1 END,
+    failed_parent = CASE WHEN {status} <> 'done' AND c.failed_parent IS NULL THEN {parent}
+                         ELSE c.failed_parent END,
+    last_error = CASE WHEN {status} <> 'done' AND c.failed_parent IS NULL AND c.after_failure = 'cancel'
+                      THEN 'dependency #' || {parent} || ' ' || {status} ELSE c.last_error END"""
+
+#
+# The children are locked in id order first: two parents finishing at once that share children
+# then take their rows in the same order, never in a deadlock. (A child's id is above its
+# parents', and an enqueue locks parents in id order too, so no cycle forms with it either.)
+RELEASE_CHILDREN_PG = (
+    f"WITH d AS (UPDATE {DEPENDENCY} l SET resolved = true FROM {JOB} p "
+    "WHERE l.parent_id = %s AND NOT l.resolved AND p.id = l.parent_id AND p.has_dependents "
+    "AND p.status IN ('done', 'failed', 'cancelled') RETURNING l.child_id, p.id AS parent, p.status), "
+    f"locked AS (SELECT id FROM {JOB} WHERE id IN (SELECT child_id FROM d) ORDER BY id FOR UPDATE) "
+    f"UPDATE {JOB} c SET {_CHILD_COUNTS.format(status='d.status', parent='d.parent')} "
+    "FROM d WHERE c.id = d.child_id AND c.id IN (SELECT id FROM locked) AND c.pending_parents > 0"
+)
+
+# SQLite: the write lock serialises enqueues and finishes, so two statements; the caller knows the
+# parent finished as `status`. Parameters: the parent's id; then COUNT_PARENT_ORDER ("status" or
+# "parent") and the child ids as a JSON array.
+RESOLVE_LINKS_SQLITE = f"UPDATE {DEPENDENCY} SET resolved = 1 WHERE parent_id = %s AND NOT resolved RETURNING child_id"
+COUNT_PARENT_SQLITE = (
+    f"UPDATE {JOB} AS c SET {_CHILD_COUNTS.format(status='%s', parent='%s')} "
+    "WHERE c.id IN (SELECT value FROM json_each(%s)) AND c.pending_parents > 0"
+)
+COUNT_PARENT_ORDER = ("status", "status", "parent", "status", "parent", "status")
+
+# Enqueue: lock the parents (PostgreSQL, in id order so two enqueues never deadlock), mark them as
+# having dependents, and read their status after the lock. Parameter: the parent ids.
+LOCK_PARENTS_PG = f"SELECT id FROM {JOB} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+MARK_PARENTS_PG = f"UPDATE {JOB} SET has_dependents = true WHERE id = ANY(%s) RETURNING id, status"
+MARK_PARENTS_SQLITE = (
+    f"UPDATE {JOB} SET has_dependents = 1 WHERE id IN (SELECT value FROM json_each(%s)) RETURNING id, status"
+)
+INSERT_LINKS = f"INSERT INTO {DEPENDENCY} (child_id, parent_id, resolved) VALUES "

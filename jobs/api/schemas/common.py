@@ -49,6 +49,13 @@ class JobStatus(StrEnum):
 assert {s.value for s in JobStatus} == set(Status.values)
 
 
+class AfterFailure(StrEnum):
+    """What a parent job (in `after`) that failed for good or was cancelled does to the job waiting for it."""
+
+    CANCEL = "cancel"
+    RUN = "run"
+
+
 class JobAction(StrEnum):
     """What POST /jobs/actions does to the selected jobs."""
 

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from jobs import listing, options
 from jobs.api.schemas.common import (
+    AfterFailure,
     AnyJson,
     AttemptOutcome,
     BackoffIn,
@@ -30,7 +31,8 @@ from jobs.api.schemas.common import (
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
 from jobs.options import MAX_SNOOZES_LIMIT
-from jobs.waiting import waiting_reason
+from jobs.states.dependencies import MAX_JOB_ID
+from jobs.waiting import parent_ids, waiting_reason
 
 MAX_BULK_JOBS = 1000  # jobs per POST /jobs/bulk
 MAX_ACTION_JOBS = 1000  # jobs one POST /jobs/actions may act on
@@ -77,6 +79,14 @@ class JobIn(BaseModel):
         None, description="jobs with concurrency_key running at once (default 1; needs concurrency_key)"
     )
     timeout: TimeoutSeconds | None = None
+    after: list[Annotated[StrictInt, Field(ge=1, le=MAX_JOB_ID)]] | None = Field(
+        None, max_length=1000, description="ids of existing jobs this one waits for: it runs when all are done"
+    )
+    after_failure: AfterFailure | None = Field(
+        None,
+        description='when a job in `after` fails for good or is cancelled: "cancel" this one (the default) '
+        'or "run" it anyway once all have finished',
+    )
 
 
 class JobScheduleIn(JobIn):
@@ -246,9 +256,17 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
         )
     )
 
+    after: list[int] = Field(description="ids of the jobs this one waits for (its parents)")
+    after_failure: AfterFailure = Field(description="what a parent that failed or was cancelled does")
+    pending_parents: int = Field(description="parents not finished yet; the job waits while any are left")
+
     @staticmethod
     def resolve_waiting_reason(job: Job) -> str | None:
         return waiting_reason(job)
+
+    @staticmethod
+    def resolve_after(job: Job) -> list[int]:
+        return parent_ids(job)
 
 
 class JobListItemOut(JobFields[list[Any] | None, dict[str, Any] | None]):

@@ -45,6 +45,17 @@ def aware_datetime(value: str) -> datetime.datetime:
     return moment
 
 
+def job_ids(value: str) -> tuple[int, ...]:
+    """--after: comma-separated job ids, e.g. "12,15"."""
+    try:
+        ids = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated job ids, got '{value}'") from None
+    if not ids or min(ids) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated job ids, got '{value}'")
+    return ids
+
+
 def seconds(*, allow_zero: bool) -> Callable[[str], float]:
     """A validator for a finite number of seconds, > 0 (or >= 0 with allow_zero)."""
 
@@ -162,6 +173,18 @@ class Command(JobdeckCommand):
             type=whole_number(1, options.CONCURRENCY_LIMIT_MAX),
             help="jobs with the key running at once (default 1)",
         )
+        parser.add_argument(
+            "--after",
+            type=job_ids,
+            default=(),
+            help="comma-separated ids of jobs this one waits for, e.g. 12,15: it runs when all are done",
+        )
+        parser.add_argument(
+            "--after-failure",
+            choices=["cancel", "run"],
+            default="cancel",
+            help="when a job in --after fails for good or is cancelled: cancel this one (default) or run it anyway",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         spec = services.JobSpec(
@@ -184,12 +207,16 @@ class Command(JobdeckCommand):
             concurrency_key=options["concurrency_key"],
             concurrency_limit=options["concurrency_limit"],
             timeout=options["timeout"],
+            after=options["after"],
+            after_failure=options["after_failure"],
         )
         try:
             job = services.enqueue_job(spec=spec, actor="cli")
         except JobdeckError as exc:
             raise CommandError(exc.message) from exc
-        if job.status == Status.SCHEDULED:
+        if job.pending_parents:
+            state = f"waiting for {job.pending_parents} of {len(options['after'])} jobs"
+        elif job.status == Status.SCHEDULED:
             state = f"scheduled for {job.run_at.astimezone(datetime.UTC).isoformat()}"
         elif job.status == Status.QUEUED:
             state = "queued"

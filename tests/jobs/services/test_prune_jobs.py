@@ -176,9 +176,9 @@ def test_queries_per_batch_do_not_grow_with_jobs_or_children(
     for _ in range(20):
         _add_history(make_job(), runs=3)
     assert Attempt.objects.count() == 80
-    # A batch: savepoint, select ids, re-check ids, 3 child DELETEs (events, attempts, logs), unlinking
-    # schedule runs, job DELETE, release; then an empty batch.
-    with django_assert_max_num_queries(12), CaptureQueriesContext(connection) as large:
+    # A batch: savepoint, select ids, re-check ids, 4 child DELETEs (events, attempts, logs, dependency
+    # links), unlinking schedule runs, job DELETE, release; then an empty batch.
+    with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as large:
         result = services.prune_jobs()
 
     assert (result.jobs, result.attempts, result.logs, result.batches) == (20, 80, 80, 1)

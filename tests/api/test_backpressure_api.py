@@ -39,6 +39,7 @@ def test_patch_sets_max_depth_and_overflow(api: ApiClient) -> None:
         ({"overflow": "drop"}, "Invalid 'overflow': Input should be 'refuse' or 'block'"),
         ({"block_seconds": 0}, "Invalid 'block_seconds': Input should be greater than 0"),
         ({"block_seconds": 120}, "Invalid 'block_seconds': Input should be less than or equal to 60"),
+        ({"block_seconds": True}, "Invalid 'block_seconds': Input should be a valid number"),
     ],
 )
 def test_patch_refuses_bad_depth_settings(api: ApiClient, body: dict[str, Any], message: str) -> None:

@@ -396,6 +396,7 @@ def test_page_query_counts_do_not_grow_with_the_number_of_jobs(
         assert viewer_client.get(reverse("dashboard:overview")).status_code == 200
     with django_assert_max_num_queries(6):
         assert viewer_client.get(reverse("dashboard:jobs"), {"queue": "q1", "status": "queued"}).status_code == 200
-    # 8, the live workers for why a queued job waits (jobs.waiting), and the job's parents (dependencies)
-    with django_assert_max_num_queries(10):
+    # 8, the live workers and the rate limits for why a queued job waits (jobs.waiting), and the job's
+    # parents (dependencies)
+    with django_assert_max_num_queries(11):
         assert viewer_client.get(reverse("dashboard:job_detail", args=[made[0].pk])).status_code == 200

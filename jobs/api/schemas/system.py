@@ -6,7 +6,7 @@ import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from jobs import options, selectors
@@ -32,8 +32,8 @@ class QueuePatchIn(BaseModel):
     overflow: QueueOverflow | None = Field(
         None, description="a full queue: refuse the enqueue at once, or block up to block_seconds for room"
     )
-    block_seconds: Annotated[float, Field(gt=0, le=options.BLOCK_SECONDS_LIMIT)] | None = Field(
-        None, description="how long a blocking enqueue waits for room before it is refused"
+    block_seconds: Annotated[StrictFloat, Field(gt=0, le=options.BLOCK_SECONDS_LIMIT, allow_inf_nan=False)] | None = (
+        Field(None, description="how long a blocking enqueue waits for room before it is refused")
     )
 
     @model_validator(mode="after")

@@ -23,7 +23,7 @@ from dashboard.templatetags.dashboard import percent, relative_time, task_link
 from jobs import listing, selectors
 from jobs.models import Job
 from jobs.status import Status
-from jobs.waiting import alive_worker_tasks, child_ids, parent_ids, waiting_reason
+from jobs.waiting import alive_worker_tasks, child_ids, parent_ids, parents_of, waiting_reason
 
 JSON_DISPLAY_LIMIT = 20_000  # characters of payload or result shown before truncating
 LOG_LINES_SHOWN = 1_100  # a little over JOBDECK_LOG_MAX_LINES: the closing "n lines dropped" line fits
@@ -202,19 +202,25 @@ def job_context(job_id: int) -> dict[str, Any]:
 
 
 def job_contexts(job_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """job_context() of each of `job_ids` that still exists: three queries, plus one per job with an
-    attempt (its log lines) or retrying (its last attempt's outcome), and one for the live workers
-    when one of them is queued (why it waits)."""
+    """job_context() of each of `job_ids` that still exists: four queries (jobs, attempts, events,
+    dependencies), plus one per job with an attempt (its log lines) or retrying (its last attempt's
+    outcome), and one for the live workers when one of them is queued (why it waits)."""
     details = selectors.jobs_detail(job_ids)
     workers = alive_worker_tasks() if any(job.status == Status.QUEUED for job, _, _ in details.values()) else None
+    parents = parents_of(list(details))
     return {
-        job_id: _job_context(job, attempts, events, workers=workers)
+        job_id: _job_context(job, attempts, events, workers=workers, parents=parents.get(job_id, []))
         for job_id, (job, attempts, events) in details.items()
     }
 
 
 def _job_context(
-    job: Job, attempts: list[Any], events: list[Any], *, workers: list[tuple[Any, Any]] | None = None
+    job: Job,
+    attempts: list[Any],
+    events: list[Any],
+    *,
+    workers: list[tuple[Any, Any]] | None = None,
+    parents: list[int] | None = None,
 ) -> dict[str, Any]:
     payload, payload_size = pretty_json(job_data(job, "payload"))
     result, result_size = pretty_json(job_data(job, "result"))
@@ -231,7 +237,7 @@ def _job_context(
         "cancel_pending": job.status == Status.RUNNING and job.cancel_requested_at is not None,
         "waiting_reason": waiting_reason(job, workers=workers),
         # Dependencies: the jobs this one waits for, and those waiting for it (links on the page).
-        "parents": parent_ids(job),
+        "parents": parent_ids(job) if parents is None else parents,
         "children": child_ids(job),
     }
 

@@ -42,18 +42,29 @@ def supervise() -> int:
     env = {**os.environ, autoreload.DJANGO_AUTORELOAD_ENV: "true"}
     args = [str(arg) for arg in autoreload.get_child_arguments()]
     child: subprocess.Popen[bytes] | None = None
+    stop: list[int] = []  # the signal asking the supervisor to stop, once one came
+
+    def as_sent(signum: int) -> int:
+        # SIGHUP (the terminal went away) drains as SIGTERM does: huey would restart in place on
+        # SIGHUP, skipping runworkers' own clean-up.
+        return signal.SIGTERM if signum == signal.SIGHUP else signum
 
     def forward(signum: int, frame: Any) -> None:
+        stop.append(signum)
         if child is not None and child.poll() is None:
-            # SIGHUP (the terminal went away) drains as SIGTERM does: huey would restart in place
-            # on SIGHUP, skipping runworkers' own clean-up.
-            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+            child.send_signal(as_sent(signum))
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, forward)
     while True:
+        if stop:  # asked to stop while the last child was exiting to reload: start no other
+            return 0
         child = subprocess.Popen(args, env=env)  # noqa: S603 - this very command, as runserver does
+        if stop:  # the signal came as the child was starting, before forward() could see it
+            child.send_signal(as_sent(stop[0]))
         code = child.wait()
+        if stop and code in (0, RELOAD_EXIT_CODE, -as_sent(stop[0])):
+            return 0  # stopped as asked (a child still starting up dies of the signal itself)
         if code != RELOAD_EXIT_CODE:
             return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
         logger.info("code changed: workers restarted")

@@ -148,8 +148,9 @@ def test_watched_jobs_regions_cost_the_same_queries_however_many_moved(
     services.cancel_jobs(ids=[job.pk for job in jobs], actor="test")
     interest = Interest(overview=False, lists=False, watched=tuple(job.pk for job in jobs), overview_wanted=False)
 
-    # events, log lines, progress; the regions: jobs, attempts, events (none has an attempt: no log read)
-    with django_assert_num_queries(6):
+    # events, log lines, progress; the regions: jobs, attempts, events, dependencies (none has an
+    # attempt: no log read)
+    with django_assert_num_queries(7):
         messages = tailer.tick(interest)
 
     assert sorted(group for group, _ in messages) == sorted(fanout.job_group(job.pk) for job in jobs)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from jobs.models import Job, RefusalCounter
 from jobs.status import WAITING
@@ -42,3 +43,14 @@ def refused_totals() -> dict[str, int]:
     """New jobs refused so far per queue because it was full, summed over every process."""
     rows = RefusalCounter.objects.values_list("queue").annotate(total=Sum("count")).order_by()
     return {queue: int(total) for queue, total in rows}
+
+
+def refused_total() -> Coalesce:
+    """refused_totals() of one queue, as an expression to annotate Queue rows with (0 when none)."""
+    per_queue = (
+        RefusalCounter.objects.filter(queue=OuterRef("name"))
+        .values("queue")
+        .annotate(total=Sum("count"))
+        .values("total")
+    )
+    return Coalesce(Subquery(per_queue), 0)

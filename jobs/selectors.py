@@ -72,17 +72,17 @@ def queue_stats(*, cap: int | None = None) -> dict[str, QueueStats]:
     now = timezone.now()
     for name, oldest in oldest_runnable(list(stats)).items():
         stats[name].oldest_waiting_seconds = max(0.0, (now - oldest).total_seconds())
-    for queue in Queue.objects.all():
+    # Refusals need a max depth, which lives on the Queue row, so its sum is read with the row.
+    for queue in Queue.objects.annotate(refused=depth.refused_total()):
         entry = stats.setdefault(queue.name, QueueStats(queue.name))
         entry.paused, entry.concurrency = queue.paused, queue.concurrency
         entry.retry_policy = queue.retry_policy
         entry.max_depth, entry.overflow, entry.block_seconds = queue.max_depth, queue.overflow, queue.block_seconds
+        entry.refused = queue.refused
     # One statement for every queue with a max depth, each count reading at most max_depth entries.
     caps = {name: entry.max_depth for name, entry in stats.items() if entry.max_depth is not None}
     for name, waiting in depth.waiting_depths(caps).items():
         stats[name].depth = waiting
-    for name, refused in depth.refused_totals().items():
-        stats.setdefault(name, QueueStats(name)).refused = refused
     return dict(sorted(stats.items()))
 
 

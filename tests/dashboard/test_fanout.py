@@ -58,9 +58,9 @@ def test_tick_queries_do_not_grow_with_the_number_of_changed_jobs(
 
     # events, rows, newest job id, counts (4); overview (8, +3 on PostgreSQL: capped queue counts), charts (4: event
     # times, events GROUP BY, run times, wait times; +1 when event ids run past charts.MAX_EVENTS);
-    # watched: logs, progress, the job's region (2 + 4); rows: the new jobs' keys, to match them to the
-    # lists' filters (1)
-    with django_assert_max_num_queries(27):
+    # watched: logs, progress, the job's region (2 + 5: job, attempts, events, dependencies, logs); rows:
+    # the new jobs' keys, to match them to the lists' filters (1)
+    with django_assert_max_num_queries(28):
         messages = tailer.tick(
             Interest(
                 overview=True, lists=True, watched=(watched.pk,), overview_wanted=True, new_for=((0, JobFilters()),)

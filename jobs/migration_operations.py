@@ -7,7 +7,9 @@ box, no rolling deploys) it is a plain AddIndex. A migration using it must set `
 PostgreSQL refuses a concurrent build inside a transaction. `AddUniqueIndexOnline` and
 `RemoveUniqueIndexOnline` do the same for a partial UniqueConstraint (a unique index on
 PostgreSQL): a constraint is replaced by adding the new one, then removing the old, so the rule
-holds throughout.
+holds throughout. `RemoveIndexOnline` drops an index CONCURRENTLY (a plain DROP INDEX waits for
+every open transaction on the table and blocks claims while it waits); an index is replaced by
+adding the new one first, so the queries it serves are never left without one.
 
 tests/test_migrations.py holds the rules every migration follows; docs/deploy.md the deploy.
 """
@@ -92,6 +94,32 @@ def _create_unique_index_concurrently(schema_editor: Any, model: Any, constraint
 def _drop_index_concurrently(schema_editor: Any, name: str) -> None:
     _require_no_transaction(schema_editor)
     schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+
+
+class RemoveIndexOnline(migrations.RemoveIndex):
+    """RemoveIndex that drops CONCURRENTLY on PostgreSQL (and rebuilds concurrently when reversed)."""
+
+    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            _drop_index_concurrently(schema_editor, self.name)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        if not is_postgres(schema_editor.connection):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        _require_no_transaction(schema_editor)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            _drop_invalid_leftover(schema_editor, self.name)
+            schema_editor.add_index(model, index, concurrently=True)
+
+    def describe(self) -> str:
+        return f"Remove index {self.name} from {self.model_name} without blocking writes"
 
 
 class AddUniqueIndexOnline(migrations.AddConstraint):

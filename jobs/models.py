@@ -54,13 +54,22 @@ def expiry_condition() -> Q:
     return Q(status__in=sorted(WAITING)) & Q(expires_at__isnull=False)
 
 
+def due_ready_condition() -> Q:
+    """The condition of the job_due_ready_idx index: scheduled and retrying jobs not waiting for parents."""
+    return Q(status__in=[Status.SCHEDULED, Status.RETRYING], pending_parents=0)
+
+
 class JobQuerySet(models.QuerySet["Job"]):
     def runnable(self) -> JobQuerySet:
         return self.filter(status=Status.QUEUED)
 
+    def ready_later(self) -> JobQuerySet:
+        """Scheduled and retrying jobs not waiting for parents: job_due_ready_idx's rows."""
+        return _as_indexed(self, "job_due_ready_idx", due_ready_condition())
+
     def due(self, now: datetime.datetime) -> JobQuerySet:
         """Scheduled and retrying jobs whose run_at has come, not waiting for parents."""
-        return self.filter(status__in=[Status.SCHEDULED, Status.RETRYING], run_at__lte=now, pending_parents=0)
+        return self.ready_later().filter(run_at__lte=now)
 
     def waiting(self) -> JobQuerySet:
         return self.filter(status__in=WAITING)
@@ -165,8 +174,14 @@ class Job(models.Model):
             models.Index(F("priority").desc(), "run_at", "id", condition=Q(status=Status.QUEUED), name="job_claim_idx"),
             # The oldest runnable job of each queue (waiting age), one index probe per queue.
             models.Index("queue", "run_at", condition=Q(status=Status.QUEUED), name="job_queue_waiting_idx"),
-            # Finds scheduled and retrying jobs whose time has come.
-            models.Index("run_at", condition=Q(status__in=[Status.SCHEDULED, Status.RETRYING]), name="job_due_idx"),
+            # Finds scheduled and retrying jobs whose time has come. Not the children still waiting for
+            # parents (pending_parents > 0): their run_at has usually passed, and promote_due would
+            # otherwise walk every one of them on each tick (a 10,000-job chain: 10,000 rows a second).
+            models.Index(
+                "run_at",
+                condition=due_ready_condition(),
+                name="job_due_ready_idx",
+            ),
             # Finds running jobs whose lease expired (rescue).
             models.Index("lease_expires_at", condition=Q(status=Status.RUNNING), name="job_lease_idx"),
             # Stats per queue and state; concurrency counts of running jobs per queue.

@@ -5,7 +5,8 @@ migration may not take a lock that blocks claims for the length of a table scan,
 must keep working against the new schema for one release:
 
 - an index on an existing table is built with AddIndexOnline in a non-atomic migration, a partial
-  unique index (a UniqueConstraint with a condition) with AddUniqueIndexOnline, likewise;
+  unique index (a UniqueConstraint with a condition) with AddUniqueIndexOnline, likewise, and
+  dropped with RemoveIndexOnline;
 - a new column is nullable or has a database default (old code inserts rows without it);
 - no column or table is removed or renamed, no column altered, no constraint or foreign key added
   to an existing table (each rewrites or scans the table under a lock, or breaks the old code).
@@ -21,7 +22,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.models import NOT_PROVIDED, ForeignKey
 
-from jobs.migration_operations import AddIndexOnline, AddUniqueIndexOnline
+from jobs.migration_operations import AddIndexOnline, AddUniqueIndexOnline, RemoveIndexOnline
 
 # Operations that shipped before these rules, each with why it is accepted.
 ALLOWED = {
@@ -62,6 +63,11 @@ def problems() -> list[str]:
                     found.append(f"{where}: AddUniqueIndexOnline needs atomic = False on the migration")
                 elif op.constraint.condition is None:
                     found.append(f"{where}: only a partial unique index builds online")
+            elif isinstance(op, migrations.RemoveIndex):
+                if not isinstance(op, RemoveIndexOnline):
+                    found.append(f"{where}: use jobs.migration_operations.RemoveIndexOnline")
+                elif migration.atomic:
+                    found.append(f"{where}: RemoveIndexOnline needs atomic = False on the migration")
             elif isinstance(op, BLOCKING):
                 found.append(f"{where}: blocks the queue or breaks the old code during a rolling deploy")
             elif isinstance(op, migrations.AddIndex):

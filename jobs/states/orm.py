@@ -196,20 +196,32 @@ def rescue_expired(*, limit: int = 200) -> int:
     return rescued
 
 
+def _due(now: datetime.datetime, limit: int, *, lock: bool) -> list[tuple[Any, ...]]:
+    """(id, status, queue, attempt, failed_parent, after_failure, last_error) of the jobs that fall
+    due by `now`, oldest run_at first, through job_due_ready_idx; with `lock` on PostgreSQL locked,
+    skipping rows another process holds (SQLite: the caller's transaction holds the database)."""
+    if is_postgres():
+        qs = Job.objects.due(now).order_by("run_at")
+        if lock:
+            qs = qs.select_for_update(skip_locked=True)
+        return list(
+            qs.values_list("pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error")[:limit]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql.due_sqlite(connection.alias), [connection.ops.adapt_datetimefield_value(now), limit])
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
 def promote_due(*, limit: int = 1000) -> int:
     """Move scheduled and retrying jobs whose run_at has come (and, for a job with parents, whose
     parents are done) to queued; cancel those a failed parent cancels (dependencies). Returns how
     many moved."""
     now = timezone.now()
-    if not Job.objects.due(now).exists():  # a cheap read first, so idle probes never take the write lock
+    if not _due(now, 1, lock=False):  # a cheap read first, so idle probes never take the write lock
         return 0
     with transaction.atomic():
-        qs = Job.objects.due(now).order_by("run_at")
-        if is_postgres():
-            qs = qs.select_for_update(skip_locked=True)
-        rows = list(
-            qs.values_list("pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error")[:limit]
-        )
+        rows = _due(now, limit, lock=True)
         events = _cancel_for_parents([r for r in rows if r[4] is not None and r[5] == "cancel"], now)
         promoted = [r[:4] for r in rows if r[4] is None or r[5] != "cancel"]
         for status in (Status.SCHEDULED, Status.RETRYING):

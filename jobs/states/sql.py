@@ -195,6 +195,28 @@ def finish_sql(columns: Iterable[str], *, interrupted: bool, late: bool, snoozed
     return f"UPDATE {JOB} SET {', '.join(assignments)}{RESCUED_CLAIM if late else CURRENT_CLAIM}"
 
 
+# --- due jobs ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def due_sqlite(alias: str) -> str:
+    """SQLite: scheduled and retrying jobs whose run_at has come and whose parents are done, oldest
+    first, through job_due_ready_idx. Without statistics SQLite's planner prefers the (status, id)
+    index and reads every scheduled job (most of them due later) on each tick. Parameters: now, limit."""
+    condition = index_condition_sql(alias, "job_due_ready_idx")
+    return (
+        f"SELECT id, status, queue, attempt, failed_parent, after_failure, last_error FROM {JOB}"
+        f" INDEXED BY job_due_ready_idx WHERE {condition} AND run_at <= %s ORDER BY run_at LIMIT %s"
+    )
+
+
+@functools.cache
+def next_due_sqlite(alias: str) -> str:
+    """SQLite: the earliest run_at of job_due_ready_idx's rows (see due_sqlite). No parameters."""
+    condition = index_condition_sql(alias, "job_due_ready_idx")
+    return f"SELECT id, run_at FROM {JOB} INDEXED BY job_due_ready_idx WHERE {condition} ORDER BY run_at LIMIT 1"
+
+
 # --- expiry -----------------------------------------------------------------------------------------
 
 

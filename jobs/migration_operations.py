@@ -23,42 +23,6 @@ from django.db import migrations
 from jobs.database import is_postgres
 
 
-class AddIndexOnline(migrations.AddIndex):
-    """AddIndex that builds CONCURRENTLY on PostgreSQL and drops an invalid leftover first.
-
-    A concurrent build that fails (a deploy killed halfway, a lost connection) leaves an INVALID
-    index of the same name behind; PostgreSQL keeps updating it but never reads it, and a second
-    CREATE INDEX with that name fails. Dropping it first makes the migration safe to run again.
-    """
-
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
-        self._require_no_transaction(schema_editor)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if not self.allow_migrate_model(schema_editor.connection.alias, model):
-            return
-        _drop_invalid_leftover(schema_editor, self.index.name)
-        schema_editor.add_index(model, self.index, concurrently=True)
-
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
-        self._require_no_transaction(schema_editor)
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            schema_editor.remove_index(model, self.index, concurrently=True)
-
-    def describe(self) -> str:
-        return f"Create index {self.index.name} on {self.model_name} without blocking writes"
-
-    @staticmethod
-    def _require_no_transaction(schema_editor: Any) -> None:
-        _require_no_transaction(schema_editor)
-
-
 def _require_no_transaction(schema_editor: Any) -> None:
     if schema_editor.connection.in_atomic_block:
         raise RuntimeError(
@@ -80,8 +44,12 @@ def _drop_invalid_leftover(schema_editor: Any, name: str) -> None:
         schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
 
 
+def _create_index_concurrently(schema_editor: Any, model: Any, index: Any) -> None:
+    _drop_invalid_leftover(schema_editor, index.name)
+    schema_editor.add_index(model, index, concurrently=True)
+
+
 def _create_unique_index_concurrently(schema_editor: Any, model: Any, constraint: Any) -> None:
-    _require_no_transaction(schema_editor)
     _drop_invalid_leftover(schema_editor, constraint.name)
     # A partial UniqueConstraint is a unique index on PostgreSQL; Django's own statement, built
     # CONCURRENTLY (its schema editor has no such option for constraints).
@@ -92,78 +60,112 @@ def _create_unique_index_concurrently(schema_editor: Any, model: Any, constraint
 
 
 def _drop_index_concurrently(schema_editor: Any, name: str) -> None:
-    _require_no_transaction(schema_editor)
     schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
 
 
-class RemoveIndexOnline(migrations.RemoveIndex):
-    """RemoveIndex that drops CONCURRENTLY on PostgreSQL (and rebuilds concurrently when reversed)."""
+class _Online:
+    """What every operation here shares: on PostgreSQL, outside a transaction, for a model this
+    database migrates, `online_forwards` / `online_backwards` (model: the model on the side the
+    index exists); elsewhere Django's own operation."""
+
+    model_name: str
+    adds: bool  # forwards builds the index (Add...) or drops it (Remove...)
 
     def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            _drop_index_concurrently(schema_editor, self.name)
+        self._run(app_label, schema_editor, from_state, to_state, forwards=True)
 
     def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
+        self._run(app_label, schema_editor, from_state, to_state, forwards=False)
+
+    def _run(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any, *, forwards: bool) -> None:
+        django_op = super().database_forwards if forwards else super().database_backwards  # type: ignore[misc]
         if not is_postgres(schema_editor.connection):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            django_op(app_label, schema_editor, from_state, to_state)
             return
         _require_no_transaction(schema_editor)
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
-            _drop_invalid_leftover(schema_editor, self.name)
-            schema_editor.add_index(model, index, concurrently=True)
+        adds = forwards == self.adds  # the step builds an index (else it drops one)
+        state = to_state if adds else from_state
+        model = state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, model):  # type: ignore[attr-defined]
+            return
+        if adds:
+            index_state = state.models[app_label, self.model_name.lower()]
+            self.build(schema_editor, model, index_state)
+        else:
+            _drop_index_concurrently(schema_editor, self.index_name)
+
+    @property
+    def index_name(self) -> str:
+        raise NotImplementedError
+
+    def build(self, schema_editor: Any, model: Any, model_state: Any) -> None:
+        raise NotImplementedError
+
+
+class AddIndexOnline(_Online, migrations.AddIndex):
+    """AddIndex that builds CONCURRENTLY on PostgreSQL and drops an invalid leftover first.
+
+    A concurrent build that fails (a deploy killed halfway, a lost connection) leaves an INVALID
+    index of the same name behind; PostgreSQL keeps updating it but never reads it, and a second
+    CREATE INDEX with that name fails. Dropping it first makes the migration safe to run again.
+    """
+
+    adds = True
+
+    @property
+    def index_name(self) -> str:
+        return str(self.index.name)
+
+    def build(self, schema_editor: Any, model: Any, model_state: Any) -> None:
+        _create_index_concurrently(schema_editor, model, self.index)
+
+    def describe(self) -> str:
+        return f"Create index {self.index.name} on {self.model_name} without blocking writes"
+
+
+class RemoveIndexOnline(_Online, migrations.RemoveIndex):
+    """RemoveIndex that drops CONCURRENTLY on PostgreSQL (and rebuilds concurrently when reversed)."""
+
+    adds = False
+
+    @property
+    def index_name(self) -> str:
+        return str(self.name)
+
+    def build(self, schema_editor: Any, model: Any, model_state: Any) -> None:
+        _create_index_concurrently(schema_editor, model, model_state.get_index_by_name(self.name))
 
     def describe(self) -> str:
         return f"Remove index {self.name} from {self.model_name} without blocking writes"
 
 
-class AddUniqueIndexOnline(migrations.AddConstraint):
+class AddUniqueIndexOnline(_Online, migrations.AddConstraint):
     """AddConstraint of a UniqueConstraint with a condition, built CONCURRENTLY on PostgreSQL."""
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            _create_unique_index_concurrently(schema_editor, model, self.constraint)
+    adds = True
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            _drop_index_concurrently(schema_editor, self.constraint.name)
+    @property
+    def index_name(self) -> str:
+        return str(self.constraint.name)
+
+    def build(self, schema_editor: Any, model: Any, model_state: Any) -> None:
+        _create_unique_index_concurrently(schema_editor, model, self.constraint)
 
     def describe(self) -> str:
         return f"Create unique index {self.constraint.name} on {self.model_name} without blocking writes"
 
 
-class RemoveUniqueIndexOnline(migrations.RemoveConstraint):
+class RemoveUniqueIndexOnline(_Online, migrations.RemoveConstraint):
     """RemoveConstraint of a UniqueConstraint with a condition, dropped CONCURRENTLY on PostgreSQL."""
 
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-            return
-        model = from_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            _drop_index_concurrently(schema_editor, self.name)
+    adds = False
 
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if not is_postgres(schema_editor.connection):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-            return
-        model = to_state.apps.get_model(app_label, self.model_name)
-        if self.allow_migrate_model(schema_editor.connection.alias, model):
-            constraint = to_state.models[app_label, self.model_name_lower].get_constraint_by_name(self.name)
-            _create_unique_index_concurrently(schema_editor, model, constraint)
+    @property
+    def index_name(self) -> str:
+        return str(self.name)
+
+    def build(self, schema_editor: Any, model: Any, model_state: Any) -> None:
+        _create_unique_index_concurrently(schema_editor, model, model_state.get_constraint_by_name(self.name))
 
     def describe(self) -> str:
         return f"Remove unique index {self.name} from {self.model_name} without blocking writes"

@@ -182,3 +182,41 @@ def test_the_key_index_is_replaced_concurrently_and_back() -> None:
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(leaves)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent index builds are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_due_index_is_replaced_concurrently_and_back() -> None:
+    """0015 -> 0016 builds job_due_ready_idx CONCURRENTLY, then drops job_due_idx CONCURRENTLY (the
+    due reads always have an index); migrating back restores the old one, concurrently too."""
+    from django.test.utils import CaptureQueriesContext
+
+    def due_indexes() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE c.relname LIKE 'job_due%%' AND i.indisvalid"
+            )
+            return [name for (name,) in cursor.fetchall()]
+
+    executor = MigrationExecutor(connection)
+    leaves = executor.loader.graph.leaf_nodes()
+    try:
+        executor.migrate([("jobs", "0015_job_dependencies")])
+        assert due_indexes() == ["job_due_idx"]
+        executor = MigrationExecutor(connection)
+        with CaptureQueriesContext(connection) as queries:
+            executor.migrate([("jobs", "0016_due_index")])
+        sql = [q["sql"] for q in queries.captured_queries]
+        create = next(i for i, q in enumerate(sql) if "CREATE INDEX CONCURRENTLY" in q and "job_due_ready_idx" in q)
+        drop = next(i for i, q in enumerate(sql) if "DROP INDEX CONCURRENTLY" in q and "job_due_idx" in q)
+        assert create < drop
+        assert due_indexes() == ["job_due_ready_idx"]
+        executor = MigrationExecutor(connection)
+        with CaptureQueriesContext(connection) as queries:
+            executor.migrate([("jobs", "0015_job_dependencies")])
+        assert any("CREATE INDEX CONCURRENTLY" in q["sql"] for q in queries.captured_queries)
+        assert due_indexes() == ["job_due_idx"]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(leaves)

@@ -1,0 +1,112 @@
+"""W3C trace context carried from an enqueue to the job's run, and OpenTelemetry spans when installed.
+
+A job stores the trace context it was enqueued under as a small carrier, {"traceparent": ...,
+"tracestate": ...} (Job.trace_context). OpenTelemetry is optional: when `opentelemetry-api` is
+importable and JOBDECK_TRACING is on, the carrier is the enqueuing code's current span and the
+worker runs the task inside a span whose parent it is. Without it, the carrier is the request's
+`traceparent` header kept as sent (or the running job's own, for a job enqueued by a job), and the
+task reads it from jobs.context; nothing is imported and nothing else runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from jobs.conf import read_flag
+
+# version 00: 32 hex trace id, 16 hex parent id, 2 hex flags; all-zero ids are invalid (W3C 3.2.2).
+_TRACEPARENT = re.compile(r"(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE_MAX = 512  # the W3C advice for what a vendor may keep; longer ones are dropped, not cut
+
+Carrier = dict[str, str]
+# The carrier of the job running in this thread (or a function that reads it, called only when a
+# job enqueues another): a job it enqueues joins the same trace.
+_running: contextvars.ContextVar[Carrier | Callable[[], Carrier | None] | None] = contextvars.ContextVar(
+    "jobdeck_trace", default=None
+)
+
+
+def enabled() -> bool:
+    """JOBDECK_TRACING (default on): store trace context with new jobs and, with OpenTelemetry, run
+    tasks inside spans. Off: jobs carry none and the worker never reads it."""
+    return read_flag("JOBDECK_TRACING", True)
+
+
+@functools.cache
+def _otel() -> tuple[Any, Any] | None:
+    """(opentelemetry.trace, opentelemetry.propagate), or None when the API is not installed."""
+    try:
+        from opentelemetry import propagate, trace  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    return trace, propagate
+
+
+def carrier_from_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The trace context of a request's `traceparent` and `tracestate` headers, or None when there is
+    no valid traceparent (W3C: a receiver ignores an invalid one; the request itself stands)."""
+    parent = (headers.get("traceparent") or "").strip().lower()
+    # A later version may append fields after a "-"; version 00 has exactly these four.
+    if not _TRACEPARENT.fullmatch(parent[:55]) or (len(parent) > 55 and (parent[:2] == "00" or parent[55] != "-")):
+        return None
+    carrier = {"traceparent": parent[:55]}
+    state = (headers.get("tracestate") or "").strip()
+    if state and len(state) <= _TRACESTATE_MAX and state.isprintable() and state.isascii():
+        carrier["tracestate"] = state
+    return carrier
+
+
+def capture(headers: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """The trace context a job enqueued now carries, or None: OpenTelemetry's current span when
+    there is one (an instrumented request, a task running in its span), else the request's
+    headers, else the running job's own carrier."""
+    if not enabled():
+        return None
+    otel = _otel()
+    if otel is not None:
+        trace, propagate = otel
+        if trace.get_current_span().get_span_context().is_valid:
+            injected: dict[str, str] = {}
+            propagate.inject(injected)
+            found = carrier_from_headers(injected)
+            if found is not None:
+                return found
+    if headers is not None:
+        found = carrier_from_headers(headers)
+        if found is not None:
+            return found
+    running = _running.get()
+    return running() if callable(running) else running
+
+
+@contextlib.contextmanager
+def job_span(
+    name: str, carrier: Carrier | Callable[[], Carrier | None] | None, attributes: Mapping[str, Any]
+) -> Iterator[None]:
+    """Run a job's attempt under its trace context `carrier` (or a function that reads it): as the
+    running carrier (jobs it enqueues join the trace) and, with OpenTelemetry, inside a consumer span
+    `name` whose parent the carrier names (read now)."""
+    otel = _otel()
+    if otel is not None and not enabled():
+        otel = None
+    if otel is not None and callable(carrier):
+        carrier = carrier()
+    token = _running.set(carrier)
+    try:
+        if otel is None:
+            yield
+            return
+        trace, propagate = otel
+        parent = propagate.extract(carrier) if carrier else None
+        tracer = trace.get_tracer("jobdeck")
+        with tracer.start_as_current_span(
+            name, context=parent, kind=trace.SpanKind.CONSUMER, attributes=dict(attributes)
+        ):
+            yield
+    finally:
+        _running.reset(token)

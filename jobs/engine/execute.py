@@ -147,18 +147,21 @@ def execute(
     return outcome, _after_stored(outcome, task, earlier)
 
 
-def _traced(claimed: states.ClaimedJob, ctx: JobContext) -> contextlib.AbstractContextManager[None]:
+def _traced(claimed: states.ClaimedJob, ctx: JobContext) -> tracing.JobSpan:
     """The attempt's trace: with OpenTelemetry, a span whose parent is the job's trace context (read
-    now, one query); without, the job's context for the jobs it enqueues, read only if it enqueues
+    then, one query); without, the job's context for the jobs it enqueues, read only if it enqueues
     one or asks (the claim does not return it, so jobs that never ask cost nothing)."""
-    attributes = {
-        "messaging.system": "jobdeck",
-        "messaging.destination.name": claimed.queue,
-        "messaging.message.id": str(claimed.id),
-        "jobdeck.task": claimed.task_name,
-        "jobdeck.attempt": claimed.attempt,
-    }
-    return tracing.job_span(f"{claimed.task_name} process", lambda: ctx.trace_context, attributes)
+
+    def attributes() -> dict[str, Any]:
+        return {
+            "messaging.system": "jobdeck",
+            "messaging.destination.name": claimed.queue,
+            "messaging.message.id": str(claimed.id),
+            "jobdeck.task": claimed.task_name,
+            "jobdeck.attempt": claimed.attempt,
+        }
+
+    return tracing.JobSpan(f"{claimed.task_name} process", lambda: ctx.trace_context, attributes)
 
 
 def _after_stored(outcome: states.Finish, task: Task[..., Any] | None, earlier: list[Any]) -> Callable[[], None] | None:

@@ -64,7 +64,7 @@ def test_capture_prefers_the_request_then_the_running_job() -> None:
         reads.append(1)
         return running
 
-    with tracing.job_span("t process", load, {}):
+    with tracing.JobSpan("t process", load, dict):
         assert reads == []  # without OpenTelemetry, the job's context is read only when needed
         assert tracing.capture() == running
         assert tracing.capture({"traceparent": PARENT}) == {"traceparent": PARENT}

@@ -23,7 +23,7 @@ OTHER = "00-11111111111111111111111111111111-2222222222222222-01"
 
 
 def test_job_span_runs_in_the_stored_trace() -> None:
-    with tracing.job_span("t process", lambda: {"traceparent": PARENT}, {"jobdeck.task": "t"}):
+    with tracing.JobSpan("t process", lambda: {"traceparent": PARENT}, lambda: {"jobdeck.task": "t"}):
         span_context = otel_trace.get_current_span().get_span_context()
         assert format(span_context.trace_id, "032x") == TRACE_ID
         # A job enqueued by the task joins the trace through the span, not the stored header.
@@ -42,7 +42,7 @@ def test_job_span_parent_kind_and_attributes(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(otel_trace, "get_tracer", lambda *args, **kwargs: Tracer())
 
-    with tracing.job_span("t process", lambda: {"traceparent": PARENT}, {"messaging.message.id": "7"}):
+    with tracing.JobSpan("t process", lambda: {"traceparent": PARENT}, lambda: {"messaging.message.id": "7"}):
         pass
 
     [span] = started
@@ -62,5 +62,5 @@ def test_an_open_span_wins_over_the_headers() -> None:
 def test_tracing_off_opens_no_span(settings: Any) -> None:
     settings.JOBDECK_TRACING = False
 
-    with tracing.job_span("t process", lambda: {"traceparent": PARENT}, {}):
+    with tracing.JobSpan("t process", lambda: {"traceparent": PARENT}, dict):
         assert not otel_trace.get_current_span().get_span_context().is_valid

@@ -38,12 +38,18 @@ def enabled() -> bool:
 
 @functools.cache
 def _otel() -> tuple[Any, Any] | None:
-    """(opentelemetry.trace, opentelemetry.propagate), or None when the API is not installed."""
+    """(opentelemetry.trace, a W3C trace context propagator), or None when the API is not installed.
+
+    The W3C propagator itself rather than the configured global one: what a job stores is W3C trace
+    context, whatever else (B3, baggage) the process propagates over HTTP."""
     try:
-        from opentelemetry import propagate, trace  # type: ignore[import-not-found, unused-ignore]
+        from opentelemetry import trace  # type: ignore[import-not-found, unused-ignore]
+        from opentelemetry.trace.propagation.tracecontext import (  # type: ignore[import-not-found, unused-ignore]
+            TraceContextTextMapPropagator,
+        )
     except ImportError:
         return None
-    return trace, propagate
+    return trace, TraceContextTextMapPropagator()
 
 
 def carrier_from_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
@@ -68,10 +74,10 @@ def capture(headers: Mapping[str, str] | None = None) -> dict[str, str] | None:
         return None
     otel = _otel()
     if otel is not None:
-        trace, propagate = otel
+        trace, propagator = otel
         if trace.get_current_span().get_span_context().is_valid:
             injected: dict[str, str] = {}
-            propagate.inject(injected)
+            propagator.inject(injected)
             found = carrier_from_headers(injected)
             if found is not None:
                 return found
@@ -104,13 +110,13 @@ class JobSpan:
         if otel is None or not enabled():
             self._token = _running.set(self._load)
             return
-        trace, propagate = otel
+        trace, propagator = otel
         carrier = self._load()
         self._token = _running.set(carrier)
         try:
             self._span = trace.get_tracer("jobdeck").start_as_current_span(
                 self._name,
-                context=propagate.extract(carrier) if carrier else None,
+                context=propagator.extract(carrier) if carrier else None,
                 kind=trace.SpanKind.CONSUMER,
                 attributes=dict(self._attributes()),
             )

@@ -20,6 +20,22 @@ def read_setting(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def read_flag(name: str, default: bool) -> bool:
+    """A yes/no setting: the Django setting `name`, else the environment variable (1/true/yes/on or
+    0/false/no/off), else `default`."""
+    if hasattr(settings, name):
+        return bool(getattr(settings, name))
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in _TRUE | _FALSE:
+        raise ValueError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+    return raw in _TRUE
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """Numbers that shape the engine; every one can be set as JOBDECK_<NAME>."""

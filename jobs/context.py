@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 from jobs.exceptions import JobdeckError
 
 _local = threading.local()
+_UNREAD = object()  # JobContext's trace context before it is read
 
 
 class JobCancelled(Exception):  # noqa: N818 - reads as an event, like KeyboardInterrupt
@@ -87,6 +88,9 @@ class JobContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     logs: Any = None  # the attempt's captured log lines (a jobs.engine.logcapture.LogBuffer) on a worker
     snoozes: int = 0  # times this job was snoozed before this attempt
+    task: str = ""  # the job's task name and queue, for log lines (jobs.logjson)
+    queue: str = ""
+    _trace: Any = field(default=_UNREAD, repr=False)
 
     @property
     def deadline(self) -> float | None:
@@ -106,6 +110,17 @@ class JobContext:
             raise JobCancelled(f"job {self.job_id} was cancelled")
         if self.timed_out():
             raise JobTimeout(f"job {self.job_id} timed out after {self.timeout}s")
+
+    @property
+    def trace_context(self) -> dict[str, str] | None:
+        """The W3C trace context the job was enqueued under ({"traceparent": ..., "tracestate": ...}),
+        or None; read from the database on first use (one query), never when no one asks."""
+        if self._trace is _UNREAD:
+            from jobs import selectors, tracing
+
+            self._trace = selectors.job_trace_context(self.job_id) if tracing.enabled() else None
+        carrier: dict[str, str] | None = self._trace
+        return carrier
 
     def set_progress(self, fraction: float, message: str = "") -> None:
         """Record progress (0.0 to 1.0) and a short message for the dashboard and API."""
@@ -143,3 +158,9 @@ def set_progress(fraction: float, message: str = "") -> None:
     ctx = getattr(_local, "job", None)
     if ctx is not None:
         ctx.set_progress(fraction, message)
+
+
+def trace_context() -> dict[str, str] | None:
+    """Shortcut for current_job().trace_context that is None outside a job."""
+    ctx = getattr(_local, "job", None)
+    return None if ctx is None else ctx.trace_context

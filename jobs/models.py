@@ -151,6 +151,9 @@ class Job(models.Model):
     has_dependents = models.BooleanField(default=False, db_default=False)
     after_failure = models.CharField(max_length=8, default="cancel", db_default="cancel")
     failed_parent = models.BigIntegerField(null=True, blank=True)
+    # The W3C trace context the job was enqueued under, {"traceparent": ..., "tracestate": ...}
+    # (jobs.tracing); NULL: none. Read by the worker only to open a span, else when a task asks.
+    trace_context = models.JSONField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 

@@ -170,6 +170,12 @@ def job_detail(job_id: int) -> Job:
         raise JobNotFound(job_id) from None
 
 
+def job_trace_context(job_id: int) -> dict[str, str] | None:
+    """The trace context job `job_id` was enqueued under (jobs.tracing), or None. One query."""
+    value = Job.objects.filter(pk=job_id).values_list("trace_context", flat=True).first()
+    return value if isinstance(value, dict) else None
+
+
 def job_attempts(job_id: int) -> list[Attempt]:
     return list(Attempt.objects.filter(job_id=job_id).order_by("number", "id"))
 

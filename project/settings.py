@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -202,11 +203,21 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
 
+# JOBDECK_LOG_FORMAT: "plain" (default) for people, "json" for a log pipeline: one JSON object per
+# line with timestamp, level, logger, message and, while a job runs, its job_id, task, queue,
+# attempt and worker (jobs/logjson.py). Web and worker processes alike.
+LOG_FORMAT = os.environ.get("JOBDECK_LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"JOBDECK_LOG_FORMAT must be 'plain' or 'json', got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"},
+        "json": {"()": "jobs.logjson.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("JOBDECK_LOG_LEVEL", "INFO")},
     "loggers": {
         "huey": {"level": os.environ.get("JOBDECK_HUEY_LOG_LEVEL", "WARNING")},

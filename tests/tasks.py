@@ -296,3 +296,24 @@ def record_interval(path: str, hold: float) -> None:
     time.sleep(hold)
     with open(path, "a") as log:
         log.write(f"{current_job().job_id} {start} {time.time()}\n")
+
+
+@task()
+def trace_info(enqueue_child: bool = False) -> dict:
+    """The trace context the job sees (jobs.context), the OpenTelemetry trace id it runs under when
+    that is installed, and with `enqueue_child` the id of a job it enqueued (which should join the trace)."""
+    from jobs import services
+    from jobs.context import trace_context
+
+    info: dict[str, Any] = {"trace_context": trace_context(), "otel_trace_id": None}
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        pass
+    else:
+        span_context = trace.get_current_span().get_span_context()
+        info["otel_trace_id"] = format(span_context.trace_id, "032x") if span_context.is_valid else None
+    if enqueue_child:
+        info["child"] = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2])).pk
+    logging.getLogger("tests.tasks.trace").info("trace info of job %s", current_job().job_id)
+    return info

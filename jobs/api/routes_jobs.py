@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.params.functions import Path as PathParam
 
-from jobs import listing, selectors, services
+from jobs import listing, selectors, services, tracing
 from jobs.api.auth import actor
 from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, WRITE_ERRORS, ErrorOut, JobAction
 from jobs.api.schemas.jobs import (
@@ -53,8 +53,9 @@ ACTIONS = {
 }
 
 
-def to_spec(body: JobIn) -> services.JobSpec:
-    """The service's JobSpec for a request; the payload's "task" key names the task when `task` is absent."""
+def to_spec(body: JobIn, trace_context: dict[str, str] | None = None) -> services.JobSpec:
+    """The service's JobSpec for a request; the payload's "task" key names the task when `task` is absent.
+    `trace_context`: the request's (tracing.capture), carried to the worker."""
     payload = dict(body.payload)
     task = body.task
     if task is None:
@@ -83,6 +84,7 @@ def to_spec(body: JobIn) -> services.JobSpec:
         timeout=body.timeout,
         after=body.after or (),
         after_failure="cancel" if body.after_failure is None else str(body.after_failure),
+        trace_context=trace_context,
     )
 
 
@@ -105,7 +107,7 @@ def decode_cursor(cursor: str) -> int:
 @router.post("/jobs", response={202: JobAcceptedOut, **ENQUEUE}, operation_id="enqueue_job", summary="Enqueue a job")
 def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
     """Enqueue one job (202 "Job accepted" with its id)."""
-    job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
+    job = services.enqueue_job(spec=to_spec(body, tracing.capture(request.headers)), actor=actor(request))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
 
 
@@ -114,7 +116,7 @@ def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
 )
 def schedule(request: HttpRequest, body: JobScheduleIn) -> Status[Any]:
     """Enqueue one job to run at `run_at` (202 "Job scheduled")."""
-    job = services.enqueue_job(spec=to_spec(body), actor=actor(request))
+    job = services.enqueue_job(spec=to_spec(body, tracing.capture(request.headers)), actor=actor(request))
     return Status(202, JobScheduledOut(message="Job scheduled", job_id=job.pk, run_at=job.run_at))
 
 
@@ -123,7 +125,8 @@ def schedule(request: HttpRequest, body: JobScheduleIn) -> Status[Any]:
 )
 def enqueue_bulk(request: HttpRequest, body: JobBulkIn) -> Status[Any]:
     """Enqueue up to 1,000 jobs in one transaction: all are stored or none (the error names the item)."""
-    new = services.enqueue_jobs(specs=[to_spec(item) for item in body.jobs], actor=actor(request))
+    trace = tracing.capture(request.headers)
+    new = services.enqueue_jobs(specs=[to_spec(item, trace) for item in body.jobs], actor=actor(request))
     # enqueue_jobs() returns the records it inserted: create_jobs() has filled in every pk.
     return Status(202, JobsAcceptedOut(message="Jobs accepted", job_ids=[cast(int, job.pk) for job in new]))
 

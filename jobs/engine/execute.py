@@ -19,7 +19,7 @@ from django.tasks import Task, TaskContext, TaskResult
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from jobs import hooks, registry, retry, states, taskresults
+from jobs import hooks, registry, retry, states, taskresults, tracing
 from jobs.conf import engine_settings, json_size
 from jobs.context import Discard, JobCancelled, JobContext, JobControl, JobTimeout, RetryIn, Snooze, set_current
 from jobs.engine import failures, policies
@@ -117,6 +117,8 @@ def execute(
         timeout=claimed.timeout,
         snoozes=claimed.snoozes,
         logs=None if log_limits is None else LogBuffer(job_id=claimed.id, attempt=claimed.attempt, limits=log_limits),
+        task=claimed.task_name,
+        queue=claimed.queue,
     )
     set_current(ctx)
     keeper.track(ctx, hard_stop_thread=threading.get_ident() if hard else None)
@@ -133,7 +135,8 @@ def execute(
         # The signals carry what get_result() returns at that moment: on a retry, the earlier errors.
         earlier = taskresults.earlier_attempts(claimed)
         result = taskresults.claimed_result(task, claimed, earlier)
-        outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
+        with _traced(claimed, ctx):
+            outcome = _run(claimed, task, result, ctx, hard, policy, max_result_bytes)
     finally:
         # A returned outcome is written later (with the next claim): the keeper renews the lease
         # until then (the caller tells it when: LeaseKeeper.stored()).
@@ -142,6 +145,23 @@ def execute(
         _write_logs(ctx)
         close_old_connections()
     return outcome, _after_stored(outcome, task, earlier)
+
+
+def _traced(claimed: states.ClaimedJob, ctx: JobContext) -> tracing.JobSpan:
+    """The attempt's trace: with OpenTelemetry, a span whose parent is the job's trace context (read
+    then, one query); without, the job's context for the jobs it enqueues, read only if it enqueues
+    one or asks (the claim does not return it, so jobs that never ask cost nothing)."""
+
+    def attributes() -> dict[str, Any]:
+        return {
+            "messaging.system": "jobdeck",
+            "messaging.destination.name": claimed.queue,
+            "messaging.message.id": str(claimed.id),
+            "jobdeck.task": claimed.task_name,
+            "jobdeck.attempt": claimed.attempt,
+        }
+
+    return tracing.JobSpan(f"{claimed.task_name} process", lambda: ctx.trace_context, attributes)
 
 
 def _after_stored(outcome: states.Finish, task: Task[..., Any] | None, earlier: list[Any]) -> Callable[[], None] | None:

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import options, registry, retry, states, taskresults
+from jobs import options, registry, retry, states, taskresults, tracing
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge, QueueFull
@@ -57,18 +57,28 @@ class JobSpec:
     # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run").
     after: Sequence[int] = ()
     after_failure: str = "cancel"
+    # W3C trace context ({"traceparent", "tracestate"}) to carry to the worker; None: the ambient one
+    # (jobs.tracing.capture: OpenTelemetry's current span, or the job running this code). An invalid
+    # traceparent is dropped, as W3C asks of a receiver.
+    trace_context: dict[str, str] | None = None
 
 
 AFTER_FAILURE_CHOICES = ("cancel", "run")
 
 
 def build_job(
-    spec: JobSpec, now: datetime.datetime, default_max_attempts: int, max_payload_bytes: int | None = None
+    spec: JobSpec,
+    now: datetime.datetime,
+    default_max_attempts: int,
+    max_payload_bytes: int | None = None,
+    *,
+    ambient_trace: dict[str, str] | None = None,
 ) -> states.NewJob:
     """Validate one spec against the registry and the contract; return the row to insert.
 
     `max_payload_bytes`: the payload limit, read once by a caller building many (settings are read
-    when used, and reading them per job cost a bulk enqueue a fifth of its speed)."""
+    when used, and reading them per job cost a bulk enqueue a fifth of its speed). `ambient_trace`:
+    the trace context of a spec without one (tracing.capture(), read once by the caller)."""
     name, named_version = registry.split_ref(spec.task_name)
     registered = registry.get_task(name)
     task = registered.task
@@ -144,6 +154,11 @@ def build_job(
     after = states.check_after(spec.after) if spec.after else ()
     if spec.after_failure not in AFTER_FAILURE_CHOICES:
         raise InvalidJob('after_failure must be "cancel" or "run"')
+    trace_context = ambient_trace
+    if spec.trace_context is not None:
+        if not isinstance(spec.trace_context, dict):
+            raise InvalidJob("trace_context must be a dict of W3C trace context headers")
+        trace_context = tracing.carrier_from_headers(spec.trace_context)
 
     return states.NewJob(
         queue=queue,
@@ -163,6 +178,7 @@ def build_job(
         retry_policy=retry_policy,
         after=after,
         after_failure=spec.after_failure,
+        trace_context=trace_context,
     )
 
 
@@ -275,7 +291,7 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong, QueueFull when
     the job's queue holds its max_depth of waiting jobs (jobs.services.backpressure).
     """
-    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
+    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts, ambient_trace=tracing.capture())
     try:
         return _store_one(job, actor)
     except QueueFull as exc:
@@ -320,10 +336,11 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
     now = timezone.now()
     default_max_attempts = engine_settings().default_max_attempts
     max_payload_bytes = size_limits().max_payload_bytes
+    ambient_trace = tracing.capture()
     jobs = []
     for index, spec in enumerate(specs):
         try:
-            jobs.append(build_job(spec, now, default_max_attempts, max_payload_bytes))
+            jobs.append(build_job(spec, now, default_max_attempts, max_payload_bytes, ambient_trace=ambient_trace))
         except InvalidJob as exc:
             raise InvalidJob(f"job {index}: {exc.message}") from None
     try:

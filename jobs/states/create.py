@@ -47,6 +47,7 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             job.pending_parents,
             job.after_failure,
             job.failed_parent,
+            hot.json(job.trace_context),
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -79,6 +80,7 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.after_failure,
                 j.failed_parent,
                 j.last_error,  # r->>20
+                j.trace_context,  # r->21
             ]
             for j in batch
         ]

@@ -96,6 +96,7 @@ class NewJob:
     pending_parents: int = 0
     failed_parent: int | None = None
     last_error: str = ""
+    trace_context: dict[str, str] | None = None  # W3C trace context it was enqueued under (jobs.tracing)
     pk: int | None = None
     status: str = ""
     created_at: datetime.datetime | None = None
@@ -132,6 +133,7 @@ class NewJob:
             pending_parents=job.pending_parents,
             failed_parent=job.failed_parent,
             last_error=job.last_error,
+            trace_context=job.trace_context,
             pk=job.pk,
             status=job.status,
             created_at=job.created_at,
@@ -165,6 +167,7 @@ class NewJob:
             pending_parents=self.pending_parents,
             failed_parent=self.failed_parent,
             last_error=self.last_error,
+            trace_context=self.trace_context,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
         return job

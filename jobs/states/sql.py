@@ -269,9 +269,9 @@ def insert_sql(target: str, count: int) -> str:
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
     "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
-    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent"
+    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent, trace_context"
 )
-JOB_COLUMN_COUNT = 25
+JOB_COLUMN_COUNT = 26
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -297,7 +297,8 @@ INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, r->>20, '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
-    "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint "
+    "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint, "
+    "NULLIF(r->21, 'null'::jsonb) "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "

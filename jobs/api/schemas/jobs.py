@@ -259,6 +259,12 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
     after: list[int] = Field(description="ids of the jobs this one waits for (its parents)")
     after_failure: AfterFailure = Field(description="what a parent that failed or was cancelled does")
     pending_parents: int = Field(description="parents not finished yet; the job waits while any are left")
+    trace_context: dict[str, str] | None = Field(
+        description=(
+            "the W3C trace context the job was enqueued under (the request's traceparent and tracestate"
+            " headers, or the enqueuing code's OpenTelemetry span); the worker runs the task in it. null: none"
+        )
+    )
 
     @staticmethod
     def resolve_waiting_reason(job: Job) -> str | None:

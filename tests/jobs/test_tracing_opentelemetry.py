@@ -8,14 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry import propagate
+from opentelemetry import trace as otel_trace
 
 from jobs import tracing
 
-otel_trace = pytest.importorskip(
-    "opentelemetry.trace",
-    reason="opentelemetry-api is an optional extra; without it tests/jobs/test_tracing.py covers tracing",
-)
-from opentelemetry import propagate  # noqa: E402 - only once the extra is known to be there
+# opentelemetry-api is an optional extra in production and a pinned test requirement
+# (requirements-dev.txt), so this file always runs; tests/jobs/test_tracing.py covers the path without it.
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0015_job_dependencies'),
+        ('jobs', '0016_due_index'),
     ]
 
     operations = [

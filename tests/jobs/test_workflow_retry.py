@@ -73,6 +73,17 @@ def test_a_workflow_past_the_limit_keeps_the_nearest_jobs_and_says_so() -> None:
     assert flow.ids == [root.pk, kids[0].pk, grandchild.pk]
 
 
+def test_a_long_chain_is_read_in_a_few_queries_whatever_its_depth(django_assert_max_num_queries: Any) -> None:
+    last = enqueue()
+    for _ in range(40):
+        last = enqueue(after=[last.pk])
+
+    with django_assert_max_num_queries(5):
+        flow = workflow.workflow(last.pk)
+
+    assert len(flow.jobs) == 41 and len(flow.links) == 40
+
+
 def test_unknown_job_is_not_found() -> None:
     with pytest.raises(JobNotFound):
         workflow.workflow(424242)

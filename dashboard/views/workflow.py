@@ -85,8 +85,14 @@ def workflow_action(request: HtmxHttpRequest, job_id: int, action: str) -> HttpR
     service, question, done = ACTIONS[action]
     back = reverse("dashboard:job_workflow", args=[job_id])
     if request.POST.get("confirm") != "1":
+        try:
+            context = _context(job_id)
+        except JobdeckError as exc:
+            return shared.error_page(request, exc)
+        counts = ", ".join(f"{n} {label.lower()}" for _, label, n in context["counts"])
         title = "Retry the failed part?" if action == "retry" else "Cancel the rest?"
-        return shared.confirm(request, title=title, text=question.format(id=job_id), fields=[], back=back)
+        text = f"{question.format(id=job_id)} Its {len(context['flow'].jobs)} job(s) now: {counts}."
+        return shared.confirm(request, title=title, text=text, fields=[], back=back)
     try:
         result = service(job_id=job_id, actor=shared.actor(request))
     except JobdeckError as exc:

@@ -82,6 +82,7 @@ def test_retry_asks_to_confirm_then_rearms_the_failed_part(operator_client: Clie
     confirm = operator_client.post(url)
     assert confirm.status_code == 200
     assert "Retry the failed part?" in confirm.content.decode()
+    assert "Its 3 job(s) now: 1 failed, 2 cancelled." in confirm.content.decode()
     assert Job.objects.get(pk=a.pk).status == "failed"
 
     done = operator_client.post(url, {"confirm": "1"}, follow=True)
@@ -91,6 +92,13 @@ def test_retry_asks_to_confirm_then_rearms_the_failed_part(operator_client: Clie
         b.pk: "scheduled",
         c.pk: "scheduled",
     }
+
+
+def test_an_action_on_an_unknown_job_is_a_404_page(operator_client: Client) -> None:
+    assert operator_client.post(reverse("dashboard:workflow_retry", args=[424242])).status_code == 404
+    assert (
+        operator_client.post(reverse("dashboard:workflow_cancel", args=[424242]), {"confirm": "1"}).status_code == 404
+    )
 
 
 def test_cancel_the_rest_cancels_every_unfinished_job(operator_client: Client, make_job: Any) -> None:

@@ -14,6 +14,7 @@ from dashboard.views import (
     schedules,
     tasks,
     workers,
+    workflow,
 )
 
 app_name = "dashboard"
@@ -29,6 +30,9 @@ urlpatterns = [
     path("jobs/<int:job_id>/retry/", job_detail.job_action, {"action": "retry"}, name="job_retry"),
     path("jobs/<int:job_id>/run-now/", job_detail.job_action, {"action": "run-now"}, name="job_run_now"),
     path("jobs/<int:job_id>/duplicate/", job_detail.job_duplicate, name="job_duplicate"),
+    path("jobs/<int:job_id>/workflow/", workflow.workflow_page, name="job_workflow"),
+    path("jobs/<int:job_id>/workflow/retry/", workflow.workflow_action, {"action": "retry"}, name="workflow_retry"),
+    path("jobs/<int:job_id>/workflow/cancel/", workflow.workflow_action, {"action": "cancel"}, name="workflow_cancel"),
     path("failed/", failed.failed, name="failed"),
     path("failed/retry/", failed.failed_retry, name="failed_retry"),
     path("queues/", queues.queues, name="queues"),

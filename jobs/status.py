@@ -22,8 +22,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     Status.RUNNING: frozenset({Status.DONE, Status.RETRYING, Status.FAILED, Status.CANCELLED, Status.QUEUED}),
     Status.RETRYING: frozenset({Status.QUEUED, Status.CANCELLED}),
     Status.DONE: frozenset({Status.QUEUED}),
-    Status.FAILED: frozenset({Status.QUEUED}),
-    Status.CANCELLED: frozenset({Status.QUEUED}),
+    # failed|cancelled -> scheduled: a workflow retry re-arms a job to wait for its parents' new run
+    # (jobs/states/rearm.py); a done job is never re-armed.
+    Status.FAILED: frozenset({Status.QUEUED, Status.SCHEDULED}),
+    Status.CANCELLED: frozenset({Status.QUEUED, Status.SCHEDULED}),
 }
 
 WAITING = frozenset({Status.SCHEDULED, Status.QUEUED, Status.RETRYING})

@@ -1,6 +1,7 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
-One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), queues,
+One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), workflows
+(retry the failed part, cancel the rest), queues,
 retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
 in schedule_upkeep). The job and queue services are named here too, so callers write
 `services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
@@ -29,6 +30,7 @@ from jobs.services.queues import (
     set_queue_retry_policy,
 )
 from jobs.services.retention import PruneResult, prune_jobs, prune_workers
+from jobs.services.workflows import cancel_workflow, retry_workflow
 
 __all__ = [
     "MAX_BULK",
@@ -38,6 +40,7 @@ __all__ = [
     "build_job",
     "cancel_job",
     "cancel_jobs",
+    "cancel_workflow",
     "delete_job",
     "delete_jobs",
     "enqueue_job",
@@ -48,6 +51,7 @@ __all__ = [
     "resume_queue",
     "retry_job",
     "retry_jobs",
+    "retry_workflow",
     "run_job_now",
     "run_jobs_now",
     "set_progress",

@@ -10,6 +10,7 @@ The package's files:
   history.py    the one writer of JobEvent and Attempt rows (columns and truncation, once)
   create.py     enqueue's multi-row insert
   dependencies.py  a new job's links to its parents; a finished parent's release of its children
+  rearm.py      a workflow retry: failed jobs and the children they cancelled wait again for their parents
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
   orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
@@ -32,6 +33,7 @@ from jobs.states.orm import (
     transition,
 )
 from jobs.states.reads import cancel_requested, next_due_at
+from jobs.states.rearm import rearm_failed
 from jobs.states.records import ClaimedJob, Failure, Finish, NewJob
 from jobs.status import attempts_spent
 
@@ -50,6 +52,7 @@ __all__ = [
     "next_due_at",
     "promote_due",
     "record",
+    "rearm_failed",
     "record_note",
     "release_worker_jobs",
     "renew_leases",

@@ -56,7 +56,7 @@ def audit(page: Any, *, rules: dict[str, Any] | None = None) -> list[str]:
 
 def every_state(base: str) -> dict[str, str]:
     """Jobs, queues, workers and schedules in every state a page can show; returns page name -> path."""
-    from jobs import services
+    from jobs import services, states
     from jobs.engine.workers import register_worker
     from jobs.services import schedules
 
@@ -75,6 +75,11 @@ def every_state(base: str) -> dict[str, str]:
     scheduled = enqueue("later", run_at=timezone.now() + datetime.timedelta(hours=2))
     queued = enqueue("media")
     services.pause_queue(name="media")
+    # A workflow with a failed parent, the child its failure cancelled and one that runs anyway.
+    flow_parent = run_job(enqueue("flow", max_attempts=1).pk, to="failed", error="boom")
+    enqueue("flow", after=[flow_parent.pk])
+    enqueue("flow", after=[flow_parent.pk], after_failure="run")
+    states.promote_due()
     register_worker(name="host-1:123", queues=("mail", "media"), concurrency=2, worker_type="thread")
     schedules.create_schedule(name="nightly", cron="30 2 * * *", task_name="tests.tasks.add", args=[1, 2])
     schedules.create_schedule(name="off", cron="0 * * * *", task_name="tests.tasks.add", args=[1, 2], enabled=False)
@@ -93,6 +98,7 @@ def every_state(base: str) -> dict[str, str]:
         "task": "/tasks/tests.tasks.add/",
         "task with no jobs": "/tasks/tests.tasks.with_options/",
         "missing task": "/tasks/no.such.task/",
+        "workflow": f"/jobs/{flow_parent.pk}/workflow/",
     }
     for status in ["scheduled", "queued", "running", "retrying", "done", "failed", "cancelled"]:
         pages[f"jobs {status}"] = f"/jobs/?status={status}"

@@ -97,3 +97,25 @@ def test_kill_9_of_the_worker_running_a_parent_keeps_the_child_waiting(
     assert parent.status == Status.DONE
     assert parent.attempt == 2  # the rescued parent ran again; the child waited for its finish
     assert_never_early()
+
+
+def test_a_retried_workflow_never_runs_a_child_before_its_parents_new_run(start_workers, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    parent = services.enqueue_job(spec=JobSpec(task_name="tests.tasks.fail_until", args=[str(log), 2], max_attempts=1))
+    child = services.enqueue_job(spec=sleeper(0, after=[parent.pk]))
+    grandchild = services.enqueue_job(spec=sleeper(0, after=[child.pk]))
+    start_workers("-w", "2")
+    start_workers("-w", "2", "-k", "process")
+    wait_until(lambda: not Job.objects.active().exists(), timeout=60)
+    assert Job.objects.get(pk=grandchild.pk).status == Status.CANCELLED
+
+    result = services.retry_workflow(job_id=grandchild.pk, actor="test")
+
+    assert (result.matched, result.changed) == (3, 3)
+    wait_until(lambda: not Job.objects.active().exists(), timeout=60)
+    jobs = {j.pk: j for j in Job.objects.filter(pk__in=[parent.pk, child.pk, grandchild.pk])}
+    assert {j.status for j in jobs.values()} == {Status.DONE}
+    assert jobs[child.pk].attempt == 1 and jobs[grandchild.pk].attempt == 1  # each ran once, after the retry
+    second_run = float(log.read_text().splitlines()[1].split()[1])
+    assert jobs[child.pk].started_at.timestamp() >= second_run
+    assert_never_early()

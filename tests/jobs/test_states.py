@@ -100,6 +100,12 @@ def _manual_retry(held: Held) -> None:
     assert states.transition(held.job, Status.QUEUED, reason="manual retry", run_at=timezone.now(), finished_at=None)
 
 
+def _rearm(held: Held) -> None:
+    """The move rearm_failed() makes for a job whose parents run again (tests/jobs/test_workflow_retry.py
+    drives it through whole workflows)."""
+    assert states.transition(held.job, Status.SCHEDULED, reason="workflow retry", pending_parents=1, finished_at=None)
+
+
 def _finish(to: str, **kwargs: object) -> Callable[[Held], None]:
     def move(held: Held) -> None:
         assert held.claimed is not None
@@ -124,6 +130,8 @@ MOVES: dict[tuple[str, str], Callable[[Held], None]] = {
     (Status.DONE, Status.QUEUED): _manual_retry,
     (Status.FAILED, Status.QUEUED): _manual_retry,
     (Status.CANCELLED, Status.QUEUED): _manual_retry,
+    (Status.FAILED, Status.SCHEDULED): _rearm,
+    (Status.CANCELLED, Status.SCHEDULED): _rearm,
 }
 FORBIDDEN = [(old, new) for old in Status for new in Status if new not in ALLOWED[old]]
 

@@ -1,0 +1,65 @@
+"""/jobs/{id}/workflow: the jobs connected to one job by dependencies, and the actions on all of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Status
+from ninja.params.functions import Path as PathParam
+
+from jobs import services, workflow
+from jobs.api.auth import actor
+from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, ErrorOut
+from jobs.api.schemas.jobs import ActionOut
+from jobs.api.schemas.workflows import WorkflowOut
+
+router = Router(tags=["jobs"])
+JobId = PathParam(..., ge=1, le=2**63 - 1)
+
+
+def _report(result: services.BulkResult) -> ActionOut:
+    errors = {str(job_id): message for job_id, message in result.errors.items()}
+    return ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors)
+
+
+@router.get(
+    "/jobs/{int:job_id}/workflow",
+    response={200: WorkflowOut, 404: ErrorOut, **READ_ERRORS},
+    operation_id="get_job_workflow",
+    summary="Get a job's workflow",
+)
+def get_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
+    """The jobs connected to this one by dependencies (at most 2,000, the nearest first), their links
+    and the count per state."""
+    flow = workflow.workflow(job_id)
+    jobs = [
+        {"id": j.pk, "task": j.task_name, "status": j.status, "queue": j.queue}
+        | {"pending_parents": j.pending_parents, "after_failure": j.after_failure}
+        for j in flow.jobs
+    ]
+    links = [{"parent": parent, "child": child} for parent, child in flow.links]
+    body = {"job_id": flow.job_id, "jobs": jobs, "links": links, "counts": flow.counts}
+    return Status(200, body | {"finished": flow.finished, "truncated": flow.truncated, "limit": flow.limit})
+
+
+@router.post(
+    "/jobs/{int:job_id}/workflow/retry",
+    response={200: ActionOut, 404: ErrorOut, **ACTION_ERRORS},
+    operation_id="retry_job_workflow",
+    summary="Retry a workflow's failed part",
+)
+def retry_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
+    """Queue the workflow's failed jobs again; the jobs their failure cancelled wait again for them."""
+    return Status(200, _report(services.retry_workflow(job_id=job_id, actor=actor(request))))
+
+
+@router.post(
+    "/jobs/{int:job_id}/workflow/cancel",
+    response={200: ActionOut, 404: ErrorOut, **ACTION_ERRORS},
+    operation_id="cancel_job_workflow",
+    summary="Cancel the rest of a workflow",
+)
+def cancel_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
+    """Cancel every unfinished job of the workflow (a running one is asked to stop)."""
+    return Status(200, _report(services.cancel_workflow(job_id=job_id, actor=actor(request))))

@@ -142,6 +142,10 @@ class Job(models.Model):
     has_dependents = models.BooleanField(default=False, db_default=False)
     after_failure = models.CharField(max_length=8, default="cancel", db_default="cancel")
     failed_parent = models.BigIntegerField(null=True, blank=True)
+    # Result passing (chains, docs/workflows.md): which parents' results become this job's first
+    # argument, a parent's id or a (nested) list of ids. Written into args, and cleared, when the
+    # job is promoted after its parents; NULL: none (nullable, so older code's inserts keep working).
+    result_input = models.JSONField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 

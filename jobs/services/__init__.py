@@ -1,10 +1,10 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
-One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), queues,
-retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
-in schedule_upkeep). The job and queue services are named here too, so callers write
-`services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
-`from jobs.services import schedules`.
+One module per area: enqueue, workflows (chains and groups), job_actions (cancel, retry, run now,
+delete, progress), queues, retention, schedules (a schedule's definition checked in
+schedule_definitions, the workers' firing in schedule_upkeep). The job and queue services are
+named here too, so callers write `services.cancel_job(...)`; the schedule ones are called as
+`schedules.create_schedule(...)` after `from jobs.services import schedules`.
 """
 
 from jobs.options import MAX_BULK
@@ -29,12 +29,17 @@ from jobs.services.queues import (
     set_queue_retry_policy,
 )
 from jobs.services.retention import PruneResult, prune_jobs, prune_workers
+from jobs.services.workflows import Chain, Group, WorkflowJob, WorkflowRun, enqueue_workflow
 
 __all__ = [
     "MAX_BULK",
     "BulkResult",
+    "Chain",
+    "Group",
     "JobSpec",
     "PruneResult",
+    "WorkflowJob",
+    "WorkflowRun",
     "build_job",
     "cancel_job",
     "cancel_jobs",
@@ -42,6 +47,7 @@ __all__ = [
     "delete_jobs",
     "enqueue_job",
     "enqueue_jobs",
+    "enqueue_workflow",
     "pause_queue",
     "prune_jobs",
     "prune_workers",

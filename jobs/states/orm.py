@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from jobs.database import Hot, is_postgres, notify_new_jobs
 from jobs.models import Attempt, Job
-from jobs.states import decisions, dependencies, history, sql
+from jobs.states import decisions, dependencies, history, passing, sql
 from jobs.states.records import Failure
 from jobs.status import FINISHED, Status
 
@@ -208,10 +208,16 @@ def promote_due(*, limit: int = 1000) -> int:
         if is_postgres():
             qs = qs.select_for_update(skip_locked=True)
         rows = list(
-            qs.values_list("pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error")[:limit]
+            qs.values_list(
+                "pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error", "result_input"
+            )[:limit]
         )
         events = _cancel_for_parents([r for r in rows if r[4] is not None and r[5] == "cancel"], now)
         promoted = [r[:4] for r in rows if r[4] is None or r[5] != "cancel"]
+        # Chains passing results: the parents' results become the first argument (jobs.states.passing).
+        takers = {r[0]: r[7] for r in rows if r[7] is not None and (r[4] is None or r[5] != "cancel")}
+        if takers:
+            passing.fill_args(takers)
         for status in (Status.SCHEDULED, Status.RETRYING):
             picked = [r for r in promoted if r[1] == status]
             if not picked:
@@ -242,7 +248,7 @@ def _cancel_for_parents(rows: list[tuple[Any, ...]], now: datetime.datetime) -> 
     holds the reason, "dependency #12 failed"), releasing their own children. Rows are locked
     (PostgreSQL) or the database is (SQLite). Returns their events."""
     events = []
-    for pk, status, queue, attempt, _, _, reason in rows:
+    for pk, status, queue, attempt, _, _, reason, *_ in rows:
         Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now)
         dependencies.release_children(Hot(), parent_id=pk, status=Status.CANCELLED)
         events.append(

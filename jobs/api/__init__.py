@@ -5,7 +5,15 @@ from typing import Any
 from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 
-from jobs.api import document, routes_jobs, routes_meta, routes_queues, routes_schedules, routes_tasks
+from jobs.api import (
+    document,
+    routes_jobs,
+    routes_meta,
+    routes_queues,
+    routes_schedules,
+    routes_tasks,
+    routes_workflows,
+)
 from jobs.api.auth import ApiAuth
 from jobs.api.docs import LocalSwagger
 from jobs.api.errors import JsonParser, install_handlers
@@ -39,3 +47,4 @@ api.add_router("", routes_jobs.router)
 api.add_router("", routes_queues.router)
 api.add_router("", routes_schedules.router)
 api.add_router("", routes_tasks.router)
+api.add_router("", routes_workflows.router)

@@ -25,10 +25,11 @@ MAX_WORKFLOW_LINKS = 10_000
 @dataclass(frozen=True)
 class Chain:
     """Steps run one after another; with pass_results each step after the first takes the previous
-    step's result as its first argument (after a group: the list of its results, in group order)."""
+    step's result as its first argument (after a group: the list of its results, in group order).
+    None: as the chain this one is nested in (a chain at the top: False)."""
 
     steps: Sequence[Node]
-    pass_results: bool = False
+    pass_results: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -80,16 +81,17 @@ def plan_workflow(workflow: Node) -> tuple[list[JobSpec], list[tuple[int, ...]],
     naming the place for an empty chain or group, nesting past MAX_WORKFLOW_DEPTH, more than
     MAX_WORKFLOW_JOBS jobs or MAX_WORKFLOW_LINKS links, or something that is not a step."""
     plan = _Plan()
-    shape = _walk(plan, workflow, (), (), None)[2]
+    shape = _walk(plan, workflow, (), (), None, passing=False)[2]
     return plan.specs, plan.paths, shape
 
 
 def _walk(
-    plan: _Plan, node: object, path: tuple[int, ...], parents: tuple[int, ...], takes: Any
+    plan: _Plan, node: object, path: tuple[int, ...], parents: tuple[int, ...], takes: Any, *, passing: bool
 ) -> tuple[tuple[int, ...], Any, Any]:
     """Add `node`'s jobs after `parents` (spec indexes); its first jobs take `takes` (a shape over
-    spec indexes, or None). Returns the jobs a follower waits for, the node's result as a shape
-    over spec indexes, and the node's shape for the WorkflowRun."""
+    spec indexes, or None); `passing`: the enclosing chain's pass_results. Returns the jobs a
+    follower waits for, the node's result as a shape over spec indexes, and the node's shape for
+    the WorkflowRun."""
     if len(path) > MAX_WORKFLOW_DEPTH:
         raise InvalidJob(f"{_where(path)}: chains and groups nest more than {MAX_WORKFLOW_DEPTH} deep")
     if isinstance(node, JobSpec):
@@ -110,9 +112,10 @@ def _walk(
     if isinstance(node, Chain):
         steps = _parts(node.steps, "chain", path)
         tails, result, shapes = parents, takes, []
+        passing = passing if node.pass_results is None else bool(node.pass_results)
         for k, step in enumerate(steps):
-            incoming = takes if k == 0 else (result if node.pass_results else None)
-            tails, result, shape = _walk(plan, step, (*path, k), tails, incoming)
+            incoming = takes if k == 0 else (result if passing else None)
+            tails, result, shape = _walk(plan, step, (*path, k), tails, incoming, passing=passing)
             shapes.append(shape)
         return tails, result, {"chain": shapes}
     if isinstance(node, Group):
@@ -120,7 +123,7 @@ def _walk(
         tails_all: list[int] = []
         results, shapes = [], []
         for k, member in enumerate(members):
-            tails, result, shape = _walk(plan, member, (*path, k), parents, takes)
+            tails, result, shape = _walk(plan, member, (*path, k), parents, takes, passing=passing)
             tails_all += tails
             results.append(result)
             shapes.append(shape)

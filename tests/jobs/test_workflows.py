@@ -44,12 +44,18 @@ def test_pass_results_takes_one_result_after_a_job_and_the_list_after_a_group() 
 
 
 def test_a_group_member_chain_gives_its_last_steps_result() -> None:
-    workflow = Chain([Group([Chain([add(1, 1), add(2, 2)]), add(3, 3)]), echo()], pass_results=True)
+    workflow = Chain([Group([Chain([add(1, 1), add(2, 2)], pass_results=False), add(3, 3)]), echo()], pass_results=True)
     specs, _, _ = plan_workflow(workflow)
 
     assert [tuple(spec.after) for spec in specs] == [(), (Ref(0),), (), (Ref(1), Ref(2))]
-    # The inner chain does not pass results itself: its second step takes nothing.
+    # The inner chain says it passes nothing: its second step takes nothing.
     assert [spec.result_input for spec in specs] == [None, None, None, [Ref(1), Ref(2)]]
+
+
+def test_a_nested_chain_passes_results_as_the_chain_around_it_unless_it_says() -> None:
+    specs, _, _ = plan_workflow(Chain([add(1, 1), Chain([echo(), echo()])], pass_results=True))
+
+    assert [spec.result_input for spec in specs] == [None, Ref(0), Ref(1)]
 
 
 def test_nested_groups_pass_nested_lists() -> None:

@@ -35,12 +35,13 @@ Steps = Annotated[list[Step], Field(max_length=MAX_WORKFLOW_JOBS)]
 
 class ChainIn(BaseModel):
     """Steps run one after another. pass_results: each step after the first takes the previous
-    step's result as its first argument (after a group, the list of its results)."""
+    step's result as its first argument (after a group, the list of its results); absent or null,
+    as the chain it is nested in."""
 
     model_config = ConfigDict(extra="forbid")
 
     chain: Steps
-    pass_results: StrictBool = False
+    pass_results: StrictBool | None = None
 
 
 class GroupIn(BaseModel):

@@ -236,3 +236,39 @@ def test_references_work_with_idempotency_keys_too() -> None:
     run_next()
     run_next()
     assert Job.objects.get(pk=second.pk).args == [3]
+
+
+# --- jobs.workflows: Django tasks ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sig_binds_arguments_and_reads_the_tasks_options() -> None:
+    from jobs.workflows import chain, group, sig
+    from tests.tasks import add as add_task
+    from tests.tasks import echo_arguments
+
+    run = chain(
+        sig(add_task, 1, b=2), group(echo_arguments, sig(echo_arguments.using(queue_name="other", priority=7), "x"))
+    ).enqueue()
+
+    jobs = [Job.objects.get(pk=pk) for pk in run.job_ids]
+    assert [(job.task_name, job.args, job.payload, job.queue, job.priority) for job in jobs] == [
+        ("tests.tasks.add", [1], {"b": 2}, "default", 0),
+        ("tests.tasks.echo_arguments", [], {}, "default", 0),
+        ("tests.tasks.echo_arguments", ["x"], {}, "other", 7),
+    ]
+    assert jobs[0].status == Status.QUEUED
+    assert {job.pending_parents for job in jobs[1:]} == {1}
+    assert run.tree["chain"][1]["group"][1] == {"job_id": jobs[2].pk, "task": "tests.tasks.echo_arguments"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sig_refuses_what_is_not_a_task_or_not_json() -> None:
+    from jobs.workflows import chain, sig
+    from tests.tasks import add as add_task
+
+    with pytest.raises(TypeError, match="sig\\(\\) takes a Django task"):
+        sig(len, 1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidJob, match="not JSON"):
+        chain(sig(add_task, object(), 2)).enqueue()
+    assert not Job.objects.exists()

@@ -214,9 +214,10 @@ class Job(models.Model):
 
     @property
     def can_run_now(self) -> bool:
-        """Waiting for its run_at (scheduled, or retrying after a backoff), not for parent jobs:
-        services.run_job_now applies."""
-        return self.status in (Status.SCHEDULED, Status.RETRYING) and self.pending_parents == 0
+        """Waiting for its run_at (scheduled, or retrying after a backoff), not for parent jobs nor
+        for its parents' results to be written in (promotion does that): services.run_job_now applies."""
+        waits_for_parents = self.pending_parents > 0 or self.result_input is not None
+        return self.status in (Status.SCHEDULED, Status.RETRYING) and not waits_for_parents
 
 
 class Attempt(models.Model):

@@ -272,3 +272,18 @@ def test_sig_refuses_what_is_not_a_task_or_not_json() -> None:
     with pytest.raises(InvalidJob, match="not JSON"):
         chain(sig(add_task, object(), 2)).enqueue()
     assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_taking_the_result_of_a_done_parent_waits_for_promotion_not_run_now() -> None:
+    parent = services.enqueue_job(spec=add(1, 2))
+    run_next()
+    child = services.enqueue_job(
+        spec=JobSpec(task_name="tests.tasks.echo_arguments", args=["x"], after=[parent.pk], result_input=[parent.pk])
+    )
+
+    assert child.status == Status.SCHEDULED
+    assert not Job.objects.get(pk=child.pk).can_run_now  # run now would skip writing the result in
+    assert states.promote_due() == 1
+    stored = Job.objects.get(pk=child.pk)
+    assert (stored.status, stored.args, stored.result_input) == (Status.QUEUED, [[3], "x"], None)

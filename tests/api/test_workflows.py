@@ -115,3 +115,14 @@ def test_a_hundred_thousand_steps_are_refused(api: ApiClient) -> None:
     assert response.status_code in (400, 413)
     assert set(response.json()) == {"error"}
     assert not Job.objects.exists()
+
+
+def test_a_workflow_past_a_queues_limit_is_refused_whole_with_429(api: ApiClient) -> None:
+    api.patch("/queues/mail", {"max_depth": 2})
+    mail = ADD | {"queue": "mail"}
+
+    response = api.post("/workflows", {"chain": [mail, {"group": [mail, mail]}]})
+
+    assert response.status_code == 429 and response["Retry-After"] == "5"
+    assert response.json()["error"].startswith("queue 'mail' holds at most 2 waiting jobs: 3 can never fit")
+    assert not Job.objects.exists()

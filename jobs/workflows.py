@@ -10,7 +10,7 @@ place). Django's `task.enqueue()` stays the way to enqueue one task.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from django.tasks import Task
@@ -28,6 +28,12 @@ class Signature:
     task: Task[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    taking: bool | None = None  # None: as its chain's pass_results says
+
+    def take_result(self, take: bool = True) -> Signature:
+        """This step, taking the previous step's result as its first argument (or, with False,
+        not taking it) whatever its chain's pass_results says."""
+        return replace(self, taking=take)
 
     def spec(self) -> JobSpec:
         """The JobSpec of this step: the task's module path, version, queue, priority and run_after,
@@ -80,7 +86,7 @@ def _node(step: object) -> Any:
     if isinstance(step, Workflow):
         return step.node
     if isinstance(step, Signature):
-        return step.spec()
+        return step.spec() if step.taking is None else services.Step(step.spec(), take_result=step.taking)
     if isinstance(step, Task):
         return Signature(step).spec()
     return step  # a JobSpec; anything else is refused by the service, naming its place
@@ -90,7 +96,8 @@ def chain(*steps: Step, pass_results: bool | None = None) -> Workflow:
     """Steps one after another, each after the whole previous step has finished (done). With
     `pass_results`, each step after the first takes the previous step's result as its first
     argument; after a group, the list of its results in group order. None: as the chain this one
-    is nested in (at the top, no). A step that fails for good (or is cancelled) cancels the rest
+    is nested in (at the top, no). One step may say otherwise: `sig(...).take_result(False)`.
+    A step that fails for good (or is cancelled) cancels the rest
     of the chain."""
     return Workflow(Chain(steps=[_node(step) for step in steps], pass_results=pass_results))
 

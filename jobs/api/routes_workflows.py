@@ -10,16 +10,15 @@ from ninja import Router, Status
 from jobs import services
 from jobs.api.auth import actor
 from jobs.api.routes_jobs import ENQUEUE, to_spec
-from jobs.api.schemas.jobs import JobIn
-from jobs.api.schemas.workflows import ChainIn, GroupIn, WorkflowAcceptedOut, WorkflowIn, WorkflowJobOut
+from jobs.api.schemas.workflows import ChainIn, GroupIn, StepIn, WorkflowAcceptedOut, WorkflowIn, WorkflowJobOut
 
 router = Router(tags=["jobs"])
 
 
-def to_node(step: WorkflowIn | ChainIn | GroupIn | JobIn) -> services.Chain | services.Group | services.JobSpec:
+def to_node(step: WorkflowIn | ChainIn | GroupIn | StepIn) -> services.Chain | services.Group | services.Step:
     """The service's workflow node for the document or one of its steps."""
-    if isinstance(step, JobIn):
-        return to_spec(step)
+    if isinstance(step, StepIn):
+        return services.Step(to_spec(step), take_result=step.take_result)
     if isinstance(step, GroupIn) or (isinstance(step, WorkflowIn) and step.group is not None):
         return services.Group(members=[to_node(s) for s in step.group or []])
     return services.Chain(steps=[to_node(s) for s in step.chain or []], pass_results=step.pass_results)

@@ -29,7 +29,7 @@ from jobs.services.queues import (
     set_queue_retry_policy,
 )
 from jobs.services.retention import PruneResult, prune_jobs, prune_workers
-from jobs.services.workflows import Chain, Group, WorkflowJob, WorkflowRun, enqueue_workflow
+from jobs.services.workflows import Chain, Group, Step, WorkflowJob, WorkflowRun, enqueue_workflow
 
 __all__ = [
     "MAX_BULK",
@@ -38,6 +38,7 @@ __all__ = [
     "Group",
     "JobSpec",
     "PruneResult",
+    "Step",
     "WorkflowJob",
     "WorkflowRun",
     "build_job",

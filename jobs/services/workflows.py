@@ -39,7 +39,16 @@ class Group:
     members: Sequence[Node]
 
 
-Node = JobSpec | Chain | Group
+@dataclass(frozen=True)
+class Step:
+    """A job whose taking of the previous step's result is its own: take_result True, it takes it
+    whatever its chain says; False, never; None, as its chain says (a plain JobSpec)."""
+
+    spec: JobSpec
+    take_result: bool | None = None
+
+
+Node = JobSpec | Step | Chain | Group
 
 
 @dataclass(frozen=True)
@@ -81,19 +90,32 @@ def plan_workflow(workflow: Node) -> tuple[list[JobSpec], list[tuple[int, ...]],
     naming the place for an empty chain or group, nesting past MAX_WORKFLOW_DEPTH, more than
     MAX_WORKFLOW_JOBS jobs or MAX_WORKFLOW_LINKS links, or something that is not a step."""
     plan = _Plan()
-    shape = _walk(plan, workflow, (), (), None, passing=False)[2]
+    shape = _walk(plan, workflow, (), (), None, take=False, inherit=False)[2]
     return plan.specs, plan.paths, shape
 
 
 def _walk(
-    plan: _Plan, node: object, path: tuple[int, ...], parents: tuple[int, ...], takes: Any, *, passing: bool
+    plan: _Plan,
+    node: object,
+    path: tuple[int, ...],
+    parents: tuple[int, ...],
+    offered: Any,
+    *,
+    take: bool,
+    inherit: bool,
 ) -> tuple[tuple[int, ...], Any, Any]:
-    """Add `node`'s jobs after `parents` (spec indexes); its first jobs take `takes` (a shape over
-    spec indexes, or None); `passing`: the enclosing chain's pass_results. Returns the jobs a
-    follower waits for, the node's result as a shape over spec indexes, and the node's shape for
-    the WorkflowRun."""
+    """Add `node`'s jobs after `parents` (spec indexes). `offered`: the result of what precedes it
+    (a shape over spec indexes, or None), which its first jobs take if `take` (the chain holding
+    the node decides; a Step may say otherwise); `inherit`: pass_results for a chain nested here
+    that does not say. Returns the jobs a follower waits for, the node's result as a shape over
+    spec indexes, and the node's shape for the WorkflowRun."""
     if len(path) > MAX_WORKFLOW_DEPTH:
         raise InvalidJob(f"{_where(path)}: chains and groups nest more than {MAX_WORKFLOW_DEPTH} deep")
+    if isinstance(node, Step):
+        take = take if node.take_result is None else bool(node.take_result)
+        node = node.spec
+        if not isinstance(node, JobSpec):
+            raise InvalidJob(f"{_where(path)}: a step's spec must be a JobSpec, not {type(node).__name__}")
     if isinstance(node, JobSpec):
         if len(plan.specs) >= MAX_WORKFLOW_JOBS:
             raise InvalidJob(f"a workflow has at most {MAX_WORKFLOW_JOBS} jobs")
@@ -104,18 +126,22 @@ def _walk(
                 "(a group followed by a group links each job to each; put one job between them)"
             )
         refs = tuple(states.Ref(i) for i in parents)
-        result_input = node.result_input if takes is None else _as_refs(takes)
+        result_input = _as_refs(offered) if take and offered is not None else node.result_input
         plan.specs.append(dataclasses.replace(node, after=(*node.after, *refs), result_input=result_input))
         plan.paths.append(path)
         index = len(plan.specs) - 1
         return (index,), index, index
     if isinstance(node, Chain):
         steps = _parts(node.steps, "chain", path)
-        tails, result, shapes = parents, takes, []
-        passing = passing if node.pass_results is None else bool(node.pass_results)
+        tails, result, shapes = parents, offered, []
+        own = inherit if node.pass_results is None else bool(node.pass_results)
         for k, step in enumerate(steps):
-            incoming = takes if k == 0 else (result if passing else None)
-            tails, result, shape = _walk(plan, step, (*path, k), tails, incoming, passing=passing)
+            # The first step takes what the node was offered as the enclosing chain decides; the
+            # rest take the previous step's result as this chain decides.
+            first = k == 0
+            tails, result, shape = _walk(
+                plan, step, (*path, k), tails, result, take=take if first else own, inherit=own
+            )
             shapes.append(shape)
         return tails, result, {"chain": shapes}
     if isinstance(node, Group):
@@ -123,7 +149,7 @@ def _walk(
         tails_all: list[int] = []
         results, shapes = [], []
         for k, member in enumerate(members):
-            tails, result, shape = _walk(plan, member, (*path, k), parents, takes, passing=passing)
+            tails, result, shape = _walk(plan, member, (*path, k), parents, offered, take=take, inherit=inherit)
             tails_all += tails
             results.append(result)
             shapes.append(shape)

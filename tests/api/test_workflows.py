@@ -60,6 +60,14 @@ def test_pass_results_writes_the_results_into_the_next_steps_args(api: ApiClient
     assert api.get(f"/jobs/{d}").json()["args"] == [[b + 1, c + 1], "last"]
 
 
+def test_a_step_says_whether_it_takes_the_previous_result(api: ApiClient) -> None:
+    doc = {"chain": [ADD, ECHO | {"take_result": True}, ECHO, ECHO | {"take_result": None}]}
+    ids = api.post("/workflows", doc).json()["job_ids"]
+
+    assert [Job.objects.get(pk=pk).result_input for pk in ids] == [None, ids[0], None, None]
+    assert api.post("/workflows", {"chain": [ADD, ECHO | {"take_result": "yes"}]}).status_code == 400
+
+
 def test_a_top_level_group(api: ApiClient) -> None:
     response = api.post("/workflows", {"group": [ADD, {"chain": [ADD, ADD]}]})
 

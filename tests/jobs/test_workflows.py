@@ -10,7 +10,7 @@ import pytest
 from jobs import services, states
 from jobs.exceptions import InvalidJob
 from jobs.models import Job, JobDependency
-from jobs.services import Chain, Group, JobSpec
+from jobs.services import Chain, Group, JobSpec, Step
 from jobs.services.workflows import MAX_WORKFLOW_DEPTH, MAX_WORKFLOW_JOBS, plan_workflow
 from jobs.states import Failure, Finish, Ref
 from jobs.status import Status
@@ -63,6 +63,22 @@ def test_nested_groups_pass_nested_lists() -> None:
 
     assert specs[-1].result_input == [Ref(0), [Ref(1), Ref(2)]]
     assert specs[-1].after == (Ref(0), Ref(1), Ref(2))
+
+
+def test_a_step_may_take_the_previous_result_or_not_whatever_its_chain_says() -> None:
+    specs, _, _ = plan_workflow(
+        Chain([add(1, 1), Step(echo(), take_result=True), echo(), Step(echo(), take_result=False)])
+    )
+    assert [spec.result_input for spec in specs] == [None, Ref(0), None, None]
+
+    specs, _, _ = plan_workflow(Chain([add(1, 1), Step(echo(), take_result=False), echo()], pass_results=True))
+    assert [spec.result_input for spec in specs] == [None, None, Ref(1)]
+
+
+def test_the_first_step_of_a_nested_chain_takes_as_the_outer_chain_decides() -> None:
+    specs, _, _ = plan_workflow(Chain([add(1, 1), Chain([echo(), echo()], pass_results=False)], pass_results=True))
+
+    assert [spec.result_input for spec in specs] == [None, Ref(0), None]
 
 
 def test_a_steps_own_after_is_kept() -> None:
@@ -264,8 +280,12 @@ def test_sig_binds_arguments_and_reads_the_tasks_options() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_sig_refuses_what_is_not_a_task_or_not_json() -> None:
-    from jobs.workflows import chain, sig
+    from jobs.workflows import chain, group, sig
     from tests.tasks import add as add_task
+
+    run = chain(sig(add_task, 1, 2), sig(add_task, 5).take_result(), group(sig(add_task, 1, 1))).enqueue()
+    assert [Job.objects.get(pk=pk).result_input for pk in run.job_ids] == [None, run.job_ids[0], None]
+    Job.objects.all().delete()
 
     with pytest.raises(TypeError, match="sig\\(\\) takes a Django task"):
         sig(len, 1)  # type: ignore[arg-type]

@@ -26,8 +26,18 @@ def _kind(value: Any) -> str:
 
 # A step: a job spec (the fields of POST /jobs), or a chain or group nested in this one. The kind is
 # read from the keys, so a bad step gets the one kind's error, not every kind's.
+class StepIn(JobIn):
+    """A job step: the fields of POST /jobs, and whether it takes the previous step's result."""
+
+    take_result: StrictBool | None = Field(
+        None,
+        description="take the previous step's result as the first argument (true) or not (false), "
+        "whatever the chain's pass_results says; absent or null: as the chain says",
+    )
+
+
 Step = Annotated[
-    Annotated["ChainIn", Tag("chain")] | Annotated["GroupIn", Tag("group")] | Annotated[JobIn, Tag("job")],
+    Annotated["ChainIn", Tag("chain")] | Annotated["GroupIn", Tag("group")] | Annotated[StepIn, Tag("job")],
     Discriminator(_kind),
 ]
 Steps = Annotated[list[Step], Field(max_length=MAX_WORKFLOW_JOBS)]

@@ -154,6 +154,10 @@ class Job(models.Model):
     # The W3C trace context the job was enqueued under, {"traceparent": ..., "tracestate": ...}
     # (jobs.tracing); NULL: none. Read by the worker only to open a span, else when a task asks.
     trace_context = models.JSONField(null=True, blank=True)
+    # Result passing (chains, docs/workflows.md): which parents' results become this job's first
+    # argument, a parent's id or a (nested) list of ids. Written into args, and cleared, when the
+    # job is promoted after its parents; NULL: none (nullable, so older code's inserts keep working).
+    result_input = models.JSONField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -228,9 +232,10 @@ class Job(models.Model):
 
     @property
     def can_run_now(self) -> bool:
-        """Waiting for its run_at (scheduled, or retrying after a backoff), not for parent jobs:
-        services.run_job_now applies."""
-        return self.status in (Status.SCHEDULED, Status.RETRYING) and self.pending_parents == 0
+        """Waiting for its run_at (scheduled, or retrying after a backoff), not for parent jobs nor
+        for its parents' results to be written in (promotion does that): services.run_job_now applies."""
+        waits_for_parents = self.pending_parents > 0 or self.result_input is not None
+        return self.status in (Status.SCHEDULED, Status.RETRYING) and not waits_for_parents
 
 
 class Attempt(models.Model):

@@ -317,3 +317,24 @@ def trace_info(enqueue_child: bool = False) -> dict:
         info["child"] = services.enqueue_job(spec=services.JobSpec(task_name="tests.tasks.add", args=[1, 2])).pk
     logging.getLogger("tests.tasks.trace").info("trace info of job %s", current_job().job_id)
     return info
+
+
+def _total(value: object) -> int:
+    return sum(_total(v) for v in value) if isinstance(value, list) else int(value or 0)  # type: ignore[call-overload]
+
+
+@task()
+def chain_step(*previous: object, log: str, add: int, meet: str = "", meet_count: int = 0) -> int:
+    """A chain step for the workers' test: returns `add` plus the results passed in (a number or a
+    group's list), and appends "<job id> <start> <end>" to `log`. With `meet`, first waits (up to
+    60 s) until `meet_count` steps have arrived there: steps that all arrive ran at the same time."""
+    start = time.time()
+    if meet:
+        Path(meet, str(current_job().job_id)).touch()
+        deadline = time.monotonic() + 60
+        while len(os.listdir(meet)) < meet_count and time.monotonic() < deadline:
+            time.sleep(0.01)
+    total = add + sum(_total(value) for value in previous)
+    with open(log, "a") as out:
+        out.write(f"{current_job().job_id} {start} {time.time()}\n")
+    return total

@@ -15,7 +15,7 @@ from dashboard import graph
 from dashboard.permissions import OPERATOR, VIEWER, access_for, require
 from dashboard.views import shared
 from dashboard.views.shared import HtmxHttpRequest
-from jobs import services, workflow
+from jobs import services, workflow_graph
 from jobs.exceptions import JobdeckError
 from jobs.status import Status
 
@@ -23,7 +23,7 @@ POLL = "every 2s"  # while a job of the workflow is unfinished; the fragment dro
 
 
 def _context(job_id: int) -> dict[str, Any]:
-    flow = workflow.workflow(job_id)
+    flow = workflow_graph.workflow(job_id)
     labels = dict(Status.choices)
     nodes = [
         graph.Node(

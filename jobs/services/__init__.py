@@ -1,7 +1,7 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
-One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), workflows
-(retry the failed part, cancel the rest), queues,
+One module per area: enqueue, workflows (chains and groups), workflow_actions (a workflow's failed
+part retried, the rest cancelled), job_actions (cancel, retry, run now, delete, progress), queues,
 retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
 in schedule_upkeep). The job and queue services are named here too, so callers write
 `services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
@@ -30,13 +30,19 @@ from jobs.services.queues import (
     set_queue_retry_policy,
 )
 from jobs.services.retention import PruneResult, prune_jobs, prune_workers
-from jobs.services.workflows import cancel_workflow, retry_workflow
+from jobs.services.workflow_actions import cancel_workflow, retry_workflow
+from jobs.services.workflows import Chain, Group, Step, WorkflowJob, WorkflowRun, enqueue_workflow
 
 __all__ = [
     "MAX_BULK",
     "BulkResult",
+    "Chain",
+    "Group",
     "JobSpec",
     "PruneResult",
+    "Step",
+    "WorkflowJob",
+    "WorkflowRun",
     "build_job",
     "cancel_job",
     "cancel_jobs",
@@ -45,6 +51,7 @@ __all__ = [
     "delete_jobs",
     "enqueue_job",
     "enqueue_jobs",
+    "enqueue_workflow",
     "pause_queue",
     "prune_jobs",
     "prune_workers",

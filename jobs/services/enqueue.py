@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -55,12 +55,16 @@ class JobSpec:
     timeout: float | None = None
     # Dependencies (issue 13): ids of existing jobs this one waits for; when one of them fails for
     # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run").
-    after: Sequence[int] = ()
+    # In a bulk enqueue, `after` may also name earlier jobs of the same request: Ref(index).
+    after: Sequence[int | states.Ref] = ()
     after_failure: str = "cancel"
     # W3C trace context ({"traceparent", "tracestate"}) to carry to the worker; None: the ambient one
     # (jobs.tracing.capture: OpenTelemetry's current span, or the job running this code). An invalid
     # traceparent is dropped, as W3C asks of a receiver.
     trace_context: dict[str, str] | None = None
+    # Result passing (chains): the parents (ids or Refs, from `after`) whose results become the
+    # first argument, one or a nested list of them (jobs.states.passing).
+    result_input: Any = None
 
 
 AFTER_FAILURE_CHOICES = ("cancel", "run")
@@ -73,12 +77,14 @@ def build_job(
     max_payload_bytes: int | None = None,
     *,
     ambient_trace: dict[str, str] | None = None,
+    index: int | None = None,
 ) -> states.NewJob:
     """Validate one spec against the registry and the contract; return the row to insert.
 
     `max_payload_bytes`: the payload limit, read once by a caller building many (settings are read
     when used, and reading them per job cost a bulk enqueue a fifth of its speed). `ambient_trace`:
-    the trace context of a spec without one (tracing.capture(), read once by the caller)."""
+    the trace context of a spec without one (tracing.capture(), read once by the caller). `index`:
+    the spec's place in a bulk request, whose earlier jobs its `after` may name by Ref."""
     name, named_version = registry.split_ref(spec.task_name)
     registered = registry.get_task(name)
     task = registered.task
@@ -151,7 +157,7 @@ def build_job(
             key = unique_key(registered.name, args, kwargs)
     expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
     concurrency_key, concurrency_limit = _concurrency(spec, task, args, kwargs)
-    after = states.check_after(spec.after) if spec.after else ()
+    after, after_refs = _parents(spec.after, index)
     if spec.after_failure not in AFTER_FAILURE_CHOICES:
         raise InvalidJob('after_failure must be "cancel" or "run"')
     trace_context = ambient_trace
@@ -159,6 +165,9 @@ def build_job(
         if not isinstance(spec.trace_context, dict):
             raise InvalidJob("trace_context must be a dict of W3C trace context headers")
         trace_context = tracing.carrier_from_headers(spec.trace_context)
+    result_input = None
+    if spec.result_input is not None:
+        result_input = states.check_result_input(spec.result_input, after, after_refs)
 
     return states.NewJob(
         queue=queue,
@@ -179,7 +188,35 @@ def build_job(
         after=after,
         after_failure=spec.after_failure,
         trace_context=trace_context,
+        after_refs=after_refs,
+        result_input=result_input,
     )
+
+
+def _parents(after: Any, index: int | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A spec's `after` split into ids of existing jobs (checked by check_after) and indexes of
+    earlier jobs of the same request. Only earlier ones: the links then point backwards, so a
+    request can never write a cycle. Raises InvalidJob."""
+    if not after:
+        return (), ()
+    if isinstance(after, str | bytes) or not hasattr(after, "__iter__"):
+        raise InvalidJob("after must be a list of job ids")
+    items = list(after)
+    refs: dict[int, None] = {}  # distinct, in the order given
+    for item in items:
+        if not isinstance(item, states.Ref):
+            continue
+        if index is None:
+            raise InvalidJob("after: a reference to another job of the request needs a bulk enqueue")
+        ref = item.index
+        if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < index:
+            raise InvalidJob(f"after: job {ref!r} is not an earlier job of this request")
+        refs[ref] = None
+    plain = [item for item in items if not isinstance(item, states.Ref)]
+    ids = states.check_after(plain) if plain else ()
+    if len(ids) + len(refs) > states.MAX_PARENTS:
+        raise InvalidJob(f"after: at most {states.MAX_PARENTS} jobs")
+    return ids, tuple(refs)
 
 
 def _concurrency(spec: JobSpec, task: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -323,13 +360,16 @@ def _store_one(job: states.NewJob, actor: str) -> Job:
 
 
 @write_service
-def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.NewJob]:
+def enqueue_jobs(
+    *, specs: Sequence[JobSpec], actor: str = "", labels: Sequence[str] | None = None
+) -> list[states.NewJob]:
     """Validate and store many jobs in one transaction: all are stored or none.
 
     Returns light records (pk, status, queue, task_name, args, payload...) in the order given,
     not model instances, so thousands per call stay cheap. Raises InvalidJob naming the first
-    bad item (by index) and writes nothing; QueueFull, writing nothing, when the new jobs would take
-    a queue past its max_depth (a bulk is refused whole, never stored in part).
+    bad item (by index, or by its label in `labels`: a workflow names the place) and writes
+    nothing; QueueFull, writing nothing, when the new jobs would take a queue past its max_depth
+    (a bulk is refused whole, never stored in part).
     """
     if len(specs) > options.MAX_BULK:
         raise InvalidJob(f"at most {options.MAX_BULK} jobs per bulk enqueue")
@@ -340,9 +380,11 @@ def enqueue_jobs(*, specs: Sequence[JobSpec], actor: str = "") -> list[states.Ne
     jobs = []
     for index, spec in enumerate(specs):
         try:
-            jobs.append(build_job(spec, now, default_max_attempts, max_payload_bytes, ambient_trace=ambient_trace))
+            jobs.append(
+                build_job(spec, now, default_max_attempts, max_payload_bytes, ambient_trace=ambient_trace, index=index)
+            )
         except InvalidJob as exc:
-            raise InvalidJob(f"job {index}: {exc.message}") from None
+            raise InvalidJob(f"{labels[index] if labels else f'job {index}'}: {exc.message}") from None
     try:
         return _store_many(jobs, actor)
     except QueueFull as exc:
@@ -359,4 +401,11 @@ def _store_many(jobs: list[states.NewJob], actor: str) -> list[states.NewJob]:
     # Jobs with a key may return an existing job instead: each is checked (and counted) on its own,
     # in one transaction, so a refusal part-way rolls back the whole bulk.
     with transaction.atomic():
-        return [states.NewJob.from_job(_store_one(job, actor)) for job in jobs]
+        stored: list[states.NewJob] = []
+        for job in jobs:
+            if job.after_refs:  # earlier jobs of the request are stored by now: name them by id
+                job.after = tuple(dict.fromkeys([*job.after, *(cast(int, stored[ref].pk) for ref in job.after_refs)]))
+                job.after_refs = ()
+                job.result_input = states.resolve_result_input(job.result_input, stored)
+            stored.append(states.NewJob.from_job(_store_one(job, actor)))
+        return stored

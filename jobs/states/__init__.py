@@ -11,6 +11,7 @@ The package's files:
   create.py     enqueue's multi-row insert
   dependencies.py  a new job's links to its parents; a finished parent's release of its children
   rearm.py      a workflow retry: failed jobs and the children they cancelled wait again for their parents
+  passing.py    result passing (chains): a job's result_input checked, stored, and written into its args
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
   orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
@@ -20,7 +21,7 @@ Callers import the verbs from here: `from jobs import states; states.claim_next(
 """
 
 from jobs.states.create import create_jobs
-from jobs.states.dependencies import check_after
+from jobs.states.dependencies import MAX_PARENTS, check_after
 from jobs.states.hot import claim_next, finish_and_claim, record
 from jobs.states.orm import (
     expire_due,
@@ -32,19 +33,24 @@ from jobs.states.orm import (
     rescue_expired,
     transition,
 )
+from jobs.states.passing import check_result_input
+from jobs.states.passing import resolve as resolve_result_input
 from jobs.states.reads import cancel_requested, next_due_at
 from jobs.states.rearm import rearm_failed
-from jobs.states.records import ClaimedJob, Failure, Finish, NewJob
+from jobs.states.records import ClaimedJob, Failure, Finish, NewJob, Ref
 from jobs.status import attempts_spent
 
 __all__ = [
+    "MAX_PARENTS",
     "ClaimedJob",
     "Failure",
     "Finish",
     "NewJob",
+    "Ref",
     "attempts_spent",
     "cancel_requested",
     "check_after",
+    "check_result_input",
     "claim_next",
     "create_jobs",
     "expire_due",
@@ -57,6 +63,7 @@ __all__ = [
     "release_worker_jobs",
     "renew_leases",
     "request_cancel",
+    "resolve_result_input",
     "rescue_expired",
     "transition",
 ]

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.database import NOTIFY_CHANNEL, Hot
-from jobs.states import dependencies, sql
+from jobs.states import dependencies, passing, sql
 from jobs.states.history import clip_actor
 from jobs.states.records import NewJob
 from jobs.status import Status
@@ -102,17 +102,20 @@ def create_jobs(jobs: Sequence[NewJob], *, actor: str = "") -> list[NewJob]:
         created_at = hot.dt(now)
         for start in range(0, len(jobs), _INSERT_BATCH):
             batch = jobs[start : start + _INSERT_BATCH]
-            dependent = [job for job in batch if job.after]
+            dependent = [job for job in batch if job.after or job.after_refs]
             parents = dependencies.lock_parents(hot, dependent)  # before the insert: see its docstring
             dependencies.plan_waits(dependent, parents)
             for job in batch:
-                # A job waiting for parents is scheduled and blocked: promotion skips it.
-                job.status = Status.SCHEDULED if job.run_at > now or job.blocked else Status.QUEUED
+                # A job waiting for parents is scheduled and blocked: promotion skips it. One that
+                # takes its parents' results is scheduled too: promotion writes them into its args.
+                waits = job.run_at > now or job.blocked or job.result_input is not None
+                job.status = Status.SCHEDULED if waits else Status.QUEUED
                 job.created_at = now
             rows = (_insert_pg if hot.pg else _insert_sqlite)(hot, batch, created_at, actor)
             # Both databases return the ids in insertion order (Django's bulk_create relies on it too).
             for job, row in zip(batch, rows, strict=True):
                 job.pk = row[0]
             if dependent:
-                dependencies.insert_links(hot, dependent, parents)
+                dependencies.insert_links(hot, dependent, parents, jobs)
+                passing.store_result_inputs(dependent, jobs)
     return list(jobs)

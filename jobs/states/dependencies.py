@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import cast
 
 from jobs.database import Hot
 from jobs.exceptions import InvalidJob
@@ -62,9 +63,10 @@ def plan_waits(jobs: Sequence[NewJob], parents: dict[int, str]) -> None:
     """Set each new job's pending_parents (its parents not finished yet) and, when one already
     failed or was cancelled, failed_parent (and, with after_failure "cancel", the reason)."""
     for job in jobs:
-        if not job.after:
+        if not job.after and not job.after_refs:
             continue
-        job.pending_parents = sum(1 for parent in job.after if parents[parent] not in FINISHED)
+        # A parent of the same request (after_refs) was created in this transaction: not finished.
+        job.pending_parents = sum(1 for parent in job.after if parents[parent] not in FINISHED) + len(job.after_refs)
         failed = next((p for p in job.after if parents[p] in (Status.FAILED, Status.CANCELLED)), None)
         if failed is not None:
             job.failed_parent = failed
@@ -73,9 +75,15 @@ def plan_waits(jobs: Sequence[NewJob], parents: dict[int, str]) -> None:
                 job.last_error = f"dependency #{failed} {parents[failed]}"
 
 
-def insert_links(hot: Hot, jobs: Sequence[NewJob], parents: dict[int, str]) -> None:
-    """The JobDependency rows of new (stored) jobs; a link to a finished parent is resolved already."""
+def insert_links(hot: Hot, jobs: Sequence[NewJob], parents: dict[int, str], request: Sequence[NewJob] = ()) -> None:
+    """The JobDependency rows of new (stored) jobs; a link to a finished parent is resolved already.
+    `request`: every job of the enqueue, stored up to these, which `after_refs` index (chains)."""
     links = [(job.pk, parent, parents[parent] in FINISHED) for job in jobs for parent in job.after]
+    refs = sorted({cast(int, request[ref].pk) for job in jobs for ref in job.after_refs})
+    if refs:  # the same request's parents: new rows, only marked (so their finish looks for children)
+        mark = sql.MARK_PARENTS_PG if hot.pg else sql.MARK_PARENTS_SQLITE
+        hot.execute(mark, [refs if hot.pg else json.dumps(refs)]).fetchall()
+        links += [(job.pk, cast(int, request[ref].pk), False) for job in jobs for ref in job.after_refs]
     for start in range(0, len(links), 300):
         chunk = links[start : start + 300]
         values = ", ".join(["(%s, %s, %s)"] * len(chunk))

@@ -8,6 +8,7 @@ jobs/states/history.py in the same transaction.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from jobs.database import Hot, is_postgres, notify_new_jobs
 from jobs.models import Attempt, Job
-from jobs.states import decisions, dependencies, history, sql
+from jobs.states import decisions, dependencies, history, passing, sql
 from jobs.states.records import Failure
 from jobs.status import FINISHED, Status
 
@@ -197,20 +198,24 @@ def rescue_expired(*, limit: int = 200) -> int:
 
 
 def _due(now: datetime.datetime, limit: int, *, lock: bool) -> list[tuple[Any, ...]]:
-    """(id, status, queue, attempt, failed_parent, after_failure, last_error) of the jobs that fall
-    due by `now`, oldest run_at first, through job_due_ready_idx; with `lock` on PostgreSQL locked,
-    skipping rows another process holds (SQLite: the caller's transaction holds the database)."""
+    """(id, status, queue, attempt, failed_parent, after_failure, last_error, result_input) of the
+    jobs that fall due by `now`, oldest run_at first, through job_due_ready_idx; with `lock` on
+    PostgreSQL locked, skipping rows another process holds (SQLite: the caller's transaction holds
+    the database)."""
     if is_postgres():
         qs = Job.objects.due(now).order_by("run_at")
         if lock:
             qs = qs.select_for_update(skip_locked=True)
         return list(
-            qs.values_list("pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error")[:limit]
+            qs.values_list(
+                "pk", "status", "queue", "attempt", "failed_parent", "after_failure", "last_error", "result_input"
+            )[:limit]
         )
     with connection.cursor() as cursor:
         cursor.execute(sql.due_sqlite(connection.alias), [connection.ops.adapt_datetimefield_value(now), limit])
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    return rows
+        rows = cursor.fetchall()
+    # The raw read gives result_input as JSON text; the ORM's (PostgreSQL above) decodes it.
+    return [(*row[:7], None if row[7] is None else json.loads(row[7])) for row in rows]
 
 
 def promote_due(*, limit: int = 1000) -> int:
@@ -224,6 +229,10 @@ def promote_due(*, limit: int = 1000) -> int:
         rows = _due(now, limit, lock=True)
         events = _cancel_for_parents([r for r in rows if r[4] is not None and r[5] == "cancel"], now)
         promoted = [r[:4] for r in rows if r[4] is None or r[5] != "cancel"]
+        # Chains passing results: the parents' results become the first argument (jobs.states.passing).
+        takers = {r[0]: r[7] for r in rows if r[7] is not None and (r[4] is None or r[5] != "cancel")}
+        if takers:
+            passing.fill_args(takers)
         for status in (Status.SCHEDULED, Status.RETRYING):
             picked = [r for r in promoted if r[1] == status]
             if not picked:
@@ -254,7 +263,7 @@ def _cancel_for_parents(rows: list[tuple[Any, ...]], now: datetime.datetime) -> 
     holds the reason, "dependency #12 failed"), releasing their own children. Rows are locked
     (PostgreSQL) or the database is (SQLite). Returns their events."""
     events = []
-    for pk, status, queue, attempt, _, _, reason in rows:
+    for pk, status, queue, attempt, _, _, reason, *_ in rows:
         Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now)
         dependencies.release_children(Hot(), parent_id=pk, status=Status.CANCELLED)
         events.append(

@@ -57,7 +57,7 @@ def _locked(ids: list[int]) -> dict[int, Job]:
 
 
 def rearm_failed(ids: Sequence[int], *, actor: str = "") -> list[int]:
-    """Re-arm the failed part of the jobs `ids` (a workflow, as jobs.workflow reads it). Returns the
+    """Re-arm the failed part of the jobs `ids` (a workflow, as jobs.workflow_graph reads it). Returns the
     ids re-armed, in order.
 
     A job is re-armed when it failed, or when a failed parent cancelled it and that parent is

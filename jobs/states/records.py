@@ -66,6 +66,14 @@ class Finish:
     ended_at: datetime.datetime = field(default_factory=timezone.now)
 
 
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An earlier job of the same enqueue request, by its index there: how the steps of a chain
+    name each other before any of them has an id (JobSpec.after, result_input)."""
+
+    index: int
+
+
 @dataclass(slots=True)
 class NewJob:
     """A validated job about to be inserted (services builds it); create_jobs() fills in the rest.
@@ -97,6 +105,11 @@ class NewJob:
     failed_parent: int | None = None
     last_error: str = ""
     trace_context: dict[str, str] | None = None  # W3C trace context it was enqueued under (jobs.tracing)
+    # Chains (docs/workflows.md "Chains and groups"): parents among the earlier jobs of the same
+    # request (indexes into it), and which parents' results become the first argument: a parent
+    # (a job id or a Ref) or a nested list of them; create_jobs() stores it with Refs made ids.
+    after_refs: tuple[int, ...] = ()
+    result_input: Any = None
     pk: int | None = None
     status: str = ""
     created_at: datetime.datetime | None = None
@@ -134,6 +147,7 @@ class NewJob:
             failed_parent=job.failed_parent,
             last_error=job.last_error,
             trace_context=job.trace_context,
+            result_input=job.result_input,
             pk=job.pk,
             status=job.status,
             created_at=job.created_at,
@@ -168,6 +182,7 @@ class NewJob:
             failed_parent=self.failed_parent,
             last_error=self.last_error,
             trace_context=self.trace_context,
+            result_input=self.result_input,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS
         return job

@@ -205,7 +205,7 @@ def due_sqlite(alias: str) -> str:
     index and reads every scheduled job (most of them due later) on each tick. Parameters: now, limit."""
     condition = index_condition_sql(alias, "job_due_ready_idx")
     return (
-        f"SELECT id, status, queue, attempt, failed_parent, after_failure, last_error FROM {JOB}"
+        f"SELECT id, status, queue, attempt, failed_parent, after_failure, last_error, result_input FROM {JOB}"
         f" INDEXED BY job_due_ready_idx WHERE {condition} AND run_at <= %s ORDER BY run_at LIMIT %s"
     )
 

@@ -120,6 +120,7 @@ BODIES: dict[str, Any] = {
     "update_queue": {"concurrency": 2},
     "create_schedule": {"name": "walk", "cron": "* * * * *", "task": "tests.tasks.add", "payload": {"a": 1, "b": 2}},
     "update_schedule": {"enabled": False},
+    "enqueue_workflow": {"chain": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
 }
 NEEDS_OTHER_STATE = {
     ("get_health", 200),  # a live worker
@@ -133,6 +134,7 @@ NEEDS_OTHER_STATE = {
     ("enqueue_job", 429),
     ("schedule_job", 429),
     ("enqueue_jobs", 429),
+    ("enqueue_workflow", 429),
     ("run_schedule_now", 429),
 }
 BAD_BODIES: list[Any] = [None, "[", "[]", "{}", {"unknown": 1}, '{"x": NaN}']

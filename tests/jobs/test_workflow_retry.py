@@ -1,5 +1,5 @@
-"""A workflow (jobs.workflow) and its actions: retry the failed part (jobs/states/rearm.py) and
-cancel the rest (jobs/services/workflows.py), in one process."""
+"""A workflow (jobs.workflow_graph) and its actions: retry the failed part (jobs/states/rearm.py) and
+cancel the rest (jobs/services/workflow_actions.py), in one process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs import services, states, workflow
+from jobs import services, states, workflow_graph
 from jobs.exceptions import JobNotFound
 from jobs.models import Job, JobDependency
 from jobs.services import JobSpec
@@ -55,7 +55,7 @@ def test_workflow_holds_every_connected_job_and_link_whichever_job_is_asked() ->
     enqueue()  # not connected
 
     for asked in (a, d):
-        flow = workflow.workflow(asked.pk)
+        flow = workflow_graph.workflow(asked.pk)
         assert flow.ids == [a.pk, b.pk, c.pk, d.pk]
         assert flow.links == [(a.pk, c.pk), (b.pk, c.pk), (c.pk, d.pk)]
         assert flow.counts["queued"] == 2 and flow.counts["scheduled"] == 2
@@ -67,7 +67,7 @@ def test_a_workflow_past_the_limit_keeps_the_nearest_jobs_and_says_so() -> None:
     kids = [enqueue(after=[root.pk]) for _ in range(4)]
     grandchild = enqueue(after=[kids[0].pk])
 
-    flow = workflow.workflow(grandchild.pk, limit=3)
+    flow = workflow_graph.workflow(grandchild.pk, limit=3)
 
     assert flow.truncated
     assert flow.ids == [root.pk, kids[0].pk, grandchild.pk]
@@ -79,14 +79,14 @@ def test_a_long_chain_is_read_in_a_few_queries_whatever_its_depth(django_assert_
         last = enqueue(after=[last.pk])
 
     with django_assert_max_num_queries(5):
-        flow = workflow.workflow(last.pk)
+        flow = workflow_graph.workflow(last.pk)
 
     assert len(flow.jobs) == 41 and len(flow.links) == 40
 
 
 def test_unknown_job_is_not_found() -> None:
     with pytest.raises(JobNotFound):
-        workflow.workflow(424242)
+        workflow_graph.workflow(424242)
     with pytest.raises(JobNotFound):
         services.retry_workflow(job_id=424242)
 
@@ -116,7 +116,7 @@ def test_retried_children_wait_for_their_parents_new_run_then_run_in_order() -> 
     assert run_one() == b.pk
     states.promote_due()
     assert run_one() == c.pk
-    assert workflow.workflow(a.pk).finished
+    assert workflow_graph.workflow(a.pk).finished
 
 
 def test_a_rearmed_parent_failing_again_cancels_its_children_again() -> None:

@@ -9,12 +9,13 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import CharField, Count, Max, Min, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Concat
+from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, Max, Min, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Concat, Now
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from jobs import dbguard, depth, registry
+from jobs.conf import engine_settings
 from jobs.database import is_postgres, is_sqlite
 from jobs.exceptions import JobNotFound, ScheduleNotFound
 from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, Queue, Schedule, WorkerProcess
@@ -247,6 +248,36 @@ def worker_list(*, include_gone: bool = True) -> list[WorkerRow]:
     for worker, job_id, task in jobs:  # bounded by the workers' slots
         running.setdefault(worker, []).append((job_id, task))
     return [WorkerRow(**row, running=running.get(row["name"], [])) for row in rows]
+
+
+@dataclass(frozen=True)
+class WorkerLiveness:
+    alive: bool
+    reason: str  # one line, for a probe's log
+
+
+def worker_liveness(*, name: str | None, host: str) -> WorkerLiveness:
+    """Whether the worker named `name`, or else any worker on `host`, is alive, by the one rule
+    (WorkerProcessQuerySet: not stopped, heard from within a lease, on the database clock), with a
+    line saying why. One query. Raises DatabaseError when the database does not answer.
+    """
+    silent_for = ExpressionWrapper(Now() - F("last_heartbeat"), output_field=DurationField())
+    workers = WorkerProcess.objects.with_liveness().annotate(silent_for=silent_for)
+    workers = workers.filter(name=name) if name else workers.filter(host=host)
+    # is_alive and silent_for are annotations, which django-stubs cannot see through a QuerySet method.
+    fields = ("name", "is_alive", "stopped_at", "silent_for")
+    row = workers.order_by("-is_alive", "-last_heartbeat", "-id").values(*fields).first()  # type: ignore[misc]
+    if row is None:
+        return WorkerLiveness(False, f"no worker named {name!r}" if name else f"no worker on host {host!r}")
+    silent = max(0.0, row["silent_for"].total_seconds())
+    if row["is_alive"]:
+        return WorkerLiveness(True, f"worker {row['name']} is alive (heard from {silent:.1f}s ago)")
+    if row["stopped_at"] is not None:
+        return WorkerLiveness(False, f"worker {row['name']} stopped {silent:.0f}s ago")
+    lease = engine_settings().lease_seconds
+    return WorkerLiveness(
+        False, f"worker {row['name']} silent for {silent:.0f}s, longer than a lease ({lease:g}s): killed or hung"
+    )
 
 
 def task_workers() -> dict[str, dict[str, list[str]]]:

@@ -1,6 +1,6 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
-One module per area: enqueue, job_actions (cancel, retry, run now, delete, progress), queues,
+One module per area: enqueue, batches, job_actions (cancel, retry, run now, delete, progress), queues,
 retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
 in schedule_upkeep). The job and queue services are named here too, so callers write
 `services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
@@ -8,6 +8,7 @@ in schedule_upkeep). The job and queue services are named here too, so callers w
 """
 
 from jobs.options import MAX_BULK
+from jobs.services.batches import NewBatch, enqueue_batch
 from jobs.services.enqueue import JobSpec, build_job, enqueue_job, enqueue_jobs
 from jobs.services.job_actions import (
     BulkResult,
@@ -34,12 +35,14 @@ __all__ = [
     "MAX_BULK",
     "BulkResult",
     "JobSpec",
+    "NewBatch",
     "PruneResult",
     "build_job",
     "cancel_job",
     "cancel_jobs",
     "delete_job",
     "delete_jobs",
+    "enqueue_batch",
     "enqueue_job",
     "enqueue_jobs",
     "pause_queue",

@@ -10,6 +10,7 @@ The package's files:
   history.py    the one writer of JobEvent and Attempt rows (columns and truncation, once)
   create.py     enqueue's multi-row insert
   dependencies.py  a new job's links to its parents; a finished parent's release of its children
+  batches.py    a batch's insert: members, callbacks and the links between them
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
   orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
@@ -18,6 +19,7 @@ The package's files:
 Callers import the verbs from here: `from jobs import states; states.claim_next(...)`.
 """
 
+from jobs.states.batches import create_batch
 from jobs.states.create import create_jobs
 from jobs.states.dependencies import check_after
 from jobs.states.hot import claim_next, finish_and_claim, record
@@ -44,6 +46,7 @@ __all__ = [
     "cancel_requested",
     "check_after",
     "claim_next",
+    "create_batch",
     "create_jobs",
     "expire_due",
     "finish_and_claim",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from jobs.database import Hot
 from jobs.exceptions import InvalidJob
+from jobs.models import Batch
 from jobs.states import sql
 from jobs.states.records import NewJob
 from jobs.status import FINISHED, Status
@@ -35,6 +36,14 @@ def release_children(hot: Hot, *, parent_id: int, status: str) -> None:
         values = {"status": status, "parent": parent_id}
         params = [values[name] for name in sql.COUNT_PARENT_ORDER]
         hot.execute(sql.COUNT_PARENT_SQLITE, [*params, json.dumps(children)])
+
+
+def no_failure_reason(job_id: int) -> str:
+    """Why a job with after_failure "only" ends cancelled once every parent is done: a batch's
+    on_failure callback says so in the batch's words."""
+    if Batch.objects.filter(on_failure_id=job_id).exists():
+        return "batch succeeded: no failure callback needed"
+    return "no dependency failed: nothing to run after a failure"
 
 
 def lock_parents(hot: Hot, jobs: Sequence[NewJob]) -> dict[int, str]:

@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.status import attempts_spent
+from jobs.status import attempts_spent, cancelled_when_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,10 @@ class NewJob:
     after_failure: str = "cancel"
     pending_parents: int = 0
     failed_parent: int | None = None
+    # Batches (issue 13): the batch this job is a member of; a member of a batch with callbacks
+    # has dependents from its insert on (the callbacks wait for it).
+    batch_id: int | None = None
+    has_dependents: bool = False
     last_error: str = ""
     pk: int | None = None
     status: str = ""
@@ -102,8 +106,11 @@ class NewJob:
 
     @property
     def blocked(self) -> bool:
-        """Waits for parents, or for promote_due to cancel it after a parent failed."""
-        return self.pending_parents > 0 or (self.failed_parent is not None and self.after_failure == "cancel")
+        """Waits for parents, or for promote_due to cancel it (a parent failed; or, with after_failure
+        "only", none did)."""
+        return self.pending_parents > 0 or cancelled_when_due(
+            failed_parent=self.failed_parent, after_failure=self.after_failure
+        )
 
     @property
     def key_held(self) -> bool:
@@ -131,6 +138,8 @@ class NewJob:
             after_failure=job.after_failure,
             pending_parents=job.pending_parents,
             failed_parent=job.failed_parent,
+            batch_id=job.batch_id,
+            has_dependents=job.has_dependents,
             last_error=job.last_error,
             pk=job.pk,
             status=job.status,
@@ -164,6 +173,8 @@ class NewJob:
             after_failure=self.after_failure,
             pending_parents=self.pending_parents,
             failed_parent=self.failed_parent,
+            batch_id=self.batch_id,
+            has_dependents=self.has_dependents,
             last_error=self.last_error,
         )
         job._state.adding, job._state.db = False, DEFAULT_DB_ALIAS

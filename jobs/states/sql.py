@@ -247,9 +247,9 @@ def insert_sql(target: str, count: int) -> str:
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
     "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
-    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent"
+    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent, batch_id, has_dependents"
 )
-JOB_COLUMN_COUNT = 25
+JOB_COLUMN_COUNT = 27
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -275,7 +275,8 @@ INSERT_JOBS_PG = (
     f"WITH new AS (INSERT INTO {JOB} ({JOB_COLUMNS}) "
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, r->>20, '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
-    "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint "
+    "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint, (r->>21)::bigint, "
+    "(r->>22)::boolean "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "
@@ -336,3 +337,10 @@ MARK_PARENTS_SQLITE = (
     f"UPDATE {JOB} SET has_dependents = 1 WHERE id IN (SELECT value FROM json_each(%s)) RETURNING id, status"
 )
 INSERT_LINKS = f"INSERT INTO {DEPENDENCY} (child_id, parent_id, resolved) VALUES "
+
+# Batches: link a callback to every member of its batch in one statement (an index range of
+# job_batch_status_idx). Parameters: the callback's id, the batch's id.
+LINK_BATCH = (
+    f"INSERT INTO {DEPENDENCY} (child_id, parent_id, resolved) "
+    f"SELECT %s, j.id, false FROM {JOB} j WHERE j.batch_id = %s"
+)

@@ -5,7 +5,7 @@ from typing import Any
 from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 
-from jobs.api import document, routes_jobs, routes_meta, routes_queues, routes_schedules, routes_tasks
+from jobs.api import document, routes_batches, routes_jobs, routes_meta, routes_queues, routes_schedules, routes_tasks
 from jobs.api.auth import ApiAuth
 from jobs.api.docs import LocalSwagger
 from jobs.api.errors import JsonParser, install_handlers
@@ -36,6 +36,7 @@ install_handlers(api)
 api.add_decorator(refuse_unknown_parameters)
 api.add_router("", routes_meta.router)
 api.add_router("", routes_jobs.router)
+api.add_router("", routes_batches.router)
 api.add_router("", routes_queues.router)
 api.add_router("", routes_schedules.router)
 api.add_router("", routes_tasks.router)

@@ -85,7 +85,7 @@ class JobIn(BaseModel):
     after_failure: AfterFailure | None = Field(
         None,
         description='when a job in `after` fails for good or is cancelled: "cancel" this one (the default) '
-        'or "run" it anyway once all have finished',
+        'or "run" it anyway once all have finished; "only": run it only then, cancel it when all are done',
     )
 
 
@@ -259,6 +259,7 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
     after: list[int] = Field(description="ids of the jobs this one waits for (its parents)")
     after_failure: AfterFailure = Field(description="what a parent that failed or was cancelled does")
     pending_parents: int = Field(description="parents not finished yet; the job waits while any are left")
+    batch_id: int | None = Field(description="the batch this job is a member of (GET /batches/{id})")
 
     @staticmethod
     def resolve_waiting_reason(job: Job) -> str | None:

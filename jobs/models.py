@@ -142,11 +142,11 @@ class Job(models.Model):
     has_dependents = models.BooleanField(default=False, db_default=False)
     after_failure = models.CharField(max_length=8, default="cancel", db_default="cancel")
     failed_parent = models.BigIntegerField(null=True, blank=True)
-    # Batches (issue 13): the batch this job is a member of (its callbacks are not members). Indexed
-    # with the status by job_batch_status_idx, which a batch's progress counts through.
-    batch = models.ForeignKey(
-        "Batch", null=True, blank=True, on_delete=models.SET_NULL, db_index=False, related_name="members"
-    )
+    # Batches (issue 13): the id of the Batch this job is a member of (its callbacks are not members).
+    # A plain column, not a foreign key: adding one to the job table would validate it under a lock
+    # (tests/test_migrations.py). Indexed with the status by job_batch_status_idx, which a batch's
+    # progress counts through.
+    batch_id = models.BigIntegerField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -185,7 +185,9 @@ class Job(models.Model):
             models.Index("concurrency_key", condition=Q(status=Status.RUNNING), name="job_running_key_idx"),
             # A batch's members by state: its progress is one index-only count (partial: jobs
             # outside batches cost it nothing).
-            models.Index("batch", "status", condition=Q(batch__isnull=False), name="job_batch_status_idx"),
+            models.Index(
+                fields=["batch_id", "status"], condition=Q(batch_id__isnull=False), name="job_batch_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -274,7 +276,7 @@ class JobDependency(models.Model):
 
 
 class Batch(models.Model):
-    """A tracked set of jobs (its members, Job.batch) with up to three callbacks (issue 13).
+    """A tracked set of jobs (its members, Job.batch_id) with up to three callbacks (issue 13).
 
     Each callback is an ordinary job that depends on every member (JobDependency rows), so the
     dependency release decides when it runs, exactly once: on_success waits with after_failure
@@ -292,9 +294,9 @@ class Batch(models.Model):
     class Meta:
         indexes = [
             # A callback's waiting reason finds its batch by the callback's id.
-            models.Index("on_success_id", name="batch_on_success_idx"),
-            models.Index("on_complete_id", name="batch_on_complete_idx"),
-            models.Index("on_failure_id", name="batch_on_failure_idx"),
+            models.Index(fields=["on_success_id"], name="batch_on_success_idx"),
+            models.Index(fields=["on_complete_id"], name="batch_on_complete_idx"),
+            models.Index(fields=["on_failure_id"], name="batch_on_failure_idx"),
         ]
 
     def __str__(self) -> str:

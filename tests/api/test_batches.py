@@ -38,7 +38,7 @@ def test_a_batch_is_accepted_with_its_members_and_callbacks(api: ApiClient) -> N
         "on_complete_id": None,
         "on_failure_id": batch.on_failure_id,
     }
-    assert sorted(Job.objects.filter(batch=batch).values_list("pk", flat=True)) == data["job_ids"]
+    assert sorted(Job.objects.filter(batch_id=batch.pk).values_list("pk", flat=True)) == data["job_ids"]
     assert api.get(f"/jobs/{data['job_ids'][0]}").json()["batch_id"] == batch.pk
     callback = api.get(f"/jobs/{batch.on_success_id}").json()
     assert callback["batch_id"] is None

@@ -50,8 +50,8 @@ def test_a_batch_stores_members_callbacks_and_links() -> None:
     batch = Batch.objects.get()
     assert batch.total == 3 and batch.description == "test"
     assert [j.status for j in new.jobs] == [Status.QUEUED] * 3
-    assert set(Job.objects.filter(batch=batch).values_list("pk", flat=True)) == {j.pk for j in new.jobs}
-    assert Job.objects.filter(batch=batch, has_dependents=True).count() == 3
+    assert set(Job.objects.filter(batch_id=batch.pk).values_list("pk", flat=True)) == {j.pk for j in new.jobs}
+    assert Job.objects.filter(batch_id=batch.pk, has_dependents=True).count() == 3
     for role, mode in (("on_success", "cancel"), ("on_complete", "run"), ("on_failure", "only")):
         callback = Job.objects.get(pk=getattr(batch, f"{role}_id"))
         assert (callback.status, callback.pending_parents, callback.after_failure) == (Status.SCHEDULED, 3, mode)
@@ -152,7 +152,7 @@ def test_finished_at_is_the_last_members_finish() -> None:
     run_one()
 
     detail = batch_selectors.batch_detail(new.batch.pk)
-    assert detail.finished_at == max(Job.objects.filter(batch=new.batch).values_list("finished_at", flat=True))
+    assert detail.finished_at == max(Job.objects.filter(batch_id=new.batch.pk).values_list("finished_at", flat=True))
 
 
 def test_a_callback_waiting_says_how_many_jobs_of_its_batch_are_left() -> None:

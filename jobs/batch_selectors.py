@@ -74,7 +74,7 @@ def _details(batches: list[Batch]) -> list[BatchDetail]:
         counts[batch_id][state] = n
     progress = {b.pk: _progress(b.total, counts[b.pk]) for b in batches}
     done = [pk for pk, p in progress.items() if p.finished]
-    last: dict[int, datetime.datetime | None] = {}
+    last: dict[int | None, datetime.datetime | None] = {}
     if done:
         ends = Job.objects.filter(batch_id__in=done, status__in=sorted(FINISHED)).values("batch_id")
         last = dict(ends.annotate(last=Max("finished_at")).order_by().values_list("batch_id", "last"))

@@ -4,7 +4,8 @@ release of the children waiting for it.
 A child waits `scheduled` with pending_parents > 0: promotion skips it, so it is never queued and
 never claimed, and the claim itself costs nothing more. Each parent's finish, in the transaction
 that writes the parent's outcome, resolves its links once and counts itself on each child; the
-child is promoted (or, after a parent failed, cancelled) by promote_due like any due job.
+child is promoted (or, after a parent failed, cancelled; with after_failure "only", cancelled unless
+one failed) by promote_due like any due job. A batch's callbacks are such children (batches.py).
 """
 
 from __future__ import annotations

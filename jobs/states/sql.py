@@ -291,9 +291,10 @@ INSERT_JOBS_PG = (
 # A finished parent's children: each unresolved link is resolved once (a conditional UPDATE), and
 # its child counts the parent: one parent fewer to wait for, or, for a parent that failed or was
 # cancelled and a child with after_failure "cancel", none (promote_due then cancels the child,
-# with last_error as the reason). Only a parent that is finished and has dependents matches, so
-# the statement may be sent whenever a move may have finished a job: it does nothing otherwise,
-# and twice is once.
+# with last_error as the reason; a child with "run" or "only" counts it as one fewer, and
+# promote_due then decides by jobs.status.cancelled_when_due). Only a parent that is finished and
+# has dependents matches, so the statement may be sent whenever a move may have finished a job: it
+# does nothing otherwise, and twice is once.
 #
 # PostgreSQL: one statement, and a statement of its own (not a CTE of the finish): an enqueue
 # that locked the parent first commits its links before the finish's UPDATE gets the row, and

@@ -91,9 +91,20 @@ def reset_tables() -> None:
     """Empty the job tables between phases, so each starts from the same state."""
     from django.db import connection
 
-    from jobs.models import Attempt, Job, JobEvent, JobLog, OutcomeCounter, ScheduleRun, WorkerProcess
+    from jobs.models import (
+        Attempt,
+        Batch,
+        Job,
+        JobDependency,
+        JobEvent,
+        JobLog,
+        OutcomeCounter,
+        ScheduleRun,
+        WorkerProcess,
+    )
 
-    tables = [m._meta.db_table for m in (JobEvent, Attempt, JobLog, ScheduleRun, Job, WorkerProcess, OutcomeCounter)]
+    models = (JobEvent, Attempt, JobLog, ScheduleRun, JobDependency, Job, Batch, WorkerProcess, OutcomeCounter)
+    tables = [m._meta.db_table for m in models]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(tables)}")
@@ -137,6 +148,18 @@ def enqueue_bulk(n: int) -> float:
     for start in range(0, n, BATCH):
         enqueue_jobs(specs=[JobSpec(task_name=NOOP)] * min(BATCH, n - start))
     return n / (time.perf_counter() - t0)
+
+
+def enqueue_batch(n: int) -> float:
+    """One batch of n members and three callbacks through services.enqueue_batch (issue 13): one
+    transaction, the callbacks' links written by one INSERT ... SELECT each. Returns jobs per second
+    (members and callbacks)."""
+    from jobs.services import JobSpec, enqueue_batch
+
+    callback = JobSpec(task_name=NOOP)
+    t0 = time.perf_counter()
+    enqueue_batch(specs=[JobSpec(task_name=NOOP)] * n, on_success=callback, on_complete=callback, on_failure=callback)
+    return (n + 3) / (time.perf_counter() - t0)
 
 
 # --- one worker set-up ---------------------------------------------------------------------------
@@ -270,6 +293,8 @@ def measure(args: argparse.Namespace) -> dict:
     one = enqueue_one_by_one(args.one_by_one)
     reset_tables()
     bulk = enqueue_bulk(args.bulk)
+    reset_tables()
+    batch = enqueue_batch(args.batch)
     variants = {}
     chosen = args.variants.split(",") if args.variants else [PRIMARY] if args.quick else list(VARIANTS)
     for variant in chosen:
@@ -284,6 +309,8 @@ def measure(args: argparse.Namespace) -> dict:
             "bulk_per_s": round(bulk, 1),
             "bulk_n": args.bulk,
             "bulk_batch": BATCH,
+            "batch_per_s": round(batch, 1),
+            "batch_n": args.batch,
         },
         "primary": PRIMARY if PRIMARY in chosen else chosen[0],
         "variants": variants,
@@ -301,6 +328,7 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.02)
     parser.add_argument("--one-by-one", type=int, default=2_000)
     parser.add_argument("--bulk", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=10_000, help="members of the one batch enqueued")
     parser.add_argument("--quick", action="store_true", help="only the primary worker set-up")
     parser.add_argument("--variants", default="", help="comma-separated worker set-ups to run (default: all)")
     args = parser.parse_args()

@@ -144,6 +144,18 @@ def _figure_rows(
             _ratio(enq["bulk_per_s"], ref_enqueue),
             _target_for(db, "bulk enqueue", checks),
         ),
+        *(
+            [
+                _row(
+                    f"enqueue a batch ({enq['batch_n']:,} + 3 callbacks, one call)",
+                    _rate(enq["batch_per_s"]),
+                    "",
+                    _ratio(enq["batch_per_s"], enq["bulk_per_s"]) + " of bulk",
+                )
+            ]
+            if "batch_per_s" in enq
+            else []
+        ),
         _row(
             f"worker RSS peak, {rss['processes']} processes",
             f"{rss['peak_mb']:.0f} MB",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,16 @@ class DatabaseBackend(BaseTaskBackend):
             raise InvalidTask("concurrency_limit needs a concurrency_key")
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
+        spec = self.job_spec(task, args, kwargs)
+        try:
+            job = services.enqueue_job(spec=spec, actor="django.tasks")  # sends task_enqueued
+        except InvalidJob as exc:
+            raise InvalidTask(exc.message) from exc
+        return self._result(job, task)
+
+    def job_spec(self, task: Task[..., Any], args: Any, kwargs: Any) -> services.JobSpec:
+        """The JobSpec of one enqueue of `task`, once the task and its arguments are checked.
+        Raises InvalidTask (InvalidTaskArguments for arguments that are not JSON)."""
         self.validate_task(task)
         registry.register(task)
         try:
@@ -144,7 +155,7 @@ class DatabaseBackend(BaseTaskBackend):
             args, kwargs = normalize_json(args), normalize_json(kwargs)
         except TypeError as exc:
             raise InvalidTaskArguments(str(exc)) from exc
-        spec = services.JobSpec(
+        return services.JobSpec(
             task_name=task.module_path,
             version=registry.version_of(task),
             args=list(args),
@@ -155,11 +166,6 @@ class DatabaseBackend(BaseTaskBackend):
             after=getattr(task, "depends_on", ()),
             after_failure=getattr(task, "after_failure", "cancel"),
         )
-        try:
-            job = services.enqueue_job(spec=spec, actor="django.tasks")  # sends task_enqueued
-        except InvalidJob as exc:
-            raise InvalidTask(exc.message) from exc
-        return self._result(job, task)
 
     def get_result(self, result_id: str) -> TaskResult[..., Any]:
         try:
@@ -192,3 +198,89 @@ class DatabaseBackend(BaseTaskBackend):
             cancel_reason=reason,
             backend=self.alias,
         )
+
+
+# --- batches (issue 13, docs/workflows.md "Batches") ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskCall:
+    """One task with the arguments of one enqueue, not enqueued yet: a member or callback of batch()."""
+
+    task: DjangoTask
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def call(task: DjangoTask, /, *args: Any, **kwargs: Any) -> TaskCall:
+    """`task` with the arguments it will be enqueued with: `call(make_thumbnail, photo_id)`. The task
+    may carry its options as for enqueue(): `call(notify.using(queue_name="mail"), user_id)`."""
+    return TaskCall(task=task, args=args, kwargs=kwargs)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """An enqueued batch: its id (GET /api/v1/batches/{id}), its members' TaskResults in the order
+    given, and its callbacks' (None when not given)."""
+
+    id: int
+    results: list[TaskResult[..., Any]]
+    on_success: TaskResult[..., Any] | None
+    on_complete: TaskResult[..., Any] | None
+    on_failure: TaskResult[..., Any] | None
+
+
+def batch(
+    calls: Iterable[TaskCall],
+    *,
+    on_success: TaskCall | None = None,
+    on_complete: TaskCall | None = None,
+    on_failure: TaskCall | None = None,
+    description: str = "",
+) -> BatchResult:
+    """Enqueue a batch of task calls with callbacks, all or nothing (services.enqueue_batch): on_success
+    runs once every member is done, on_complete once every member has finished however it ended,
+    on_failure once every member has finished and one failed for good or was cancelled.
+
+        album = batch([call(make_thumbnail, p) for p in photo_ids], on_success=call(publish_album, album_id))
+
+    Every task must use a Jobdeck DatabaseBackend. Raises InvalidTask (naming the bad item) and
+    stores nothing; QueueFull when a queue has no room for the new jobs."""
+    members = list(calls)
+    given = {"on_success": on_success, "on_complete": on_complete, "on_failure": on_failure}
+    callbacks = {role: item for role, item in given.items() if item is not None}
+    specs, backends = [], []
+    for where, item in [*((f"job {n}", item) for n, item in enumerate(members)), *callbacks.items()]:
+        if not isinstance(item, TaskCall):
+            raise InvalidTask(f"{where}: give call(task, *args, **kwargs)")
+        backend = item.task.get_backend()
+        if not isinstance(backend, DatabaseBackend):
+            raise InvalidTask(f"{where}: a batch needs tasks of a Jobdeck DatabaseBackend")
+        try:
+            specs.append(backend.job_spec(item.task, item.args, item.kwargs))
+        except InvalidTask as exc:
+            raise type(exc)(f"{where}: {exc}") from exc
+        backends.append(backend)
+    try:
+        new = services.enqueue_batch(
+            specs=specs[: len(members)],
+            description=description,
+            actor="django.tasks",
+            **dict(zip(callbacks, specs[len(members) :], strict=True)),
+        )
+    except InvalidJob as exc:
+        raise InvalidTask(exc.message) from exc
+    records = [*new.jobs, *(new.callbacks[role] for role in callbacks)]
+    items = [*members, *callbacks.values()]
+    results = [
+        backend._result(record.as_job(), item.task)
+        for backend, record, item in zip(backends, records, items, strict=True)
+    ]
+    by_role = dict(zip(callbacks, results[len(members) :], strict=True))
+    return BatchResult(
+        id=new.batch.pk,
+        results=results[: len(members)],
+        on_success=by_role.get("on_success"),
+        on_complete=by_role.get("on_complete"),
+        on_failure=by_role.get("on_failure"),
+    )

@@ -47,6 +47,14 @@ class JobNotFound(JobdeckError):
         self.job_id = job_id
 
 
+class BatchNotFound(JobdeckError):
+    status_code = 404
+
+    def __init__(self, batch_id: object) -> None:
+        super().__init__("Batch not found")
+        self.batch_id = batch_id
+
+
 class TaskNotFound(JobdeckError):
     """No registered task, live worker or stored job has that task name (the per-task figures)."""
 

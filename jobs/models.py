@@ -1,4 +1,4 @@
-"""Tables: Job, Attempt, JobDependency, JobEvent, JobLog, Queue, RefusalCounter, WorkerProcess, Schedule,
+"""Tables: Job, Attempt, JobDependency, Batch, JobEvent, JobLog, Queue, RefusalCounter, WorkerProcess, Schedule,
 ScheduleRun, ApiToken, OutcomeCounter, TaskOutcomeCounter, RateLimit, RateStart."""
 
 from __future__ import annotations
@@ -158,6 +158,11 @@ class Job(models.Model):
     # argument, a parent's id or a (nested) list of ids. Written into args, and cleared, when the
     # job is promoted after its parents; NULL: none (nullable, so older code's inserts keep working).
     result_input = models.JSONField(null=True, blank=True)
+    # Batches (issue 13): the id of the Batch this job is a member of (its callbacks are not members).
+    # A plain column, not a foreign key: adding one to the job table would validate it under a lock
+    # (tests/test_migrations.py). Indexed with the status by job_batch_status_idx, which a batch's
+    # progress counts through.
+    batch_id = models.BigIntegerField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -200,6 +205,11 @@ class Job(models.Model):
             models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
             # Running jobs per concurrency key: the claim counts them for a keyed candidate.
             models.Index("concurrency_key", condition=Q(status=Status.RUNNING), name="job_running_key_idx"),
+            # A batch's members by state: its progress is one index-only count (partial: jobs
+            # outside batches cost it nothing).
+            models.Index(
+                fields=["batch_id", "status"], condition=Q(batch_id__isnull=False), name="job_batch_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -286,6 +296,38 @@ class JobDependency(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.child_id} after job {self.parent_id}"
+
+
+class Batch(models.Model):
+    """A tracked set of jobs (its members, Job.batch_id) with up to three callbacks (issue 13).
+
+    Each callback is an ordinary job that depends on every member (JobDependency rows), so the
+    dependency release decides when it runs, exactly once: on_success waits with after_failure
+    "cancel", on_complete with "run", on_failure with "only". The callbacks' ids are plain columns,
+    not foreign keys: pruning a finished callback job leaves the batch readable."""
+
+    description = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField()
+    total = models.PositiveIntegerField()  # members, fixed at creation
+    on_success_id = models.BigIntegerField(null=True, blank=True)
+    on_complete_id = models.BigIntegerField(null=True, blank=True)
+    on_failure_id = models.BigIntegerField(null=True, blank=True)
+    actor = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            # A callback's waiting reason finds its batch by the callback's id.
+            models.Index(fields=["on_success_id"], name="batch_on_success_idx"),
+            models.Index(fields=["on_complete_id"], name="batch_on_complete_idx"),
+            models.Index(fields=["on_failure_id"], name="batch_on_failure_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} ({self.total} jobs)"
+
+    @property
+    def callback_ids(self) -> dict[str, int | None]:
+        return {"on_success": self.on_success_id, "on_complete": self.on_complete_id, "on_failure": self.on_failure_id}
 
 
 class JobEvent(models.Model):

@@ -40,3 +40,18 @@ def attempts_spent(*, attempt: int, interrupted: int, snoozes: int = 0) -> int:
     Job.interrupted + 1) but not spent; a snoozed one likewise (outcome `snoozed`, Job.snoozes + 1).
     A lease rescue after a crash is spent: the job itself may be what killed its worker."""
     return attempt - interrupted - snoozes
+
+
+# Dependencies (issue 13): what a parent that failed for good or was cancelled does to a job waiting
+# for it. "cancel": the job is cancelled; "run": it runs anyway once every parent has finished;
+# "only": it runs only if some parent failed or was cancelled, and is cancelled when every parent
+# is done (a batch's on_failure callback).
+AFTER_FAILURE_MODES = ("cancel", "run", "only")
+
+
+def cancelled_when_due(*, failed_parent: int | None, after_failure: str) -> bool:
+    """Whether a job with no parents left to wait for ends cancelled instead of running: a parent
+    failed and the job's mode is "cancel", or none failed and it is "only"."""
+    if failed_parent is None:
+        return after_failure == "only"
+    return after_failure == "cancel"

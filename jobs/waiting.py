@@ -14,11 +14,12 @@ from typing import Any
 from django.utils import timezone
 
 from jobs import registry
+from jobs.batch_selectors import batch_of_callback
 from jobs.conf import engine_settings
 from jobs.exceptions import UnknownTask
 from jobs.models import Attempt, Job, JobDependency, RateLimit, RateStart, WorkerProcess
 from jobs.registry import get_task
-from jobs.status import WAITING, Status
+from jobs.status import WAITING, Status, cancelled_when_due
 
 
 def _when(moment: datetime.datetime) -> str:
@@ -148,12 +149,19 @@ _LISTED_PARENTS = 10
 
 
 def parents_reason(job: Job) -> str | None:
-    """ "waiting for 2 of 3 jobs (#12, #15)" while parents are unfinished; "dependency #12 failed:
-    ends cancelled" once a parent's failure cancels the job; None for a job without parents."""
+    """ "waiting for 2 of 3 jobs (#12, #15)" while parents are unfinished ("waiting for 12 of 500
+    jobs of batch 7" for a batch's callback); "dependency #12 failed: ends cancelled" once a parent's
+    failure cancels the job; None for a job without parents."""
     if job.failed_parent is not None and job.after_failure == "cancel":
         return f"{job.last_error}: ends cancelled without running"
     if job.pending_parents == 0:
+        if cancelled_when_due(failed_parent=job.failed_parent, after_failure=job.after_failure):
+            return "no dependency failed: ends cancelled without running"  # after_failure "only"
         return None
+    # A batch's callback waits for every member: say which batch, not a list of thousands of ids.
+    batch = batch_of_callback(job.pk)
+    if batch is not None:
+        return f"waiting for {job.pending_parents} of {batch.total} jobs of batch {batch.pk}"
     links = JobDependency.objects.filter(child_id=job.pk)
     total = links.count()
     unfinished = links.filter(resolved=False).order_by("parent_id").values_list("parent_id", flat=True)

@@ -7,6 +7,7 @@ from ninja import NinjaAPI
 
 from jobs.api import (
     document,
+    routes_batches,
     routes_jobs,
     routes_meta,
     routes_queues,
@@ -45,6 +46,7 @@ api.add_decorator(refuse_unknown_parameters)
 api.add_router("", routes_meta.router)
 api.add_router("", routes_jobs.router)
 api.add_router("", routes_workflows.router)
+api.add_router("", routes_batches.router)
 api.add_router("", routes_queues.router)
 api.add_router("", routes_schedules.router)
 api.add_router("", routes_tasks.router)

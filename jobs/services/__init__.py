@@ -1,7 +1,7 @@
 """The write side: every entry point (API, dashboard, admin, CLI, tasks backend) changes jobs through these.
 
-One module per area: enqueue, workflows (chains and groups), workflow_actions (a workflow's failed
-part retried, the rest cancelled), job_actions (cancel, retry, run now, delete, progress), queues,
+One module per area: enqueue, batches, workflows (chains and groups), workflow_actions (a workflow's
+failed part retried, the rest cancelled), job_actions (cancel, retry, run now, delete, progress), queues,
 retention, schedules (a schedule's definition checked in schedule_definitions, the workers' firing
 in schedule_upkeep). The job and queue services are named here too, so callers write
 `services.cancel_job(...)`; the schedule ones are called as `schedules.create_schedule(...)` after
@@ -9,6 +9,7 @@ in schedule_upkeep). The job and queue services are named here too, so callers w
 """
 
 from jobs.options import MAX_BULK
+from jobs.services.batches import NewBatch, enqueue_batch
 from jobs.services.enqueue import JobSpec, build_job, enqueue_job, enqueue_jobs
 from jobs.services.job_actions import (
     BulkResult,
@@ -39,6 +40,7 @@ __all__ = [
     "Chain",
     "Group",
     "JobSpec",
+    "NewBatch",
     "PruneResult",
     "Step",
     "WorkflowJob",
@@ -49,6 +51,7 @@ __all__ = [
     "cancel_workflow",
     "delete_job",
     "delete_jobs",
+    "enqueue_batch",
     "enqueue_job",
     "enqueue_jobs",
     "enqueue_workflow",

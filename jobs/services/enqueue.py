@@ -19,7 +19,7 @@ from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge, QueueFull
 from jobs.models import Job
 from jobs.services import backpressure
-from jobs.status import FINISHED
+from jobs.status import AFTER_FAILURE_MODES, FINISHED
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class JobSpec:
     concurrency_limit: int | None = None
     timeout: float | None = None
     # Dependencies (issue 13): ids of existing jobs this one waits for; when one of them fails for
-    # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run").
+    # good or is cancelled, this job is cancelled ("cancel") or runs anyway once all have finished ("run");
+    # "only": it runs only if one failed or was cancelled, and is cancelled when all are done.
     # In a bulk enqueue, `after` may also name earlier jobs of the same request: Ref(index).
     after: Sequence[int | states.Ref] = ()
     after_failure: str = "cancel"
@@ -67,7 +68,7 @@ class JobSpec:
     result_input: Any = None
 
 
-AFTER_FAILURE_CHOICES = ("cancel", "run")
+AFTER_FAILURE_CHOICES = AFTER_FAILURE_MODES
 
 
 def build_job(
@@ -159,7 +160,7 @@ def build_job(
     concurrency_key, concurrency_limit = _concurrency(spec, task, args, kwargs)
     after, after_refs = _parents(spec.after, index)
     if spec.after_failure not in AFTER_FAILURE_CHOICES:
-        raise InvalidJob('after_failure must be "cancel" or "run"')
+        raise InvalidJob('after_failure must be "cancel", "run" or "only"')
     trace_context = ambient_trace
     if spec.trace_context is not None:
         if not isinstance(spec.trace_context, dict):
@@ -312,7 +313,7 @@ def _still_held(holder: Job, now: datetime.datetime) -> bool:
     return False
 
 
-def _announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
+def announced(jobs: list[states.NewJob]) -> list[states.NewJob]:
     """Every enqueue path ends here: Django's task_enqueued for each new job, as get_result() reads it."""
     taskresults.send_enqueued(jobs)
     return jobs
@@ -340,7 +341,7 @@ def _store_one(job: states.NewJob, actor: str) -> Job:
     """Insert `job` (or find the job holding its key), once its queue has room if it has a max depth."""
 
     def create() -> Job:
-        return _announced(states.create_jobs([job], actor=actor))[0].as_job()
+        return announced(states.create_jobs([job], actor=actor))[0].as_job()
 
     wanted = backpressure.limited({job.queue: 1})
     if job.idempotency_key is None:
@@ -396,8 +397,8 @@ def _store_many(jobs: list[states.NewJob], actor: str) -> list[states.NewJob]:
     if not any(j.idempotency_key for j in jobs):
         wanted = backpressure.limited(Counter(j.queue for j in jobs))
         if not wanted:
-            return _announced(states.create_jobs(jobs, actor=actor))
-        return backpressure.admit(wanted, lambda: _announced(states.create_jobs(jobs, actor=actor)))
+            return announced(states.create_jobs(jobs, actor=actor))
+        return backpressure.admit(wanted, lambda: announced(states.create_jobs(jobs, actor=actor)))
     # Jobs with a key may return an existing job instead: each is checked (and counted) on its own,
     # in one transaction, so a refusal part-way rolls back the whole bulk.
     with transaction.atomic():

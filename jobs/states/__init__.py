@@ -12,6 +12,7 @@ The package's files:
   dependencies.py  a new job's links to its parents; a finished parent's release of its children
   rearm.py      a workflow retry: failed jobs and the children they cancelled wait again for their parents
   passing.py    result passing (chains): a job's result_input checked, stored, and written into its args
+  batches.py    a batch's insert: members, callbacks and the links between them
   hot.py        the worker's per-job moves on a raw connection: claim, finish, late finish
   orm.py        the cold moves through the ORM: transition, cancel, renew, rescue, promote, expire, release
   reads.py      the engine's reads between moves: next due time, cancel requests
@@ -20,6 +21,7 @@ The package's files:
 Callers import the verbs from here: `from jobs import states; states.claim_next(...)`.
 """
 
+from jobs.states.batches import create_batch
 from jobs.states.create import create_jobs
 from jobs.states.dependencies import MAX_PARENTS, check_after
 from jobs.states.hot import claim_next, finish_and_claim, record
@@ -52,6 +54,7 @@ __all__ = [
     "check_after",
     "check_result_input",
     "claim_next",
+    "create_batch",
     "create_jobs",
     "expire_due",
     "finish_and_claim",

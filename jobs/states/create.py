@@ -15,7 +15,7 @@ from jobs.states.history import clip_actor
 from jobs.states.records import NewJob
 from jobs.status import Status
 
-_INSERT_BATCH = 1000
+_INSERT_BATCH = 1000  # rows per INSERT: SQLite allows 32,766 parameters a statement, 27 a row
 
 
 def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -> list[tuple[Any, ...]]:
@@ -48,6 +48,8 @@ def _insert_sqlite(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: st
             job.after_failure,
             job.failed_parent,
             hot.json(job.trace_context),
+            job.batch_id,
+            job.has_dependents,
         ]
     rows = hot.execute(sql.insert_jobs_sqlite(len(batch)), params).fetchall()
     ids = [row[0] for row in rows]
@@ -81,6 +83,8 @@ def _insert_pg(hot: Hot, batch: Sequence[NewJob], created_at: Any, actor: str) -
                 j.failed_parent,
                 j.last_error,  # r->>20
                 j.trace_context,  # r->21
+                j.batch_id,  # r->>22
+                j.has_dependents,
             ]
             for j in batch
         ]

@@ -4,7 +4,8 @@ release of the children waiting for it.
 A child waits `scheduled` with pending_parents > 0: promotion skips it, so it is never queued and
 never claimed, and the claim itself costs nothing more. Each parent's finish, in the transaction
 that writes the parent's outcome, resolves its links once and counts itself on each child; the
-child is promoted (or, after a parent failed, cancelled) by promote_due like any due job.
+child is promoted (or, after a parent failed, cancelled; with after_failure "only", cancelled unless
+one failed) by promote_due like any due job. A batch's callbacks are such children (batches.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import cast
 
 from jobs.database import Hot
 from jobs.exceptions import InvalidJob
+from jobs.models import Batch
 from jobs.states import sql
 from jobs.states.records import NewJob
 from jobs.status import FINISHED, Status
@@ -36,6 +38,14 @@ def release_children(hot: Hot, *, parent_id: int, status: str) -> None:
         values = {"status": status, "parent": parent_id}
         params = [values[name] for name in sql.COUNT_PARENT_ORDER]
         hot.execute(sql.COUNT_PARENT_SQLITE, [*params, json.dumps(children)])
+
+
+def no_failure_reason(job_id: int) -> str:
+    """Why a job with after_failure "only" ends cancelled once every parent is done: a batch's
+    on_failure callback says so in the batch's words."""
+    if Batch.objects.filter(on_failure_id=job_id).exists():
+        return "batch succeeded: no failure callback needed"
+    return "no dependency failed: nothing to run after a failure"
 
 
 def lock_parents(hot: Hot, jobs: Sequence[NewJob]) -> dict[int, str]:

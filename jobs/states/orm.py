@@ -22,7 +22,7 @@ from jobs.database import Hot, is_postgres, notify_new_jobs
 from jobs.models import Attempt, Job
 from jobs.states import decisions, dependencies, history, passing, sql
 from jobs.states.records import Failure
-from jobs.status import FINISHED, Status
+from jobs.status import FINISHED, Status, cancelled_when_due
 
 logger = logging.getLogger(__name__)
 
@@ -227,10 +227,11 @@ def promote_due(*, limit: int = 1000) -> int:
         return 0
     with transaction.atomic():
         rows = _due(now, limit, lock=True)
-        events = _cancel_for_parents([r for r in rows if r[4] is not None and r[5] == "cancel"], now)
-        promoted = [r[:4] for r in rows if r[4] is None or r[5] != "cancel"]
+        ends = [cancelled_when_due(failed_parent=r[4], after_failure=r[5]) for r in rows]
+        events = _cancel_for_parents([r for r, end in zip(rows, ends, strict=True) if end], now)
+        promoted = [r[:4] for r, end in zip(rows, ends, strict=True) if not end]
         # Chains passing results: the parents' results become the first argument (jobs.states.passing).
-        takers = {r[0]: r[7] for r in rows if r[7] is not None and (r[4] is None or r[5] != "cancel")}
+        takers = {r[0]: r[7] for r, end in zip(rows, ends, strict=True) if r[7] is not None and not end}
         if takers:
             passing.fill_args(takers)
         for status in (Status.SCHEDULED, Status.RETRYING):
@@ -260,11 +261,14 @@ def promote_due(*, limit: int = 1000) -> int:
 
 def _cancel_for_parents(rows: list[tuple[Any, ...]], now: datetime.datetime) -> list[list[Any]]:
     """Cancel due jobs whose parent failed or was cancelled (after_failure "cancel"; last_error
-    holds the reason, "dependency #12 failed"), releasing their own children. Rows are locked
-    (PostgreSQL) or the database is (SQLite). Returns their events."""
+    holds the reason, "dependency #12 failed"), or none of whose parents did (after_failure "only":
+    it runs only after a failure), releasing their own children. Rows are locked (PostgreSQL) or
+    the database is (SQLite). Returns their events."""
     events = []
-    for pk, status, queue, attempt, _, _, reason, *_ in rows:
-        Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now)
+    for pk, status, queue, attempt, _, after_failure, reason, *_ in rows:
+        if after_failure == "only":
+            reason = dependencies.no_failure_reason(pk)
+        Job.objects.filter(pk=pk, status=status).update(status=Status.CANCELLED, finished_at=now, last_error=reason)
         dependencies.release_children(Hot(), parent_id=pk, status=Status.CANCELLED)
         events.append(
             history.event_row(

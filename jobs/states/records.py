@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.status import attempts_spent
+from jobs.status import attempts_spent, cancelled_when_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,10 @@ class NewJob:
     after_failure: str = "cancel"
     pending_parents: int = 0
     failed_parent: int | None = None
+    # Batches (issue 13): the batch this job is a member of; a member of a batch with callbacks
+    # has dependents from its insert on (the callbacks wait for it).
+    batch_id: int | None = None
+    has_dependents: bool = False
     last_error: str = ""
     trace_context: dict[str, str] | None = None  # W3C trace context it was enqueued under (jobs.tracing)
     # Chains (docs/workflows.md "Chains and groups"): parents among the earlier jobs of the same
@@ -116,8 +120,11 @@ class NewJob:
 
     @property
     def blocked(self) -> bool:
-        """Waits for parents, or for promote_due to cancel it after a parent failed."""
-        return self.pending_parents > 0 or (self.failed_parent is not None and self.after_failure == "cancel")
+        """Waits for parents, or for promote_due to cancel it (a parent failed; or, with after_failure
+        "only", none did)."""
+        return self.pending_parents > 0 or cancelled_when_due(
+            failed_parent=self.failed_parent, after_failure=self.after_failure
+        )
 
     @property
     def key_held(self) -> bool:
@@ -145,6 +152,8 @@ class NewJob:
             after_failure=job.after_failure,
             pending_parents=job.pending_parents,
             failed_parent=job.failed_parent,
+            batch_id=job.batch_id,
+            has_dependents=job.has_dependents,
             last_error=job.last_error,
             trace_context=job.trace_context,
             result_input=job.result_input,
@@ -180,6 +189,8 @@ class NewJob:
             after_failure=self.after_failure,
             pending_parents=self.pending_parents,
             failed_parent=self.failed_parent,
+            batch_id=self.batch_id,
+            has_dependents=self.has_dependents,
             last_error=self.last_error,
             trace_context=self.trace_context,
             result_input=self.result_input,

@@ -269,9 +269,10 @@ def insert_sql(target: str, count: int) -> str:
 JOB_COLUMNS = (
     "queue, task_name, task_version, args, payload, status, priority, attempt, max_attempts, run_at, created_at, "
     "idempotency_key, timeout, last_error, worker, progress_message, retry_policy, unique_for, key_held, expires_at, "
-    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent, trace_context"
+    "concurrency_key, concurrency_limit, pending_parents, after_failure, failed_parent, trace_context, batch_id, "
+    "has_dependents"
 )
-JOB_COLUMN_COUNT = 26
+JOB_COLUMN_COUNT = 28
 
 
 def insert_jobs_sqlite(count: int) -> str:
@@ -298,7 +299,7 @@ INSERT_JOBS_PG = (
     "SELECT r->>0, r->>1, r->>11, r->2, r->3, r->>4, (r->>5)::int, 0, (r->>6)::int, (r->>7)::timestamptz, %s, "
     "r->>8, (r->>9)::float8, r->>20, '', '', NULLIF(r->10, 'null'::jsonb), (r->>12)::float8, (r->>13)::boolean, "
     "(r->>14)::timestamptz, r->>15, (r->>16)::int, (r->>17)::int, r->>18, (r->>19)::bigint, "
-    "NULLIF(r->21, 'null'::jsonb) "
+    "NULLIF(r->21, 'null'::jsonb), (r->>22)::bigint, (r->>23)::boolean "
     "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS u(r, n) ORDER BY n "
     "RETURNING id, queue, status, created_at), "
     f"events AS (INSERT INTO {EVENT_TARGET} "
@@ -313,9 +314,10 @@ INSERT_JOBS_PG = (
 # A finished parent's children: each unresolved link is resolved once (a conditional UPDATE), and
 # its child counts the parent: one parent fewer to wait for, or, for a parent that failed or was
 # cancelled and a child with after_failure "cancel", none (promote_due then cancels the child,
-# with last_error as the reason). Only a parent that is finished and has dependents matches, so
-# the statement may be sent whenever a move may have finished a job: it does nothing otherwise,
-# and twice is once.
+# with last_error as the reason; a child with "run" or "only" counts it as one fewer, and
+# promote_due then decides by jobs.status.cancelled_when_due). Only a parent that is finished and
+# has dependents matches, so the statement may be sent whenever a move may have finished a job: it
+# does nothing otherwise, and twice is once.
 #
 # PostgreSQL: one statement, and a statement of its own (not a CTE of the finish): an enqueue
 # that locked the parent first commits its links before the finish's UPDATE gets the row, and
@@ -359,3 +361,10 @@ MARK_PARENTS_SQLITE = (
     f"UPDATE {JOB} SET has_dependents = 1 WHERE id IN (SELECT value FROM json_each(%s)) RETURNING id, status"
 )
 INSERT_LINKS = f"INSERT INTO {DEPENDENCY} (child_id, parent_id, resolved) VALUES "
+
+# Batches: link a callback to every member of its batch in one statement (an index range of
+# job_batch_status_idx). Parameters: the callback's id, the batch's id.
+LINK_BATCH = (
+    f"INSERT INTO {DEPENDENCY} (child_id, parent_id, resolved) "
+    f"SELECT %s, j.id, false FROM {JOB} j WHERE j.batch_id = %s"
+)

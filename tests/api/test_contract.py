@@ -18,7 +18,7 @@ from jobs.api import api as ninja_api
 from tests.api.conftest import BASE, ApiClient
 
 OPERATION_IDS = Path(__file__).with_name("operation_ids.txt")
-TAGS = {"jobs", "queues", "workers", "schedules", "tasks", "system"}
+TAGS = {"jobs", "batches", "queues", "workers", "schedules", "tasks", "system"}
 # Headers every response may carry (content negotiation, the security middleware): not part of an
 # operation's contract. Anything else the server answers must be declared.
 GENERIC_HEADERS = {
@@ -116,6 +116,7 @@ BODIES: dict[str, Any] = {
     "enqueue_job": {"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}},
     "schedule_job": {"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}, "run_at": "2030-01-01T00:00:00Z"},
     "enqueue_jobs": {"jobs": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
+    "enqueue_batch": {"jobs": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
     "act_on_jobs": {"action": "cancel", "queue": "default"},
     "update_queue": {"concurrency": 2},
     "create_schedule": {"name": "walk", "cron": "* * * * *", "task": "tests.tasks.add", "payload": {"a": 1, "b": 2}},
@@ -135,6 +136,7 @@ NEEDS_OTHER_STATE = {
     ("schedule_job", 429),
     ("enqueue_jobs", 429),
     ("enqueue_workflow", 429),
+    ("enqueue_batch", 429),  # test_batches.py
     ("run_schedule_now", 429),
 }
 BAD_BODIES: list[Any] = [None, "[", "[]", "{}", {"unknown": 1}, '{"x": NaN}']
@@ -174,7 +176,8 @@ class Walk:
 
 
 def walk_operation(walk: Walk, method: str, template: str, operation: dict[str, Any], ids: dict[str, str]) -> None:
-    path = {name: ids[name] for name in ("job_id", "name", "schedule_id") if "{" + name + "}" in template}
+    names = ("job_id", "name", "schedule_id", "batch_id")
+    path = {name: ids[name] for name in names if "{" + name + "}" in template}
     if template.startswith("/tasks/"):
         path["name"] = "tests.tasks.add"  # a task, where the other {name} operations take a queue
     walk.call(method, template, operation, path=path)
@@ -228,7 +231,13 @@ def test_every_status_and_header_the_server_answers_is_documented(walk: Walk) ->
         if operation["operationId"] in ("retry_job", "delete_job"):
             services.cancel_job(job_id=job.pk)
         schedule = walk.clients["writer"].post("/schedules", {**BODIES["create_schedule"], "name": f"s{job.pk}"})
-        ids = {"job_id": str(job.pk), "name": "default", "schedule_id": str(schedule.json()["id"])}
+        batch = services.enqueue_batch(specs=[services.JobSpec(task_name="tests.tasks.add", args=[1, 2])]).batch
+        ids = {
+            "job_id": str(job.pk),
+            "name": "default",
+            "schedule_id": str(schedule.json()["id"]),
+            "batch_id": str(batch.pk),
+        }
         walk_operation(walk, method, template, operation, ids)
 
     assert walk.problems == []
@@ -265,7 +274,7 @@ def test_an_undocumented_status_or_header_is_caught(walk: Walk) -> None:
 def test_every_operation_refuses_an_unknown_query_parameter(
     api: ApiClient, method: str, template: str, operation: dict[str, Any]
 ) -> None:
-    url = template.format(job_id=1, name="default", schedule_id=1)
+    url = template.format(job_id=1, name="default", schedule_id=1, batch_id=1)
     response = api.request(method, url + "?colour=blue", BODIES.get(operation["operationId"]))
 
     assert response.status_code == 400

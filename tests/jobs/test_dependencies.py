@@ -145,7 +145,7 @@ def test_bad_after_failure_is_refused() -> None:
     a = enqueue()
     with pytest.raises(InvalidJob) as caught:
         enqueue(after=[a.pk], after_failure="ignore")
-    assert caught.value.message == 'after_failure must be "cancel" or "run"'
+    assert caught.value.message == 'after_failure must be "cancel", "run" or "only"'
 
 
 def test_bulk_enqueue_links_each_job_and_a_missing_parent_stores_nothing() -> None:

@@ -54,6 +54,7 @@ class AfterFailure(StrEnum):
 
     CANCEL = "cancel"
     RUN = "run"
+    ONLY = "only"  # runs only if a parent failed or was cancelled; cancelled when all are done
 
 
 class JobAction(StrEnum):

@@ -85,7 +85,7 @@ class JobIn(BaseModel):
     after_failure: AfterFailure | None = Field(
         None,
         description='when a job in `after` fails for good or is cancelled: "cancel" this one (the default) '
-        'or "run" it anyway once all have finished',
+        'or "run" it anyway once all have finished; "only": run it only then, cancel it when all are done',
     )
 
 
@@ -265,6 +265,7 @@ class JobOut(JobFields[list[Any], dict[str, Any]]):
             " headers, or the enqueuing code's OpenTelemetry span); the worker runs the task in it. null: none"
         )
     )
+    batch_id: int | None = Field(description="the batch this job is a member of (GET /batches/{id})")
 
     @staticmethod
     def resolve_waiting_reason(job: Job) -> str | None:

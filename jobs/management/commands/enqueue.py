@@ -15,7 +15,7 @@ from jobs.exceptions import JobdeckError
 from jobs.management.base import JobdeckCommand
 from jobs.management.validators import priority, whole_number
 from jobs.models import PRIORITY_MAX, PRIORITY_MIN
-from jobs.status import Status
+from jobs.status import AFTER_FAILURE_MODES, Status
 
 
 def json_value(kind: type, description: str) -> Callable[[str], Any]:
@@ -181,9 +181,10 @@ class Command(JobdeckCommand):
         )
         parser.add_argument(
             "--after-failure",
-            choices=["cancel", "run"],
+            choices=list(AFTER_FAILURE_MODES),
             default="cancel",
-            help="when a job in --after fails for good or is cancelled: cancel this one (default) or run it anyway",
+            help="when a job in --after fails for good or is cancelled: cancel this one (default), run it anyway, "
+            "or run it only then (only)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

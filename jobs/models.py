@@ -178,6 +178,8 @@ class Job(models.Model):
             models.Index("expires_at", condition=expiry_condition(), name="job_expiry_idx"),
             # Running jobs per concurrency key: the claim counts them for a keyed candidate.
             models.Index("concurrency_key", condition=Q(status=Status.RUNNING), name="job_running_key_idx"),
+            # Queued jobs per concurrency key: the waiting count of the busiest keys (limit_selectors).
+            models.Index("concurrency_key", condition=Q(status=Status.QUEUED), name="job_queued_key_idx"),
         ]
 
     def __str__(self) -> str:

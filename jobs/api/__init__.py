@@ -5,7 +5,15 @@ from typing import Any
 from django.views.decorators.http import require_safe
 from ninja import NinjaAPI
 
-from jobs.api import document, routes_jobs, routes_meta, routes_queues, routes_schedules, routes_tasks
+from jobs.api import (
+    document,
+    routes_jobs,
+    routes_meta,
+    routes_queues,
+    routes_rate_limits,
+    routes_schedules,
+    routes_tasks,
+)
 from jobs.api.auth import ApiAuth
 from jobs.api.docs import LocalSwagger
 from jobs.api.errors import JsonParser, install_handlers
@@ -37,5 +45,6 @@ api.add_decorator(refuse_unknown_parameters)
 api.add_router("", routes_meta.router)
 api.add_router("", routes_jobs.router)
 api.add_router("", routes_queues.router)
+api.add_router("", routes_rate_limits.router)
 api.add_router("", routes_schedules.router)
 api.add_router("", routes_tasks.router)

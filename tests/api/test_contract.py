@@ -15,10 +15,11 @@ from django.db import OperationalError
 
 from jobs import dbguard, services
 from jobs.api import api as ninja_api
+from jobs.services import rate_limits
 from tests.api.conftest import BASE, ApiClient
 
 OPERATION_IDS = Path(__file__).with_name("operation_ids.txt")
-TAGS = {"jobs", "queues", "workers", "schedules", "tasks", "system"}
+TAGS = {"jobs", "queues", "rate-limits", "workers", "schedules", "tasks", "system"}
 # Headers every response may carry (content negotiation, the security middleware): not part of an
 # operation's contract. Anything else the server answers must be declared.
 GENERIC_HEADERS = {
@@ -118,6 +119,7 @@ BODIES: dict[str, Any] = {
     "enqueue_jobs": {"jobs": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
     "act_on_jobs": {"action": "cancel", "queue": "default"},
     "update_queue": {"concurrency": 2},
+    "set_rate_limit": {"max_starts": 10, "period": 60},
     "create_schedule": {"name": "walk", "cron": "* * * * *", "task": "tests.tasks.add", "payload": {"a": 1, "b": 2}},
     "update_schedule": {"enabled": False},
 }
@@ -172,7 +174,7 @@ class Walk:
 
 
 def walk_operation(walk: Walk, method: str, template: str, operation: dict[str, Any], ids: dict[str, str]) -> None:
-    path = {name: ids[name] for name in ("job_id", "name", "schedule_id") if "{" + name + "}" in template}
+    path = {name: ids[name] for name in ("job_id", "scope", "name", "schedule_id") if "{" + name + "}" in template}
     if template.startswith("/tasks/"):
         path["name"] = "tests.tasks.add"  # a task, where the other {name} operations take a queue
     walk.call(method, template, operation, path=path)
@@ -226,7 +228,9 @@ def test_every_status_and_header_the_server_answers_is_documented(walk: Walk) ->
         if operation["operationId"] in ("retry_job", "delete_job"):
             services.cancel_job(job_id=job.pk)
         schedule = walk.clients["writer"].post("/schedules", {**BODIES["create_schedule"], "name": f"s{job.pk}"})
-        ids = {"job_id": str(job.pk), "name": "default", "schedule_id": str(schedule.json()["id"])}
+        if operation["operationId"] == "delete_rate_limit":
+            rate_limits.set_rate_limit(scope="queue", name="default", max_starts=10, period=60)
+        ids = {"job_id": str(job.pk), "scope": "queue", "name": "default", "schedule_id": str(schedule.json()["id"])}
         walk_operation(walk, method, template, operation, ids)
 
     assert walk.problems == []
@@ -263,7 +267,7 @@ def test_an_undocumented_status_or_header_is_caught(walk: Walk) -> None:
 def test_every_operation_refuses_an_unknown_query_parameter(
     api: ApiClient, method: str, template: str, operation: dict[str, Any]
 ) -> None:
-    url = template.format(job_id=1, name="default", schedule_id=1)
+    url = template.format(job_id=1, scope="queue", name="default", schedule_id=1)
     response = api.request(method, url + "?colour=blue", BODIES.get(operation["operationId"]))
 
     assert response.status_code == 400

@@ -13,8 +13,9 @@ from dashboard import queries
 from dashboard.permissions import ADMIN, VIEWER, require
 from dashboard.views import shared
 from dashboard.views.shared import HtmxHttpRequest
-from jobs import listing, options, retry, selectors, services
+from jobs import limit_selectors, listing, options, retry, selectors, services
 from jobs.exceptions import InvalidQueue, JobdeckError
+from jobs.models import RateLimit
 
 
 @require_GET
@@ -24,6 +25,14 @@ def queues(request: HtmxHttpRequest) -> HttpResponse:
     context = {"queues": selectors.queue_stats(cap=listing.STATE_COUNT_CAP), "poll": shared.POLL}
     if request.htmx:
         return render(request, "dashboard/queues.html#queue-table", context)
+    # Limits: every rate limit with its window's use (each queue's also beside its settings), and the
+    # concurrency keys with the most running jobs.
+    usage = limit_selectors.rate_limit_usage()
+    context["rate_limits"] = usage
+    by_queue = {u.name: u for u in usage if u.scope == "queue"}
+    context["queue_rows"] = [(name, q, by_queue.get(name)) for name, q in context["queues"].items()]
+    context["busiest_keys"] = limit_selectors.busiest_keys()
+    context["scopes"] = RateLimit.Scope.choices
     return shared.page(request, "dashboard/queues.html", context)
 
 

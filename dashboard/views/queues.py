@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
@@ -22,7 +24,8 @@ from jobs.models import RateLimit
 @require(VIEWER)
 def queues(request: HtmxHttpRequest) -> HttpResponse:
     """Per queue: counts by state, oldest waiting age, paused badge and limit; admins get the controls."""
-    context = {"queues": selectors.queue_stats(cap=listing.STATE_COUNT_CAP), "poll": shared.POLL}
+    stats = selectors.queue_stats(cap=listing.STATE_COUNT_CAP)
+    context: dict[str, Any] = {"queues": stats, "poll": shared.POLL}
     if request.htmx:
         return render(request, "dashboard/queues.html#queue-table", context)
     # Limits: every rate limit with its window's use (each queue's also beside its settings), and the
@@ -30,7 +33,7 @@ def queues(request: HtmxHttpRequest) -> HttpResponse:
     usage = limit_selectors.rate_limit_usage()
     context["rate_limits"] = usage
     by_queue = {u.name: u for u in usage if u.scope == "queue"}
-    context["queue_rows"] = [(name, q, by_queue.get(name)) for name, q in context["queues"].items()]
+    context["queue_rows"] = [(name, q, by_queue.get(name)) for name, q in stats.items()]
     context["busiest_keys"] = limit_selectors.busiest_keys()
     context["scopes"] = RateLimit.Scope.choices
     return shared.page(request, "dashboard/queues.html", context)

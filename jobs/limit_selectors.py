@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from jobs.exceptions import RateLimitNotFound
 from jobs.models import Job, RateLimit, RateStart
-from jobs.status import Status
 
 BUSIEST_KEYS = 20  # keys listed by busiest_keys(): a dashboard table, not a report
 
@@ -77,7 +76,7 @@ def busiest_keys(*, limit: int = BUSIEST_KEYS) -> list[KeyUsage]:
     Two bounded queries: the running jobs through job_running_key_idx (as many as workers run), the
     queued jobs of those keys only through job_queued_key_idx."""
     running = (
-        Job.objects.filter(status=Status.RUNNING, concurrency_key__isnull=False)
+        Job.objects.running_keyed()
         .values("concurrency_key")
         .annotate(running=Count("id"), limit=Max("concurrency_limit"))
         .order_by("-running", "concurrency_key")[:limit]
@@ -85,7 +84,8 @@ def busiest_keys(*, limit: int = BUSIEST_KEYS) -> list[KeyUsage]:
     rows = list(running)
     keys: list[str] = [row["concurrency_key"] or "" for row in rows]  # never empty: filtered on isnull
     waiting = dict(
-        Job.objects.filter(status=Status.QUEUED, concurrency_key__in=keys)
+        Job.objects.queued_keyed()
+        .filter(concurrency_key__in=keys)
         .values("concurrency_key")
         .annotate(n=Count("id"))
         .values_list("concurrency_key", "n")

@@ -68,6 +68,16 @@ class JobQuerySet(models.QuerySet["Job"]):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)
 
+    def running_keyed(self) -> JobQuerySet:
+        """Running jobs with a concurrency key, through job_running_key_idx."""
+        running = _as_indexed(self, "job_running_key_idx", Q(status=Status.RUNNING))
+        return running.filter(concurrency_key__isnull=False)
+
+    def queued_keyed(self) -> JobQuerySet:
+        """Queued jobs with a concurrency key, through job_queued_key_idx."""
+        queued = _as_indexed(self, "job_queued_key_idx", Q(status=Status.QUEUED))
+        return queued.filter(concurrency_key__isnull=False)
+
     def finished(self) -> JobQuerySet:
         return self.filter(status__in=FINISHED)
 

@@ -296,3 +296,9 @@ def record_interval(path: str, hold: float) -> None:
     time.sleep(hold)
     with open(path, "a") as log:
         log.write(f"{current_job().job_id} {start} {time.time()}\n")
+
+
+@task(concurrency_key="customer:{customer_id}", on_conflict="drop")
+def refresh_customer(customer_id: int) -> int:
+    """Unique per key: while one refresh of a customer waits or runs, another enqueue returns it."""
+    return customer_id

@@ -8,7 +8,15 @@ in schedule_upkeep). The job and queue services are named here too, so callers w
 """
 
 from jobs.options import MAX_BULK
-from jobs.services.enqueue import JobSpec, build_job, enqueue_job, enqueue_jobs
+from jobs.services.enqueue import (
+    ON_CONFLICT_CHOICES,
+    ON_CONFLICT_ERROR,
+    JobSpec,
+    build_job,
+    enqueue_job,
+    enqueue_job_outcome,
+    enqueue_jobs,
+)
 from jobs.services.job_actions import (
     BulkResult,
     cancel_job,
@@ -32,6 +40,8 @@ from jobs.services.retention import PruneResult, prune_jobs, prune_workers
 
 __all__ = [
     "MAX_BULK",
+    "ON_CONFLICT_CHOICES",
+    "ON_CONFLICT_ERROR",
     "BulkResult",
     "JobSpec",
     "PruneResult",
@@ -41,6 +51,7 @@ __all__ = [
     "delete_job",
     "delete_jobs",
     "enqueue_job",
+    "enqueue_job_outcome",
     "enqueue_jobs",
     "pause_queue",
     "prune_jobs",

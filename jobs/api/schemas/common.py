@@ -56,6 +56,13 @@ class AfterFailure(StrEnum):
     RUN = "run"
 
 
+class OnConflict(StrEnum):
+    """What an enqueue does while a job with the same concurrency key waits or runs."""
+
+    DROP = "drop"
+    REPLACE = "replace"
+
+
 class JobAction(StrEnum):
     """What POST /jobs/actions does to the selected jobs."""
 

@@ -133,6 +133,7 @@ NEEDS_OTHER_STATE = {
     ("run_schedule_now", 409),  # a second run in the same instant
     # A full queue (back-pressure, test_backpressure_api.py).
     ("enqueue_job", 429),
+    ("enqueue_job", 200),  # on_conflict "drop" meeting a job with the key (test_jobs_on_conflict.py)
     ("schedule_job", 429),
     ("enqueue_jobs", 429),
     ("run_schedule_now", 429),

@@ -73,8 +73,8 @@ def rate_limit_detail(*, scope: str, name: str) -> RateLimitUsage:
 
 def busiest_keys(*, limit: int = BUSIEST_KEYS) -> list[KeyUsage]:
     """The concurrency keys with the most running jobs (at most `limit`), with their waiting jobs.
-    Two bounded queries: the running jobs through job_running_key_idx (as many as workers run), the
-    queued jobs of those keys only through job_queued_key_idx."""
+    Two bounded queries (one when no keyed job runs): the running jobs through job_running_key_idx
+    (as many as the workers run), the queued jobs of those keys only through job_queued_key_idx."""
     running = (
         Job.objects.running_keyed()
         .values("concurrency_key")
@@ -83,6 +83,8 @@ def busiest_keys(*, limit: int = BUSIEST_KEYS) -> list[KeyUsage]:
     )
     rows = list(running)
     keys: list[str] = [row["concurrency_key"] or "" for row in rows]  # never empty: filtered on isnull
+    if not keys:
+        return []
     waiting = dict(
         Job.objects.queued_keyed()
         .filter(concurrency_key__in=keys)

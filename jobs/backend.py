@@ -60,6 +60,9 @@ class JobdeckTask(DjangoTask):
     # from them ("customer:{customer_id}"); the limit defaults to 1 when a key is given.
     concurrency_key: Any = None
     concurrency_limit: int | None = None
+    # Unique per key: while a job with the same key waits or runs, "drop" returns it instead of a
+    # new one, "replace" cancels the waiting ones and enqueues the new one (JobSpec.on_conflict).
+    on_conflict: str | None = None
 
     # Dependencies (issue 13): set per enqueue with .after(result_a, ...), not on the decorator.
     depends_on: tuple[int, ...] = ()  # ids of the jobs the next job waits for
@@ -135,6 +138,11 @@ class DatabaseBackend(BaseTaskBackend):
             raise InvalidTask(options.CONCURRENCY_LIMIT_ERROR)
         if limit is not None and key is None:
             raise InvalidTask("concurrency_limit needs a concurrency_key")
+        on_conflict = getattr(task, "on_conflict", None)
+        if on_conflict is not None and on_conflict not in services.ON_CONFLICT_CHOICES:
+            raise InvalidTask(services.ON_CONFLICT_ERROR)
+        if on_conflict is not None and key is None:
+            raise InvalidTask("on_conflict needs a concurrency_key")
 
     def enqueue[**P, R](self, task: Task[P, R], args: Any, kwargs: Any) -> TaskResult[P, R]:
         spec = self.job_spec(task, args, kwargs)

@@ -87,6 +87,13 @@ class InvalidSchedule(JobdeckError):
     """A schedule definition is not acceptable (cron expression, timezone, task or job options)."""
 
 
+class RateLimitNotFound(JobdeckError):
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("Rate limit not found")
+
+
 class ScheduleNotFound(JobdeckError):
     status_code = 404
 

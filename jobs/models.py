@@ -77,6 +77,16 @@ class JobQuerySet(models.QuerySet["Job"]):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE)
 
+    def running_keyed(self) -> JobQuerySet:
+        """Running jobs with a concurrency key, through job_running_key_idx."""
+        running = _as_indexed(self, "job_running_key_idx", Q(status=Status.RUNNING))
+        return running.filter(concurrency_key__isnull=False)
+
+    def queued_keyed(self) -> JobQuerySet:
+        """Queued jobs with a concurrency key, through job_queued_key_idx."""
+        queued = _as_indexed(self, "job_queued_key_idx", Q(status=Status.QUEUED))
+        return queued.filter(concurrency_key__isnull=False)
+
     def finished(self) -> JobQuerySet:
         return self.filter(status__in=FINISHED)
 
@@ -210,6 +220,8 @@ class Job(models.Model):
             models.Index(
                 fields=["batch_id", "status"], condition=Q(batch_id__isnull=False), name="job_batch_status_idx"
             ),
+            # Queued jobs per concurrency key: the waiting count of the busiest keys (limit_selectors).
+            models.Index("concurrency_key", condition=Q(status=Status.QUEUED), name="job_queued_key_idx"),
         ]
 
     def __str__(self) -> str:

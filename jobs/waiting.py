@@ -13,11 +13,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from jobs import registry
+from jobs import limit_selectors, registry
 from jobs.batch_selectors import batch_of_callback
 from jobs.conf import engine_settings
 from jobs.exceptions import UnknownTask
-from jobs.models import Attempt, Job, JobDependency, RateLimit, RateStart, WorkerProcess
+from jobs.models import Attempt, Job, JobDependency, RateLimit, WorkerProcess
 from jobs.registry import get_task
 from jobs.status import WAITING, Status, cancelled_when_due
 
@@ -102,15 +102,9 @@ def rate_reason(job: Job) -> str | None:
     for limit in RateLimit.objects.filter(scope__in=[s for s, _ in applies], name__in=[n for _, n in applies]):
         if (limit.scope, limit.name) not in applies:
             continue
-        starts = list(
-            RateStart.objects.filter(rate_limit=limit, at__gt=now - limit.period)
-            .order_by("at")
-            .values_list("at", flat=True)
-        )
-        if len(starts) >= limit.max_starts:
-            # The window has room again once enough of its oldest starts leave it.
-            frees_at = starts[len(starts) - limit.max_starts] + limit.period
-            waits.append((frees_at - now, limit))
+        _, free = limit_selectors.frees_at(limit, now=now)
+        if free is not None:
+            waits.append((free - now, limit))
     if not waits:
         return None
     wait, limit = max(waits, key=lambda w: w[0])

@@ -338,3 +338,9 @@ def chain_step(*previous: object, log: str, add: int, meet: str = "", meet_count
     with open(log, "a") as out:
         out.write(f"{current_job().job_id} {start} {time.time()}\n")
     return total
+
+
+@task(concurrency_key="customer:{customer_id}", on_conflict="drop")
+def refresh_customer(customer_id: int) -> int:
+    """Unique per key: while one refresh of a customer waits or runs, another enqueue returns it."""
+    return customer_id

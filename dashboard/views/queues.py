@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
@@ -13,17 +15,27 @@ from dashboard import queries
 from dashboard.permissions import ADMIN, VIEWER, require
 from dashboard.views import shared
 from dashboard.views.shared import HtmxHttpRequest
-from jobs import listing, options, retry, selectors, services
+from jobs import limit_selectors, listing, options, retry, selectors, services
 from jobs.exceptions import InvalidQueue, JobdeckError
+from jobs.models import RateLimit
 
 
 @require_GET
 @require(VIEWER)
 def queues(request: HtmxHttpRequest) -> HttpResponse:
     """Per queue: counts by state, oldest waiting age, paused badge and limit; admins get the controls."""
-    context = {"queues": selectors.queue_stats(cap=listing.STATE_COUNT_CAP), "poll": shared.POLL}
+    stats = selectors.queue_stats(cap=listing.STATE_COUNT_CAP)
+    context: dict[str, Any] = {"queues": stats, "poll": shared.POLL}
     if request.htmx:
         return render(request, "dashboard/queues.html#queue-table", context)
+    # Limits: every rate limit with its window's use (each queue's also beside its settings), and the
+    # concurrency keys with the most running jobs.
+    usage = limit_selectors.rate_limit_usage()
+    context["rate_limits"] = usage
+    by_queue = {u.name: u for u in usage if u.scope == "queue"}
+    context["queue_rows"] = [(name, q, by_queue.get(name)) for name, q in stats.items()]
+    context["busiest_keys"] = limit_selectors.busiest_keys()
+    context["scopes"] = RateLimit.Scope.choices
     return shared.page(request, "dashboard/queues.html", context)
 
 

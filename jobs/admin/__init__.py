@@ -1,3 +1,3 @@
 """Django admin for Jobdeck, one module per area; importing them registers the ModelAdmins."""
 
-from jobs.admin import history, jobs, queues, schedules, tokens, workers  # noqa: F401
+from jobs.admin import history, jobs, queues, rate_limits, schedules, tokens, workers  # noqa: F401

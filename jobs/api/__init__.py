@@ -11,6 +11,7 @@ from jobs.api import (
     routes_jobs,
     routes_meta,
     routes_queues,
+    routes_rate_limits,
     routes_schedules,
     routes_tasks,
     routes_workflows,
@@ -48,5 +49,6 @@ api.add_router("", routes_jobs.router)
 api.add_router("", routes_workflows.router)
 api.add_router("", routes_batches.router)
 api.add_router("", routes_queues.router)
+api.add_router("", routes_rate_limits.router)
 api.add_router("", routes_schedules.router)
 api.add_router("", routes_tasks.router)

@@ -20,6 +20,7 @@ from jobs.api.schemas.jobs import (
     JobAcceptedOut,
     JobActionIn,
     JobBulkIn,
+    JobExistingOut,
     JobIn,
     JobListItemOut,
     JobListQuery,
@@ -32,6 +33,7 @@ from jobs.api.schemas.jobs import (
 )
 from jobs.conf import size_limits
 from jobs.exceptions import InvalidJob, JobdeckError
+from jobs.services.enqueue import conflict_key
 
 router = Router(tags=["jobs"])
 MAX_ID = 2**63 - 1
@@ -85,6 +87,7 @@ def to_spec(body: JobIn, trace_context: dict[str, str] | None = None) -> service
         after=body.after or (),
         after_failure="cancel" if body.after_failure is None else str(body.after_failure),
         trace_context=trace_context,
+        on_conflict=None if body.on_conflict is None else str(body.on_conflict),
     )
 
 
@@ -104,10 +107,19 @@ def decode_cursor(cursor: str) -> int:
     return before
 
 
-@router.post("/jobs", response={202: JobAcceptedOut, **ENQUEUE}, operation_id="enqueue_job", summary="Enqueue a job")
+@router.post(
+    "/jobs",
+    response={202: JobAcceptedOut, 200: JobExistingOut, **ENQUEUE},
+    operation_id="enqueue_job",
+    summary="Enqueue a job",
+)
 def enqueue(request: HttpRequest, body: JobIn) -> Status[Any]:
-    """Enqueue one job (202 "Job accepted" with its id)."""
-    job = services.enqueue_job(spec=to_spec(body, tracing.capture(request.headers)), actor=actor(request))
+    """Enqueue one job (202 "Job accepted" with its id; 200 "Existing job returned" when on_conflict
+    "drop" found a job with the same concurrency key waiting or running)."""
+    spec = to_spec(body, tracing.capture(request.headers))
+    job, created = services.enqueue_job_outcome(spec=spec, actor=actor(request))
+    if not created and job.idempotency_key == conflict_key(job.concurrency_key or ""):
+        return Status(200, JobExistingOut(message="Existing job returned", job_id=job.pk, existing=True))
     return Status(202, JobAcceptedOut(message="Job accepted", job_id=job.pk))
 
 

@@ -10,7 +10,15 @@ in schedule_upkeep). The job and queue services are named here too, so callers w
 
 from jobs.options import MAX_BULK
 from jobs.services.batches import NewBatch, enqueue_batch
-from jobs.services.enqueue import JobSpec, build_job, enqueue_job, enqueue_jobs
+from jobs.services.enqueue import (
+    ON_CONFLICT_CHOICES,
+    ON_CONFLICT_ERROR,
+    JobSpec,
+    build_job,
+    enqueue_job,
+    enqueue_job_outcome,
+    enqueue_jobs,
+)
 from jobs.services.job_actions import (
     BulkResult,
     cancel_job,
@@ -36,6 +44,8 @@ from jobs.services.workflows import Chain, Group, Step, WorkflowJob, WorkflowRun
 
 __all__ = [
     "MAX_BULK",
+    "ON_CONFLICT_CHOICES",
+    "ON_CONFLICT_ERROR",
     "BulkResult",
     "Chain",
     "Group",
@@ -53,6 +63,7 @@ __all__ = [
     "delete_jobs",
     "enqueue_batch",
     "enqueue_job",
+    "enqueue_job_outcome",
     "enqueue_jobs",
     "enqueue_workflow",
     "pause_queue",

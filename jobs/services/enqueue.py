@@ -6,20 +6,20 @@ import datetime
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from jobs import options, registry, retry, states, taskresults, tracing
+from jobs import database, options, registry, retry, states, taskresults, tracing
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, PayloadTooLarge, QueueFull
 from jobs.models import Job
 from jobs.services import backpressure
-from jobs.status import AFTER_FAILURE_MODES, FINISHED
+from jobs.status import AFTER_FAILURE_MODES, FINISHED, WAITING, Status
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,16 @@ class JobSpec:
     # Result passing (chains): the parents (ids or Refs, from `after`) whose results become the
     # first argument, one or a nested list of them (jobs.states.passing).
     result_input: Any = None
+    # Unique per concurrency key (issue 13): while a job with the same key waits or runs, "drop"
+    # returns that job instead of a new one; "replace" cancels the key's waiting jobs ("replaced by
+    # #N") and stores the new one. None: the task's on_conflict, else neither.
+    on_conflict: str | None = None
 
 
 AFTER_FAILURE_CHOICES = AFTER_FAILURE_MODES
+ON_CONFLICT_CHOICES = ("drop", "replace")
+ON_CONFLICT_ERROR = 'on_conflict must be "drop" or "replace"'
+KEY_LOCK_NAMESPACE = 0x4A45  # pg_advisory_xact_lock(namespace, hashtext(key)) of a replacing enqueue
 
 
 def build_job(
@@ -158,6 +165,16 @@ def build_job(
             key = unique_key(registered.name, args, kwargs)
     expires_at = _deadline(spec, getattr(task, "expires_in", None), run_at, now)
     concurrency_key, concurrency_limit = _concurrency(spec, task, args, kwargs)
+    on_conflict = spec.on_conflict if spec.on_conflict is not None else getattr(task, "on_conflict", None)
+    if on_conflict is not None:
+        if on_conflict not in ON_CONFLICT_CHOICES:
+            raise InvalidJob(ON_CONFLICT_ERROR)
+        if concurrency_key is None:
+            raise InvalidJob("on_conflict needs a concurrency_key")
+        if key is not None:
+            raise InvalidJob("give on_conflict or an idempotency_key / unique_for, not both")
+        if on_conflict == "drop":
+            key = conflict_key(concurrency_key)
     after, after_refs = _parents(spec.after, index)
     if spec.after_failure not in AFTER_FAILURE_CHOICES:
         raise InvalidJob('after_failure must be "cancel", "run" or "only"')
@@ -191,6 +208,7 @@ def build_job(
         trace_context=trace_context,
         after_refs=after_refs,
         result_input=result_input,
+        on_conflict=on_conflict,
     )
 
 
@@ -218,6 +236,14 @@ def _parents(after: Any, index: int | None) -> tuple[tuple[int, ...], tuple[int,
     if len(ids) + len(refs) > states.MAX_PARENTS:
         raise InvalidJob(f"after: at most {states.MAX_PARENTS} jobs")
     return ids, tuple(refs)
+
+
+def conflict_key(concurrency_key: str) -> str:
+    """The idempotency key of an on_conflict="drop" job: its concurrency key, so the partial unique
+    index job_idempotency_key_held lets one job per key wait or run (a long key is hashed to fit)."""
+    if len(concurrency_key) <= 240:
+        return f"concurrency:{concurrency_key}"
+    return f"concurrency:{hashlib.sha256(concurrency_key.encode()).hexdigest()}"
 
 
 def _concurrency(spec: JobSpec, task: Any, args: list[Any], kwargs: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -329,12 +355,20 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
     Raises InvalidJob (or UnknownTask) and writes nothing when the spec is wrong, QueueFull when
     the job's queue holds its max_depth of waiting jobs (jobs.services.backpressure).
     """
-    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts, ambient_trace=tracing.capture())
+    return enqueue_job_outcome(spec=spec, actor=actor)[0]
+
+
+@write_service
+def enqueue_job_outcome(*, spec: JobSpec, actor: str = "") -> tuple[Job, bool]:
+    """enqueue_job(), and whether the job is new: False when an existing job holding the key (an
+    idempotency key, or the concurrency key with on_conflict="drop") was returned instead."""
+    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
     try:
-        return _store_one(job, actor)
+        stored = _store_one(job, actor)
     except QueueFull as exc:
         backpressure.record_refusal(exc)
         raise
+    return stored, job.pk is not None and stored.pk == job.pk
 
 
 def _store_one(job: states.NewJob, actor: str) -> Job:
@@ -344,6 +378,8 @@ def _store_one(job: states.NewJob, actor: str) -> Job:
         return announced(states.create_jobs([job], actor=actor))[0].as_job()
 
     wanted = backpressure.limited({job.queue: 1})
+    if job.on_conflict == "replace":
+        return _replace(job, actor, lambda: backpressure.admit(wanted, create) if wanted else create())
     if job.idempotency_key is None:
         return backpressure.admit(wanted, create) if wanted else create()
     for _ in range(5):
@@ -358,6 +394,32 @@ def _store_one(job: states.NewJob, actor: str) -> Job:
         except IntegrityError:
             job.pk = None  # another enqueue won the race; loop to read its job
     raise InvalidJob("idempotency_key is contended; try again")
+
+
+def _replace(job: states.NewJob, actor: str, create: Callable[[], Job]) -> Job:
+    """Store `job` and cancel the waiting jobs with its concurrency key, in one transaction.
+
+    1. Take the key's lock: on PostgreSQL a transaction advisory lock on the key, so concurrent
+       replacing enqueues of one key take turns (each sees the job the one before stored); SQLite's
+       write transaction already serialises them.
+    2. Read the key's waiting jobs (scheduled, queued, retrying); running ones are left to finish.
+    3. Store the new job, then cancel each one read with the reason "replaced by #N".
+    """
+    key = job.concurrency_key
+    assert key is not None  # build_job refuses on_conflict without a key
+    with transaction.atomic():
+        if database.is_postgres():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [KEY_LOCK_NAMESPACE, key])
+        waiting = list(Job.objects.filter(concurrency_key=key, status__in=sorted(WAITING)).order_by("id"))
+        new = create()
+        for old in waiting:
+            # False: a worker claimed it (or someone cancelled it) since the read; it is no longer
+            # waiting, so there is nothing to replace.
+            states.transition(
+                old, Status.CANCELLED, reason=f"replaced by #{new.pk}", actor=actor, finished_at=timezone.now()
+            )
+    return new
 
 
 @write_service
@@ -394,7 +456,7 @@ def enqueue_jobs(
 
 
 def _store_many(jobs: list[states.NewJob], actor: str) -> list[states.NewJob]:
-    if not any(j.idempotency_key for j in jobs):
+    if not any(j.idempotency_key or j.on_conflict for j in jobs):
         wanted = backpressure.limited(Counter(j.queue for j in jobs))
         if not wanted:
             return announced(states.create_jobs(jobs, actor=actor))

@@ -101,6 +101,9 @@ class NewJob:
     # does ("cancel" or "run"); create_jobs() sets the rest from the parents' status.
     after: tuple[int, ...] = ()
     after_failure: str = "cancel"
+    # Unique per key (issue 13): "replace" cancels the key's waiting jobs when this one is stored
+    # (jobs.services.enqueue); "drop" is carried by idempotency_key instead.
+    on_conflict: str | None = None
     pending_parents: int = 0
     failed_parent: int | None = None
     # Batches (issue 13): the batch this job is a member of; a member of a batch with callbacks

@@ -15,10 +15,11 @@ from django.db import OperationalError
 
 from jobs import dbguard, services
 from jobs.api import api as ninja_api
+from jobs.services import rate_limits
 from tests.api.conftest import BASE, ApiClient
 
 OPERATION_IDS = Path(__file__).with_name("operation_ids.txt")
-TAGS = {"jobs", "batches", "queues", "workers", "schedules", "tasks", "system"}
+TAGS = {"jobs", "batches", "queues", "rate-limits", "workers", "schedules", "tasks", "system"}
 # Headers every response may carry (content negotiation, the security middleware): not part of an
 # operation's contract. Anything else the server answers must be declared.
 GENERIC_HEADERS = {
@@ -119,6 +120,7 @@ BODIES: dict[str, Any] = {
     "enqueue_batch": {"jobs": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
     "act_on_jobs": {"action": "cancel", "queue": "default"},
     "update_queue": {"concurrency": 2},
+    "set_rate_limit": {"max_starts": 10, "period": 60},
     "create_schedule": {"name": "walk", "cron": "* * * * *", "task": "tests.tasks.add", "payload": {"a": 1, "b": 2}},
     "update_schedule": {"enabled": False},
     "enqueue_workflow": {"chain": [{"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}]},
@@ -133,6 +135,7 @@ NEEDS_OTHER_STATE = {
     ("run_schedule_now", 409),  # a second run in the same instant
     # A full queue (back-pressure, test_backpressure_api.py).
     ("enqueue_job", 429),
+    ("enqueue_job", 200),  # on_conflict "drop" meeting a job with the key (test_jobs_on_conflict.py)
     ("schedule_job", 429),
     ("enqueue_jobs", 429),
     ("enqueue_workflow", 429),
@@ -176,7 +179,7 @@ class Walk:
 
 
 def walk_operation(walk: Walk, method: str, template: str, operation: dict[str, Any], ids: dict[str, str]) -> None:
-    names = ("job_id", "name", "schedule_id", "batch_id")
+    names = ("job_id", "scope", "name", "schedule_id", "batch_id")
     path = {name: ids[name] for name in names if "{" + name + "}" in template}
     if template.startswith("/tasks/"):
         path["name"] = "tests.tasks.add"  # a task, where the other {name} operations take a queue
@@ -232,8 +235,11 @@ def test_every_status_and_header_the_server_answers_is_documented(walk: Walk) ->
             services.cancel_job(job_id=job.pk)
         schedule = walk.clients["writer"].post("/schedules", {**BODIES["create_schedule"], "name": f"s{job.pk}"})
         batch = services.enqueue_batch(specs=[services.JobSpec(task_name="tests.tasks.add", args=[1, 2])]).batch
+        if operation["operationId"] == "delete_rate_limit":
+            rate_limits.set_rate_limit(scope="queue", name="default", max_starts=10, period=60)
         ids = {
             "job_id": str(job.pk),
+            "scope": "queue",
             "name": "default",
             "schedule_id": str(schedule.json()["id"]),
             "batch_id": str(batch.pk),
@@ -274,7 +280,7 @@ def test_an_undocumented_status_or_header_is_caught(walk: Walk) -> None:
 def test_every_operation_refuses_an_unknown_query_parameter(
     api: ApiClient, method: str, template: str, operation: dict[str, Any]
 ) -> None:
-    url = template.format(job_id=1, name="default", schedule_id=1, batch_id=1)
+    url = template.format(job_id=1, scope="queue", name="default", schedule_id=1, batch_id=1)
     response = api.request(method, url + "?colour=blue", BODIES.get(operation["operationId"]))
 
     assert response.status_code == 400

@@ -273,8 +273,9 @@ def test_operations_page_query_counts_do_not_grow(
 
     # session + user + groups, then the page's reads.
     # session + user + groups, queue names, capped counts (+ savepoint, SET LOCAL, release on
-    # PostgreSQL), oldest waiting, queue settings, the limited queues' depths, refused enqueues
-    with django_assert_max_num_queries(12):
+    # PostgreSQL), oldest waiting, queue settings, the limited queues' depths, refused enqueues;
+    # the Limits section: the rate limits (none here; one or two more per limit), the busiest keys
+    with django_assert_max_num_queries(14):
         assert group_admin_client.get(reverse("dashboard:queues")).status_code == 200
     with django_assert_max_num_queries(6):  # workers, running jobs (twice: ids, then ids with tasks)
         assert group_admin_client.get(reverse("dashboard:workers")).status_code == 200

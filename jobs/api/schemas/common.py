@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from jobs import listing
-from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, Schedule
+from jobs.models import PRIORITY_MAX, PRIORITY_MIN, Attempt, RateLimit, Schedule
 from jobs.options import MAX_ATTEMPTS_LIMIT, MAX_PERIOD_SECONDS, PRIORITY_NAMES, QUEUE_PATTERN, is_priority
 from jobs.status import Status
 
@@ -55,6 +55,13 @@ class AfterFailure(StrEnum):
     CANCEL = "cancel"
     RUN = "run"
     ONLY = "only"  # runs only if a parent failed or was cancelled; cancelled when all are done
+
+
+class OnConflict(StrEnum):
+    """What an enqueue does while a job with the same concurrency key waits or runs."""
+
+    DROP = "drop"
+    REPLACE = "replace"
 
 
 class JobAction(StrEnum):
@@ -123,6 +130,14 @@ class QueueOverflow(StrEnum):
     BLOCK = "block"
 
 
+class RateLimitScope(StrEnum):
+    """What a rate limit counts the starts of: a queue's jobs, a task's (by module path) or a concurrency key's."""
+
+    QUEUE = "queue"
+    TASK = "task"
+    KEY = "key"
+
+
 class HealthStatus(StrEnum):
     OK = "OK"
     DEGRADED = "DEGRADED"
@@ -135,6 +150,7 @@ class ScheduleSource(StrEnum):
     DATABASE = "database"
 
 
+assert {s.value for s in RateLimitScope} == set(RateLimit.Scope.values)
 assert {s.value for s in ScheduleSource} == set(Schedule.Source.values)
 
 

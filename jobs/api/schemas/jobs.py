@@ -20,6 +20,7 @@ from jobs.api.schemas.common import (
     JobStatus,
     MaxAttempts,
     OmittedField,
+    OnConflict,
     PeriodSeconds,
     PriorityIn,
     QueueName,
@@ -77,6 +78,12 @@ class JobIn(BaseModel):
     )
     concurrency_limit: Annotated[StrictInt, Field(ge=1, le=options.CONCURRENCY_LIMIT_MAX)] | None = Field(
         None, description="jobs with concurrency_key running at once (default 1; needs concurrency_key)"
+    )
+    on_conflict: OnConflict | None = Field(
+        None,
+        description='while a job with the same concurrency_key waits or runs: "drop" returns that job (200, '
+        '"existing": true) instead of a new one; "replace" cancels the waiting ones ("replaced by #N") and '
+        "stores this one; needs concurrency_key",
     )
     timeout: TimeoutSeconds | None = None
     after: list[Annotated[StrictInt, Field(ge=1, le=MAX_JOB_ID)]] | None = Field(
@@ -182,6 +189,12 @@ class LogQuery(BaseModel):
 class JobAcceptedOut(Schema):
     message: str
     job_id: int
+
+
+class JobExistingOut(JobAcceptedOut):
+    """An enqueue with on_conflict "drop" that returned the job already holding the concurrency key."""
+
+    existing: bool = Field(True, description="always true: no new job was stored")
 
 
 class JobScheduledOut(JobAcceptedOut):

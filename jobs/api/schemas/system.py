@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 from pydantic_core import PydanticCustomError
 
 from jobs import options, selectors
-from jobs.api.schemas.common import HealthStatus, QueueOverflow, RetryPolicyIn, WorkerType
+from jobs.api.schemas.common import HealthStatus, QueueOverflow, RateLimitScope, RetryPolicyIn, WorkerType
+from jobs.services import rate_limits
 
 
 class QueuePatchIn(BaseModel):
@@ -146,4 +147,26 @@ class WorkerOut(Schema):
         None,
         description='the tasks it can run, "module.path" or "module.path@version"; null: a worker '
         "from before versioned tasks, which claims any task",
+    )
+
+
+class RateLimitIn(BaseModel):
+    """A rate limit: at most max_starts job starts per period seconds, across all workers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_starts: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = Field(description="starts allowed per period")
+    period: Annotated[StrictFloat, Field(gt=0, le=rate_limits.MAX_PERIOD, allow_inf_nan=False)] = Field(
+        description="the window in seconds (at most a day)"
+    )
+
+
+class RateLimitOut(Schema):
+    scope: RateLimitScope
+    name: str = Field(description="the queue, the task's module path, or the concurrency key")
+    max_starts: int
+    period: float = Field(description="seconds")
+    starts: int = Field(description="jobs started in the current window (the last `period` seconds)")
+    next_start_at: datetime.datetime | None = Field(
+        description="when the window has room for another start; null: it has room now"
     )

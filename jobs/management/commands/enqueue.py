@@ -174,6 +174,12 @@ class Command(JobdeckCommand):
             help="jobs with the key running at once (default 1)",
         )
         parser.add_argument(
+            "--on-conflict",
+            choices=services.ON_CONFLICT_CHOICES,
+            help="while a job with the same --concurrency-key waits or runs: drop this one (the existing job "
+            "is reported) or replace the waiting ones",
+        )
+        parser.add_argument(
             "--after",
             type=job_ids,
             default=(),
@@ -210,12 +216,15 @@ class Command(JobdeckCommand):
             timeout=options["timeout"],
             after=options["after"],
             after_failure=options["after_failure"],
+            on_conflict=options["on_conflict"],
         )
         try:
-            job = services.enqueue_job(spec=spec, actor="cli")
+            job, created = services.enqueue_job_outcome(spec=spec, actor="cli")
         except JobdeckError as exc:
             raise CommandError(exc.message) from exc
-        if job.pending_parents:
+        if not created and spec.on_conflict == "drop":
+            state = f"already {job.status} with key {job.concurrency_key}: nothing enqueued"
+        elif job.pending_parents:
             state = f"waiting for {job.pending_parents} of {len(options['after'])} jobs"
         elif job.status == Status.SCHEDULED:
             state = f"scheduled for {job.run_at.astimezone(datetime.UTC).isoformat()}"

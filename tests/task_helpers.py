@@ -1,4 +1,5 @@
-"""Jobs of a task brought to an outcome through the state machine, for the per-task figures' tests."""
+"""Jobs brought to an outcome through the state machine (the per-task figures', dependencies', batches' and
+workflows' tests)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ def live_worker(name: str, tasks: list[str] | None) -> str:
         last_heartbeat=now,
     )
     return name
+
+
+def run_one(to: str = Status.DONE, *, queue: str = "default") -> int:
+    """Claim the next runnable job of `queue` and finish it `to` (done, or failed with "boom");
+    returns its id."""
+    from jobs import states
+
+    claimed = states.claim_next(queues=[queue], worker="w1", lease_seconds=30)
+    assert claimed is not None
+    failure = None if to == Status.DONE else states.Failure(outcome="failed", message="boom")
+    assert states.record(states.Finish(claimed=claimed, to=to, reason=to, failure=failure))
+    return claimed.id

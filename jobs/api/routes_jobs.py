@@ -159,9 +159,7 @@ def act(request: HttpRequest, body: JobActionIn) -> Status[Any]:
         ids = listing.job_ids(body.for_listing(), limit=MAX_ACTION_JOBS + 1)
         if len(ids) > MAX_ACTION_JOBS:
             raise JobdeckError(f"The filter matches more than {MAX_ACTION_JOBS} jobs; narrow it")
-    result = ACTIONS[body.action](ids=ids, actor=actor(request))
-    errors = {str(job_id): message for job_id, message in result.errors.items()}
-    return Status(200, ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors))
+    return Status(200, ActionOut.of(ACTIONS[body.action](ids=ids, actor=actor(request))))
 
 
 @router.get(

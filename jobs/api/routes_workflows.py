@@ -57,11 +57,6 @@ def enqueue_workflow(request: HttpRequest, body: WorkflowIn) -> Status[Any]:
     return Status(202, WorkflowAcceptedOut(message="Workflow accepted", job_ids=run.job_ids, jobs=jobs, tree=run.tree))
 
 
-def _report(result: services.BulkResult) -> ActionOut:
-    errors = {str(job_id): message for job_id, message in result.errors.items()}
-    return ActionOut(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors)
-
-
 @router.get(
     "/jobs/{int:job_id}/workflow",
     response={200: WorkflowGraphOut, 404: ErrorOut, **READ_ERRORS},
@@ -90,7 +85,7 @@ def get_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
 )
 def retry_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Queue the workflow's failed jobs again; the jobs their failure cancelled wait again for them."""
-    return Status(200, _report(services.retry_workflow(job_id=job_id, actor=actor(request))))
+    return Status(200, ActionOut.of(services.retry_workflow(job_id=job_id, actor=actor(request))))
 
 
 @router.post(
@@ -101,4 +96,4 @@ def retry_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
 )
 def cancel_workflow(request: HttpRequest, job_id: int = JobId) -> Status[Any]:
     """Cancel every unfinished job of the workflow (a running one is asked to stop)."""
-    return Status(200, _report(services.cancel_workflow(job_id=job_id, actor=actor(request))))
+    return Status(200, ActionOut.of(services.cancel_workflow(job_id=job_id, actor=actor(request))))

@@ -13,8 +13,9 @@ from jobs import batch_selectors, services, states, waiting
 from jobs.exceptions import InvalidJob
 from jobs.models import Batch, Job, JobDependency, JobEvent
 from jobs.services import JobSpec
-from jobs.states import Failure, Finish
+from jobs.states import Finish
 from jobs.status import Status
+from tests.task_helpers import run_one
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,15 +26,6 @@ def spec(*args: Any, **fields: Any) -> JobSpec:
 
 def batch_of(n: int, **callbacks: Any) -> services.NewBatch:
     return services.enqueue_batch(specs=[spec(i, 1) for i in range(n)], description="test", **callbacks)
-
-
-def run_one(to: str = Status.DONE) -> int:
-    """Claim the next runnable job and finish it `to`; returns its id."""
-    claimed = states.claim_next(queues=["default"], worker="w1", lease_seconds=30)
-    assert claimed is not None
-    failure = None if to == Status.DONE else Failure(outcome="failed", message="boom")
-    assert states.record(Finish(claimed=claimed, to=to, reason=to, failure=failure))
-    return claimed.id
 
 
 def status(pk: int | None) -> str:

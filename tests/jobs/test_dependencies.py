@@ -15,23 +15,15 @@ from jobs import services, states
 from jobs.exceptions import InvalidJob
 from jobs.models import Job, JobDependency, JobEvent
 from jobs.services import JobSpec
-from jobs.states import Failure, Finish, reads
+from jobs.states import Finish, reads
 from jobs.status import Status
+from tests.task_helpers import run_one
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def enqueue(*args: Any, **fields: Any) -> Job:
     return services.enqueue_job(spec=JobSpec(task_name="tests.tasks.add", args=list(args or (1, 2)), **fields))
-
-
-def run_one(to: str = Status.DONE) -> int:
-    """Claim the next runnable job and finish it `to`; returns its id."""
-    claimed = states.claim_next(queues=["default"], worker="w1", lease_seconds=30)
-    assert claimed is not None
-    failure = None if to == Status.DONE else Failure(outcome="failed", message="boom")
-    assert states.record(Finish(claimed=claimed, to=to, reason=to, failure=failure))
-    return claimed.id
 
 
 def reload(job: Job) -> Job:

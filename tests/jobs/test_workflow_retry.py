@@ -11,22 +11,14 @@ from jobs import services, states, workflow_graph
 from jobs.exceptions import JobNotFound
 from jobs.models import Job, JobDependency
 from jobs.services import JobSpec
-from jobs.states import Failure, Finish
 from jobs.status import Status
+from tests.task_helpers import run_one
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def enqueue(**fields: Any) -> Job:
     return services.enqueue_job(spec=JobSpec(task_name="tests.tasks.add", args=[1, 2], **fields))
-
-
-def run_one(to: str = Status.DONE) -> int:
-    claimed = states.claim_next(queues=["default"], worker="w1", lease_seconds=30)
-    assert claimed is not None
-    failure = None if to == Status.DONE else Failure(outcome="failed", message="boom")
-    assert states.record(Finish(claimed=claimed, to=to, reason=to, failure=failure))
-    return claimed.id
 
 
 def status(job: Job) -> str:

@@ -32,6 +32,7 @@ from jobs.api.schemas.common import (
 )
 from jobs.models import Attempt, Job, JobEvent, JobLog
 from jobs.options import MAX_SNOOZES_LIMIT
+from jobs.services.job_actions import BulkResult
 from jobs.states.dependencies import MAX_JOB_ID
 from jobs.waiting import parent_ids, waiting_reason
 
@@ -368,3 +369,9 @@ class ActionOut(Schema):
     changed: int
     skipped: int
     errors: dict[str, str] = Field(description="job id -> why it was skipped (at most 100)")
+
+    @classmethod
+    def of(cls, result: BulkResult) -> ActionOut:
+        """The answer for a services.BulkResult (job ids as strings: JSON object keys)."""
+        errors = {str(job_id): message for job_id, message in result.errors.items()}
+        return cls(matched=result.matched, changed=result.changed, skipped=result.skipped, errors=errors)

@@ -34,6 +34,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             pytest.exit(f"{what}={value} does not answer ({exc}); start the service or unset it", returncode=3)
 
 
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A `db_independent` test runs on the SQLite pass only: the PostgreSQL pass would check the same
+    thing again. One that asks for the database is a contradiction, refused here."""
+    on_postgresql = bool(os.environ.get("DATABASE_URL"))
+    skip = pytest.mark.skip(reason="db_independent: checked on the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("db_independent") is None:
+            continue
+        used = DB_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if used or item.get_closest_marker("django_db") is not None:
+            raise pytest.UsageError(f"{item.nodeid} is marked db_independent but uses the database ({used})")
+        if on_postgresql:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _register_test_tasks() -> None:
     from django.tasks import Task

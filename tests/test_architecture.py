@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Reads the source tree: no database is involved (see tests/conftest.py).
+pytestmark = pytest.mark.db_independent
 SCANNED = ("jobs", "dashboard")
 STATES = "jobs/states/"  # the state machine package: every file in it
 SERVICES = "jobs/services/enqueue.py"

@@ -6,7 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+# Each subprocess sets its own DATABASE_URL and only reads the settings (see tests/conftest.py).
+pytestmark = pytest.mark.db_independent
 
 SHOW_TEST_NAME = "from django.conf import settings; print(settings.DATABASES['default']['TEST']['NAME'])"
 

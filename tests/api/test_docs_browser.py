@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 
 
 def test_docs_page_renders_the_operations_offline_under_the_csp(daphne: str, browser_page: Any) -> None:  # noqa: F811

@@ -9,6 +9,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# argparse refuses the arguments before a command reaches its database (see tests/conftest.py).
+pytestmark = pytest.mark.db_independent
+
 CASES = [
     ("enqueue", ["tests.tasks.add", "--priority", "lots"]),
     ("enqueue", []),

@@ -97,20 +97,41 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
-    """A Chromium page. Every console error, uncaught exception and CSP violation is collected in
-    `page.console_errors` (CSP ones also in `page.csp_errors`), and any left at the end fails the test.
-    A test that provokes one on purpose (a 403 page) lists a part of its text in `page.expected_errors`.
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One Chromium per test module: starting Playwright's driver and the browser took a good part of
+    every browser test. Each test still gets a context of its own (browser_page), so no cookie, storage
+    or open socket passes from one test to the next.
     """
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+    # Playwright's sync API runs an event loop in this thread from here to the module's end (so for the
+    # module's other tests and fixtures too); the tests' own ORM calls are still sync. While that loop
+    # runs the ORM keeps other connections than outside it: close the outside ones now, or PostgreSQL
+    # counts them among the sessions that must end before a daphne fixture ends.
+    connections.close_all()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                connections.close_all()
+                browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, tmp_path: Path) -> Iterator[Any]:
+    """A Chromium page in a fresh context. Every console error, uncaught exception and CSP violation is
+    collected in `page.console_errors` (CSP ones also in `page.csp_errors`), and any left at the end fails
+    the test. A test that provokes one on purpose (a 403 page) lists a part of its text in
+    `page.expected_errors`.
+    """
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
         page.add_init_script(REPORT_CSP_VIOLATIONS)
         page.console_errors = []  # type: ignore[attr-defined]
         page.csp_errors = []  # type: ignore[attr-defined]
@@ -136,7 +157,8 @@ def browser_page(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[An
             # While Playwright's loop runs, the ORM keeps its connections per context: close the ones
             # the test made here, or PostgreSQL cannot drop the test database afterwards.
             connections.close_all()
-            browser.close()
+    finally:
+        context.close()
 
 
 @pytest.mark.workers

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from tests.conftest import ROOT
 from tests.dashboard.conftest import make_user, run_job
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 AXE = next((Path(ROOT) / "static" / "vendor").glob("axe-core-*.min.js"))

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.dashboard.conftest import make_user, run_job
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 SCRIPT = "<script>alert(1)</script>"

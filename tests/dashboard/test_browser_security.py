@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.conftest import make_user
-from tests.dashboard.test_browser import CHROMIUM_ARGS, browser_page, chromium_path, daphne, free_port  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne, free_port  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 WAIT = 15_000  # ms
@@ -79,20 +79,16 @@ def test_a_page_on_another_port_cannot_open_the_socket_while_the_user_is_signed_
 
 
 @pytest.fixture
-def browser_context(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def browser_context(chromium: Any) -> Iterator[Any]:  # noqa: F811
     """One Chromium profile (shared cookies) in which a test opens several tabs."""
     from django.db import connections
-    from playwright.sync_api import sync_playwright
 
-    executable = chromium_path()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_context()
-        finally:
-            connections.close_all()
-            browser.close()
+    context = chromium.new_context()
+    try:
+        yield context
+    finally:
+        connections.close_all()
+        context.close()
 
 
 def watched_tab(context: Any) -> Any:

@@ -13,7 +13,7 @@ from jobs.engine.workers import register_worker
 from jobs.models import WorkerProcess
 from tests import versioned_tasks
 from tests.dashboard.conftest import make_user
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 WAIT = 15_000  # ms

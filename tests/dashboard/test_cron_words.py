@@ -6,6 +6,9 @@ import pytest
 
 from dashboard.cron_words import describe
 
+# Pure string formatting: no database is involved (see tests/conftest.py).
+pytestmark = pytest.mark.db_independent
+
 
 @pytest.mark.parametrize(
     ("expression", "words"),

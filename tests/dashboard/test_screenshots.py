@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, wait_until
 from tests.dashboard.conftest import PASSWORD, make_user
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 
 SHOTS = ROOT / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 860}

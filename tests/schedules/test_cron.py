@@ -10,6 +10,10 @@ from jobs import cron
 from jobs.exceptions import InvalidSchedule
 
 UTC = datetime.UTC
+
+# Pure parsing and time arithmetic: no database is involved (see tests/conftest.py).
+pytestmark = pytest.mark.db_independent
+
 FIELDS = "minute hour day-of-month month day-of-week"
 
 

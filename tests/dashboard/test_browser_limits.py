@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tests.dashboard.conftest import make_user
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_feel import sign_in
 
 WAIT = 15_000  # ms

@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from tests.dashboard.conftest import make_user, run_job
-from tests.dashboard.test_browser import browser_page, daphne  # noqa: F401 - fixtures
+from tests.dashboard.test_browser import browser_page, chromium, daphne  # noqa: F401 - fixtures
 from tests.dashboard.test_browser_accessibility import audit
 from tests.dashboard.test_browser_feel import sign_in
 

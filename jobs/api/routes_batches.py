@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.params.functions import Path as PathParam
 
-from jobs import batch_selectors, services
+from jobs import batch_selectors, services, tracing
 from jobs.api.auth import actor
 from jobs.api.routes_jobs import ENQUEUE, MAX_ID, NEXT_CURSOR, READ, decode_cursor, encode_cursor, to_spec
 from jobs.api.schemas.batches import BatchAcceptedOut, BatchIn, BatchListQuery, BatchOut
@@ -23,11 +23,12 @@ BatchId = PathParam(..., ge=1, le=MAX_ID)
 )
 def enqueue(request: HttpRequest, body: BatchIn) -> Status[Any]:
     """Enqueue up to 10,000 jobs and their callbacks in one transaction: all are stored or none."""
+    trace = tracing.capture(request.headers)  # the request's trace context, carried by every job
     new = services.enqueue_batch(
-        specs=[to_spec(item) for item in body.jobs],
-        on_success=None if body.on_success is None else to_spec(body.on_success),
-        on_complete=None if body.on_complete is None else to_spec(body.on_complete),
-        on_failure=None if body.on_failure is None else to_spec(body.on_failure),
+        specs=[to_spec(item, trace) for item in body.jobs],
+        on_success=None if body.on_success is None else to_spec(body.on_success, trace),
+        on_complete=None if body.on_complete is None else to_spec(body.on_complete, trace),
+        on_failure=None if body.on_failure is None else to_spec(body.on_failure, trace),
         description=body.description,
         actor=actor(request),
     )

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 from ninja.params.functions import Path as PathParam
 
-from jobs import services, workflow_graph
+from jobs import services, tracing, workflow_graph
 from jobs.api.auth import actor
 from jobs.api.routes_jobs import ENQUEUE, to_spec
 from jobs.api.schemas.common import ACTION_ERRORS, READ_ERRORS, ErrorOut
@@ -28,13 +28,16 @@ router = Router(tags=["jobs"])
 JobId = PathParam(..., ge=1, le=2**63 - 1)
 
 
-def to_node(step: WorkflowIn | ChainIn | GroupIn | StepIn) -> services.Chain | services.Group | services.Step:
-    """The service's workflow node for the document or one of its steps."""
+def to_node(
+    step: WorkflowIn | ChainIn | GroupIn | StepIn, trace: dict[str, str] | None = None
+) -> services.Chain | services.Group | services.Step:
+    """The service's workflow node for the document or one of its steps; `trace`: the request's
+    trace context (tracing.capture), carried by every job."""
     if isinstance(step, StepIn):
-        return services.Step(to_spec(step), take_result=step.take_result)
+        return services.Step(to_spec(step, trace), take_result=step.take_result)
     if isinstance(step, GroupIn) or (isinstance(step, WorkflowIn) and step.group is not None):
-        return services.Group(members=[to_node(s) for s in step.group or []])
-    return services.Chain(steps=[to_node(s) for s in step.chain or []], pass_results=step.pass_results)
+        return services.Group(members=[to_node(s, trace) for s in step.group or []])
+    return services.Chain(steps=[to_node(s, trace) for s in step.chain or []], pass_results=step.pass_results)
 
 
 @router.post(
@@ -46,12 +49,7 @@ def to_node(step: WorkflowIn | ChainIn | GroupIn | StepIn) -> services.Chain | s
 def enqueue_workflow(request: HttpRequest, body: WorkflowIn) -> Status[Any]:
     """Enqueue a chain (steps one after another) or group (side by side) of jobs, nested as needed,
     in one transaction: all are stored or none (the error names the step, `workflow[1][0]`)."""
-    if body.chain is not None:
-        root: services.Chain | services.Group = services.Chain(
-            steps=[to_node(s) for s in body.chain], pass_results=body.pass_results
-        )
-    else:
-        root = services.Group(members=[to_node(s) for s in body.group or []])
+    root = to_node(body, tracing.capture(request.headers))
     run = services.enqueue_workflow(workflow=root, actor=actor(request))
     jobs = [WorkflowJobOut(job_id=job.job_id, task=job.task, path=list(job.path)) for job in run.jobs]
     return Status(202, WorkflowAcceptedOut(message="Workflow accepted", job_ids=run.job_ids, jobs=jobs, tree=run.tree))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from jobs import states
+from jobs import states, tracing
 from jobs.conf import engine_settings, size_limits
 from jobs.dbguard import write_service
 from jobs.exceptions import InvalidJob, QueueFull
@@ -62,10 +62,11 @@ def enqueue_batch(
     now = timezone.now()
     default_max_attempts = engine_settings().default_max_attempts
     max_payload_bytes = size_limits().max_payload_bytes
+    ambient_trace = tracing.capture()  # the trace a spec without its own carries, as in enqueue_jobs()
 
     def build(spec: JobSpec, where: str) -> states.NewJob:
         try:
-            job = build_job(spec, now, default_max_attempts, max_payload_bytes)
+            job = build_job(spec, now, default_max_attempts, max_payload_bytes, ambient_trace=ambient_trace)
         except InvalidJob as exc:
             raise InvalidJob(f"{where}: {exc.message}") from None
         if job.idempotency_key is not None:

@@ -362,7 +362,7 @@ def enqueue_job(*, spec: JobSpec, actor: str = "") -> Job:
 def enqueue_job_outcome(*, spec: JobSpec, actor: str = "") -> tuple[Job, bool]:
     """enqueue_job(), and whether the job is new: False when an existing job holding the key (an
     idempotency key, or the concurrency key with on_conflict="drop") was returned instead."""
-    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts)
+    job = build_job(spec, timezone.now(), engine_settings().default_max_attempts, ambient_trace=tracing.capture())
     try:
         stored = _store_one(job, actor)
     except QueueFull as exc:

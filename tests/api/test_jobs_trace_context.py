@@ -46,6 +46,17 @@ def test_scheduled_and_bulk_jobs_carry_it_too(api: ApiClient) -> None:
     assert [api.get(f"/jobs/{i}").json()["trace_context"] for i in ids] == [{"traceparent": PARENT}] * 3
 
 
+def test_batch_and_workflow_jobs_carry_it_too(api: ApiClient) -> None:
+    headers = {"traceparent": PARENT}
+    job = {"task": "tests.tasks.add", "payload": {"a": 1, "b": 2}}
+    batch = api.post("/batches", {"jobs": [job, job], "on_complete": job}, headers=headers)
+    workflow = api.post("/workflows", {"chain": [job, {"group": [job, job]}]}, headers=headers)
+
+    assert batch.status_code == 202 and workflow.status_code == 202
+    ids = [*batch.json()["job_ids"], batch.json()["on_complete_id"], *workflow.json()["job_ids"]]
+    assert [api.get(f"/jobs/{i}").json()["trace_context"] for i in ids] == [{"traceparent": PARENT}] * 6
+
+
 @pytest.mark.parametrize("traceparent", [None, "not-a-traceparent", "00-" + "0" * 32 + "-00f067aa0ba902b7-01"])
 def test_no_or_invalid_traceparent_leaves_none_and_the_job_is_accepted(api: ApiClient, traceparent: Any) -> None:
     headers = {} if traceparent is None else {"traceparent": traceparent}

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from django.tasks import Task, TaskResult
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
-from django.utils.json import normalize_json
 
-from jobs import hooks, options, registry, retry, selectors, services, taskresults
+from jobs import hooks, options, registry, retry, selectors, services, signatures, taskresults
 from jobs.conf import HOOK_KINDS
 from jobs.exceptions import InvalidJob, JobNotFound
 from jobs.models import Job
+from jobs.signatures import Signature
+from jobs.signatures import sig as sig  # re-exported: batch([sig(task, ...)]) reads from one import
 from jobs.status import Status
 
 if TYPE_CHECKING:
@@ -153,27 +154,14 @@ class DatabaseBackend(BaseTaskBackend):
         return self._result(job, task)
 
     def job_spec(self, task: Task[..., Any], args: Any, kwargs: Any) -> services.JobSpec:
-        """The JobSpec of one enqueue of `task`, once the task and its arguments are checked.
-        Raises InvalidTask (InvalidTaskArguments for arguments that are not JSON)."""
+        """The JobSpec of one enqueue of `task` (signatures.task_spec), once the task and its
+        arguments are checked. Raises InvalidTask (InvalidTaskArguments for arguments that are not
+        JSON; undecodable bytes raise ValueError, as on Django's own backends)."""
         self.validate_task(task)
-        registry.register(task)
         try:
-            # What Django's TaskResult does with the arguments on every backend: tuples become
-            # lists, bytes text (undecodable bytes raise ValueError, as there), anything else TypeError.
-            args, kwargs = normalize_json(args), normalize_json(kwargs)
+            return signatures.task_spec(task, args, kwargs)
         except TypeError as exc:
             raise InvalidTaskArguments(str(exc)) from exc
-        return services.JobSpec(
-            task_name=task.module_path,
-            version=registry.version_of(task),
-            args=list(args),
-            kwargs=dict(kwargs),
-            queue=task.queue_name,
-            priority=task.priority,
-            run_at=task.run_after,
-            after=getattr(task, "depends_on", ()),
-            after_failure=getattr(task, "after_failure", "cancel"),
-        )
 
     def get_result(self, result_id: str) -> TaskResult[..., Any]:
         try:
@@ -212,21 +200,6 @@ class DatabaseBackend(BaseTaskBackend):
 
 
 @dataclass(frozen=True)
-class TaskCall:
-    """One task with the arguments of one enqueue, not enqueued yet: a member or callback of batch()."""
-
-    task: DjangoTask
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
-
-def call(task: DjangoTask, /, *args: Any, **kwargs: Any) -> TaskCall:
-    """`task` with the arguments it will be enqueued with: `call(make_thumbnail, photo_id)`. The task
-    may carry its options as for enqueue(): `call(notify.using(queue_name="mail"), user_id)`."""
-    return TaskCall(task=task, args=args, kwargs=kwargs)
-
-
-@dataclass(frozen=True)
 class BatchResult:
     """An enqueued batch: its id (GET /api/v1/batches/{id}), its members' TaskResults in the order
     given, and its callbacks' (None when not given)."""
@@ -239,18 +212,18 @@ class BatchResult:
 
 
 def batch(
-    calls: Iterable[TaskCall],
+    calls: Iterable[Signature],
     *,
-    on_success: TaskCall | None = None,
-    on_complete: TaskCall | None = None,
-    on_failure: TaskCall | None = None,
+    on_success: Signature | None = None,
+    on_complete: Signature | None = None,
+    on_failure: Signature | None = None,
     description: str = "",
 ) -> BatchResult:
     """Enqueue a batch of task calls with callbacks, all or nothing (services.enqueue_batch): on_success
     runs once every member is done, on_complete once every member has finished however it ended,
     on_failure once every member has finished and one failed for good or was cancelled.
 
-        album = batch([call(make_thumbnail, p) for p in photo_ids], on_success=call(publish_album, album_id))
+        album = batch([sig(make_thumbnail, p) for p in photo_ids], on_success=sig(publish_album, album_id))
 
     Every task must use a Jobdeck DatabaseBackend. Raises InvalidTask (naming the bad item) and
     stores nothing; QueueFull when a queue has no room for the new jobs."""
@@ -259,8 +232,8 @@ def batch(
     callbacks = {role: item for role, item in given.items() if item is not None}
     specs, backends = [], []
     for where, item in [*((f"job {n}", item) for n, item in enumerate(members)), *callbacks.items()]:
-        if not isinstance(item, TaskCall):
-            raise InvalidTask(f"{where}: give call(task, *args, **kwargs)")
+        if not isinstance(item, Signature):
+            raise InvalidTask(f"{where}: give sig(task, *args, **kwargs)")
         backend = item.task.get_backend()
         if not isinstance(backend, DatabaseBackend):
             raise InvalidTask(f"{where}: a batch needs tasks of a Jobdeck DatabaseBackend")

@@ -9,62 +9,16 @@ place). Django's `task.enqueue()` stays the way to enqueue one task.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 from django.tasks import Task
-from django.utils.json import normalize_json
 
-from jobs import registry, services
-from jobs.exceptions import InvalidJob
+from jobs import services
 from jobs.services import Chain, Group, JobSpec, WorkflowRun
+from jobs.signatures import Signature, sig
 
-
-@dataclass(frozen=True)
-class Signature:
-    """A task with its arguments bound: one step of a workflow. Make it with sig()."""
-
-    task: Task[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-    taking: bool | None = None  # None: as its chain's pass_results says
-
-    def take_result(self, take: bool = True) -> Signature:
-        """This step, taking the previous step's result as its first argument (or, with False,
-        not taking it) whatever its chain's pass_results says."""
-        return replace(self, taking=take)
-
-    def spec(self) -> JobSpec:
-        """The JobSpec of this step: the task's module path, version, queue, priority and run_after,
-        as `task.enqueue(*args, **kwargs)` would store them. Raises InvalidJob for arguments that
-        are not JSON."""
-        task = self.task
-        registry.register(task)  # as the Tasks backend does: a task defined anywhere can be named
-        try:
-            # What Django's TaskResult does with arguments: tuples become lists, bytes text.
-            args = cast(list[Any], normalize_json(list(self.args)))
-            kwargs = cast(dict[str, Any], normalize_json(dict(self.kwargs)))
-        except (TypeError, ValueError) as exc:
-            raise InvalidJob(f"arguments of {task.module_path} are not JSON: {exc}") from None
-        return JobSpec(
-            task_name=task.module_path,
-            version=registry.version_of(task),
-            args=args,
-            kwargs=kwargs,
-            queue=task.queue_name,
-            priority=task.priority,
-            run_at=task.run_after,
-            after=getattr(task, "depends_on", ()),
-            after_failure=getattr(task, "after_failure", "cancel"),
-        )
-
-
-def sig(task: Task[..., Any], /, *args: Any, **kwargs: Any) -> Signature:
-    """`task` with its arguments bound, as `task.enqueue(*args, **kwargs)` would take them."""
-    if not isinstance(task, Task):
-        raise TypeError(f"sig() takes a Django task (a function decorated with @task), not {type(task).__name__}")
-    return Signature(task, args, kwargs)
+__all__ = ["Workflow", "chain", "group", "sig"]
 
 
 type Step = Signature | Task[..., Any] | JobSpec | Workflow

@@ -1,11 +1,11 @@
-"""Django's Tasks API: jobs.backend.batch([call(task, ...), ...], on_success=call(...)) enqueues a batch."""
+"""Django's Tasks API: jobs.backend.batch([sig(task, ...), ...], on_success=sig(...)) enqueues a batch."""
 
 from __future__ import annotations
 
 import pytest
 from django.tasks.exceptions import InvalidTask
 
-from jobs.backend import batch, call
+from jobs.backend import batch, sig
 from jobs.models import Batch, Job
 from tests import tasks
 
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db
 
 def test_batch_enqueues_members_and_callbacks_and_returns_their_results() -> None:
     result = batch(
-        [call(tasks.add, 1, 2), call(tasks.add.using(queue_name="other"), a=3, b=4)],
-        on_success=call(tasks.append_line, "/dev/null", "ok"),
-        on_failure=call(tasks.append_line, "/dev/null", "failed"),
+        [sig(tasks.add, 1, 2), sig(tasks.add.using(queue_name="other"), a=3, b=4)],
+        on_success=sig(tasks.append_line, "/dev/null", "ok"),
+        on_failure=sig(tasks.append_line, "/dev/null", "failed"),
         description="two sums",
     )
 
@@ -35,10 +35,10 @@ def test_batch_enqueues_members_and_callbacks_and_returns_their_results() -> Non
 
 def test_a_bad_member_is_invalid_task_and_nothing_is_stored() -> None:
     with pytest.raises(InvalidTask, match="job 1: "):
-        batch([call(tasks.add, 1, 2), call(tasks.add, object())])
+        batch([sig(tasks.add, 1, 2), sig(tasks.add, object())])
     with pytest.raises(InvalidTask, match="a batch needs at least one job"):
         batch([])
-    with pytest.raises(InvalidTask, match=r"job 0: give call\(task, \*args, \*\*kwargs\)"):
+    with pytest.raises(InvalidTask, match=r"job 0: give sig\(task, \*args, \*\*kwargs\)"):
         batch([tasks.add])  # type: ignore[list-item]
 
     assert not Job.objects.exists()

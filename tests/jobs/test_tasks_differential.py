@@ -103,6 +103,9 @@ def run_all(signal_log: Path) -> tuple[dict[str, Any], dict[str, set[str]], list
     if default_task_backend.supports_get_result:  # Jobdeck: the worker runs them meanwhile
         for result in results.values():
             wait_until(lambda r=result: r.refresh() or r.is_finished)
+        # The worker sends task_finished after it stored the outcome (docs/tasks.md, hooks), so a
+        # finished result can be read a moment before its signal is logged: wait for every one.
+        wait_until(lambda: _logged(signal_log, "finished") >= len(results))
     finished = {name: observe(result) for name, result in results.items()}
     # Signals by case, in the order they came: ids differ between the backends, names do not.
     names = {result.id: name for name, result in results.items()}
@@ -114,6 +117,12 @@ def run_all(signal_log: Path) -> tuple[dict[str, Any], dict[str, set[str]], list
         for line in enqueued + logged
     ]
     return finished, refused, sorted(signals, key=lambda line: line.split(":")[0])  # stable: keeps the order
+
+
+def _logged(signal_log: Path, signal: str) -> int:
+    """How many `signal` lines tests/tasks.py's receivers have written to `signal_log` so far."""
+    lines = signal_log.read_text().splitlines() if signal_log.exists() else []
+    return sum(1 for line in lines if line.split(" ", 1)[0] == signal)
 
 
 @pytest.fixture

@@ -120,3 +120,22 @@ def test_viewers_and_outsiders_cannot_act(
         assert client.post(reverse(f"dashboard:{action}", args=[a.pk]), {"confirm": "1"}).status_code == 403
     assert Client().post(reverse(f"dashboard:{action}", args=[a.pk]), {"confirm": "1"}).status_code == 302
     assert Job.objects.get(pk=a.pk).status == "failed"
+
+
+def test_a_batch_callbacks_page_lists_its_first_100_parents_and_counts_the_rest(viewer_client: Client) -> None:
+    from jobs import services
+
+    members = [services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(150)]
+    new = services.enqueue_batch(
+        specs=members,
+        on_complete=services.JobSpec(task_name="tests.tasks.add", args=[0, 0]),
+        on_failure=services.JobSpec(task_name="tests.tasks.add", args=[0, 0]),
+    )
+
+    complete = viewer_client.get(reverse("dashboard:job_detail", args=[new.callbacks["on_complete"].pk]))
+    page = complete.content.decode()
+    parents = page.split('id="job-parents"', 1)[1].split("</dd>", 1)[0]
+    assert parents.count("<a ") == 100
+    assert "and 50 more" in parents and "runs even if one fails" in parents
+    failure = viewer_client.get(reverse("dashboard:job_detail", args=[new.callbacks["on_failure"].pk]))
+    assert "runs only if one fails" in failure.content.decode()

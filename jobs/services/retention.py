@@ -1,4 +1,5 @@
-"""Retention: finished jobs and gone worker rows are deleted once past their age."""
+"""Retention: finished jobs and gone worker rows are deleted once past their age, and the Batch rows
+(docs/workflows.md, Batches) whose jobs are all gone with them."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import datetime
 import math
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import database, options
 from jobs.conf import engine_settings
 from jobs.exceptions import JobdeckError
-from jobs.models import Attempt, Job, JobEvent, JobLog, WorkerProcess
+from jobs.models import Attempt, Batch, Job, JobEvent, JobLog, WorkerProcess
 from jobs.status import FINISHED, Status
 
 MAX_RETENTION = datetime.timedelta(days=36_500)
@@ -29,7 +30,8 @@ class PruneResult:
     events: int
     attempts: int
     logs: int
-    batches: int
+    batches: int  # the delete's own batches of at most batch_size jobs
+    job_batches: int = 0  # Batch rows deleted: created before the retention, every job of theirs gone
 
 
 def _retention(value: datetime.timedelta | None, setting_days: float, name: str) -> datetime.timedelta:
@@ -106,7 +108,17 @@ def prune_jobs(
         attempts += deleted.get(Attempt._meta.label, 0)
         logs += deleted.get(JobLog._meta.label, 0)
         batches += 1
-    return PruneResult(jobs=jobs, events=events, attempts=attempts, logs=logs, batches=batches)
+    job_batches, _ = _emptied_batches(now - retention).delete()
+    return PruneResult(jobs=jobs, events=events, attempts=attempts, logs=logs, batches=batches, job_batches=job_batches)
+
+
+def _emptied_batches(before: datetime.datetime) -> models.QuerySet[Batch]:
+    """Batch rows created before `before` none of whose members (job_batch_status_idx) or callbacks
+    is left: their jobs were pruned, so the batch says nothing any more."""
+    members = Job.objects.filter(batch_id=OuterRef("pk"))
+    callbacks = [Job.objects.filter(pk=OuterRef(f"{role}_id")) for role in ("on_success", "on_complete", "on_failure")]
+    left = Exists(members) | Exists(callbacks[0]) | Exists(callbacks[1]) | Exists(callbacks[2])
+    return Batch.objects.filter(created_at__lt=before).exclude(left)
 
 
 def prune_workers(*, retention: datetime.timedelta | None = None) -> int:

@@ -49,4 +49,5 @@ class Command(JobdeckCommand):
         if options["dry_run"]:
             self.stdout.write(f"Would delete {counts}")
         else:
-            self.stdout.write(f"Deleted {counts} in {result.batches} batches")
+            emptied = f"; {result.job_batches} job batches whose jobs were all gone" if result.job_batches else ""
+            self.stdout.write(f"Deleted {counts} in {result.batches} batches{emptied}")

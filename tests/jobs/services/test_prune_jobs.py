@@ -177,8 +177,9 @@ def test_queries_per_batch_do_not_grow_with_jobs_or_children(
         _add_history(make_job(), runs=3)
     assert Attempt.objects.count() == 80
     # A batch: savepoint, select ids, re-check ids, 4 child DELETEs (events, attempts, logs, dependency
-    # links), unlinking schedule runs, job DELETE, release; then an empty batch.
-    with django_assert_max_num_queries(13), CaptureQueriesContext(connection) as large:
+    # links), unlinking schedule runs, job DELETE, release; then an empty batch; then the emptied
+    # Batch rows' DELETE (one statement).
+    with django_assert_max_num_queries(14), CaptureQueriesContext(connection) as large:
         result = services.prune_jobs()
 
     assert (result.jobs, result.attempts, result.logs, result.batches) == (20, 80, 80, 1)
@@ -270,3 +271,26 @@ def test_a_bad_retention_setting_is_refused(settings: object) -> None:
 
     with pytest.raises(JobdeckError, match="retention must be between 0 and 36500 days"):
         services.prune_jobs()
+
+
+@pytest.mark.django_db
+def test_a_batch_row_goes_once_its_jobs_are_all_pruned() -> None:
+    from jobs.models import Batch
+
+    new = services.enqueue_batch(
+        specs=[services.JobSpec(task_name="tests.tasks.add", args=[n, 1]) for n in range(2)],
+        on_complete=services.JobSpec(task_name="tests.tasks.add", args=[0, 0]),
+    )
+    members = [job.pk for job in new.jobs]
+    old = timezone.now() - 10 * DAY
+    Batch.objects.filter(pk=new.batch.pk).update(created_at=old)
+    Job.objects.filter(pk__in=members).update(status=Status.DONE, finished_at=old)
+
+    # The members go; the callback has not run yet, so the batch stays.
+    assert services.prune_jobs().job_batches == 0
+    assert not Job.objects.filter(pk__in=members).exists() and Batch.objects.filter(pk=new.batch.pk).exists()
+
+    Job.objects.filter(pk=new.callbacks["on_complete"].pk).update(status=Status.DONE, finished_at=old)
+    result = services.prune_jobs()
+    assert (result.jobs, result.job_batches) == (1, 1)
+    assert not Batch.objects.filter(pk=new.batch.pk).exists()
